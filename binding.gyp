@@ -1,0 +1,27 @@
+{
+  "targets": [
+    {
+      "target_name": "voxbridge_native",
+      "sources": [
+        "native/src/tlv.cpp",
+        "native/binding/addon.cpp",
+        "native/binding/tlv_binding.cpp"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native/src"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-exceptions", "-Wall", "-Wextra"],
+      "cflags_cc!": ["-fno-rtti"],
+      "xcode_settings": {
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "GCC_OPTIMIZATION_LEVEL": "3"
+      }
+    }
+  ]
+}

@@ -1,0 +1,14 @@
+// Module entry: registers the thin bindings over the plain C++ cores.
+#include <napi.h>
+
+namespace voxbridge {
+void InitTlv(Napi::Env env, Napi::Object exports);
+}  // namespace voxbridge
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  voxbridge::InitTlv(env, exports);
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+
+NODE_API_MODULE(voxbridge_native, Init)

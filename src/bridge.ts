@@ -1,0 +1,106 @@
+/**
+ * The running bridge: the mediasoup worker pool, the HTTP server (control API,
+ * health, signaling upgrade) and, as they land, the agent sessions. start() and
+ * stop() are the whole lifecycle; stop() is idempotent and leaves no child process.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { BridgeConfig } from './config';
+import { WorkerPool } from './sfu/workerPool';
+import { ControlApi } from './server/controlApi';
+import { SignalingServer, SIGNALING_PATH } from './server/signaling';
+import { createLogger } from './log';
+import { nativeAddon } from './native/addon';
+
+const log = createLogger('bridge');
+export const VERSION: string = (require('../package.json') as { version: string }).version;
+
+export class Bridge {
+  readonly workers: WorkerPool;
+  readonly api: ControlApi;
+  private readonly signaling = new SignalingServer();
+  private server?: http.Server;
+  private startedAt = 0;
+  private stopping?: Promise<void>;
+
+  constructor(readonly config: BridgeConfig) {
+    this.workers = new WorkerPool(config.mediasoup);
+    this.api = new ControlApi(config.apiKey);
+  }
+
+  async start(): Promise<void> {
+    this.startedAt = Date.now();
+    await this.workers.start();
+    const server = http.createServer((req, res) => this.route(req, res));
+    server.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === SIGNALING_PATH) this.signaling.handleUpgrade(req, socket, head);
+      else socket.destroy();
+    });
+    server.keepAliveTimeout = 5000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.port, this.config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    log.info('voxbridge started', { url: this.url, version: VERSION, native: nativeAddon() !== null });
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get url(): string {
+    const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
+    return `http://${host}:${this.port}`;
+  }
+
+  health(): Record<string, unknown> {
+    return {
+      status: this.stopping ? 'stopping' : 'ok',
+      version: VERSION,
+      uptimeSec: +((Date.now() - this.startedAt) / 1000).toFixed(3),
+      workers: this.workers.pids().map((pid) => ({ pid })),
+      nativeAddon: nativeAddon() !== null,
+    };
+  }
+
+  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/api') {
+      void this.api.handle(req, res, url);
+      return;
+    }
+    if (url.pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const body = JSON.stringify(this.health());
+      res.writeHead(this.stopping ? 503 : 200, { 'content-type': 'application/json' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ Code: 'NotFound', Message: `no route for ${req.method} ${url.pathname}` }));
+  }
+
+  /** Graceful: stop accepting, close sockets, close workers (and wait for their exit). */
+  stop(): Promise<void> {
+    if (!this.stopping) this.stopping = this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    log.info('voxbridge stopping');
+    this.signaling.close();
+    const server = this.server;
+    if (server) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 1000).unref();
+      await closed;
+    }
+    await this.workers.close();
+    log.info('voxbridge stopped');
+  }
+}

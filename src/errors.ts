@@ -1,0 +1,72 @@
+/**
+ * The few typed errors of voxbridge. Every error carries a stable string `code`
+ * (listed in docs/ERRORS.md); tests assert class and code, never message text.
+ */
+
+/** A request or message that is malformed or not allowed: answered with HTTP 4xx or an error frame. */
+export class InvalidParameterError extends Error {
+  override readonly name = 'InvalidParameterError';
+  readonly httpStatus: number;
+  /** e.g. `InvalidParameter.InterruptSpeechDuration` (the field is named after the dot). */
+  readonly code: string;
+  constructor(code: string, message: string, httpStatus = 400) {
+    super(message);
+    this.code = code;
+    this.httpStatus = httpStatus;
+  }
+}
+
+/** A state that forbids the call: closed session, taken-over agent, full queue. */
+export class InvalidStateError extends Error {
+  override readonly name = 'InvalidStateError';
+  readonly code: string;
+  readonly httpStatus: number;
+  constructor(code: string, message: string, httpStatus = 409) {
+    super(message);
+    this.code = code;
+    this.httpStatus = httpStatus;
+  }
+}
+
+/** An external service (LLM, TTS, ASR, SIP peer) failed, timed out or answered badly. */
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  /** e.g. `Provider.LLM.Http`, `Provider.TTS.Timeout`, `Provider.LLM.StreamError`. */
+  readonly code: string;
+  readonly status?: number;
+  constructor(code: string, message: string, options?: { status?: number; cause?: unknown }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.code = code;
+    this.status = options?.status;
+  }
+}
+
+/** A protocol frame that failed to parse: reported to the sender, never thrown per packet. */
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export type VoxError = InvalidParameterError | InvalidStateError | ProviderError | FrameError;
+
+export function isVoxError(e: unknown): e is VoxError {
+  return (
+    e instanceof InvalidParameterError ||
+    e instanceof InvalidStateError ||
+    e instanceof ProviderError ||
+    e instanceof FrameError
+  );
+}
+
+/** True when an error came from an AbortSignal (our own cancellation, not a failure). */
+export function isAbortError(e: unknown): boolean {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    ((e as { name?: string }).name === 'AbortError' || (e as { code?: string }).code === 'ABORT_ERR')
+  );
+}
