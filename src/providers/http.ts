@@ -52,8 +52,16 @@ export function postJson(opts: Omit<HttpRequestOptions, 'body'> & { json: unknow
   });
 }
 
-/** Sends a POST and resolves once the response headers are in (any status). */
+/**
+ * Sends a POST and resolves once the response headers are in (any status).
+ * A keep-alive socket that the server closed while idle (ECONNRESET/EPIPE on a
+ * reused socket, before any answer) is retried once on a fresh connection.
+ */
 export function httpPost(opts: HttpRequestOptions): Promise<HttpResponseStream> {
+  return attempt(opts, true);
+}
+
+function attempt(opts: HttpRequestOptions, mayRetry: boolean): Promise<HttpResponseStream> {
   const { url, signal, prefix } = opts;
   if (signal.aborted) return Promise.reject(abortError());
   const mod = url.protocol === 'https:' ? https : http;
@@ -108,6 +116,13 @@ export function httpPost(opts: HttpRequestOptions): Promise<HttpResponseStream> 
     req.on('error', (err) => {
       if (failure) {
         if (!settled) fail(failure);
+        return;
+      }
+      const code = (err as NodeJS.ErrnoException).code;
+      if (mayRetry && !settled && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
+        settled = true;
+        cleanup();
+        resolve(attempt(opts, false));
         return;
       }
       const e = isAbortError(err)

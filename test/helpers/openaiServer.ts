@@ -61,6 +61,8 @@ interface Timing {
 }
 
 export interface ChatScript extends Timing {
+  /** Destroy the socket as soon as the request arrives, without answering. */
+  resetOnArrival?: boolean;
   /** Non-200 status with `errorBody` (JSON) instead of a stream. */
   status?: number;
   errorBody?: unknown;
@@ -148,6 +150,15 @@ export function toolCallEvents(
     }
   }
   return out;
+}
+
+/**
+ * A long answer streamed slowly (one delta of `wordsPerDelta` words every
+ * `delayMs`), for barge-in tests that interrupt the agent mid-answer.
+ */
+export function slowAnswer(words: number, delayMs = 50, wordsPerDelta = 1): ChatScript {
+  const text = Array.from({ length: words }, (_, i) => `word${i + 1}`).join(' ') + '.';
+  return { events: textEvents(text, Math.ceil(words / wordsPerDelta)), chunkDelayMs: delayMs };
 }
 
 /** Serializes stream items to an SSE body (objects → data lines; strings raw). */
@@ -312,6 +323,10 @@ export class OpenAiTestServer {
   private async chat(res: http.ServerResponse, rec: RecordedRequest): Promise<void> {
     const next = this.chatScripts.shift() ?? this.defaultChat;
     const s = typeof next === 'function' ? next(rec) : next;
+    if (s.resetOnArrival) {
+      res.socket?.destroy();
+      return;
+    }
     if (s.headersDelayMs) await sleep(s.headersDelayMs);
     if (s.status && s.status !== 200) {
       this.sendError(res, rec, s.status, s.errorBody);

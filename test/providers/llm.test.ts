@@ -349,6 +349,18 @@ describe('OpenAiChatClient.streamChat()', () => {
     expect(done(r.events).toolCalls).toEqual([{ index: 0, id: 'c9', name: 'hangup', arguments: '{}' }]);
   });
 
+  it('retries once on a fresh connection when a reused keep-alive socket is reset', async () => {
+    const c = client();
+    server.scriptChat({ events: textEvents('warm') });
+    await collect(c.streamChat(USER, new AbortController().signal));
+    const before = server.requests.length;
+    server.scriptChat({ resetOnArrival: true }, { events: textEvents('second try') });
+    const r = await collect(c.streamChat(USER, new AbortController().signal));
+    expect(r.error).toBeUndefined();
+    expect(r.text).toBe('second try');
+    expect(server.requests.length).toBe(before + 2);
+  });
+
   it('reuses the keep-alive connection after a complete answer', async () => {
     server.scriptChat({ events: textEvents('one') }, { events: textEvents('two') });
     const c = client();
