@@ -32,7 +32,7 @@ export interface EspeakTtsConfig {
   WordGap?: number;
   /** Binary to run (default 'espeak-ng'). */
   Binary?: string;
-  /** Whole synthesis limit (default 30 s). */
+  /** Longest wait for output from espeak-ng (default 10 s); time the consumer holds a chunk does not count. */
   TimeoutMs?: number;
 }
 
@@ -79,11 +79,16 @@ export class EspeakTts implements TtsProvider {
     });
     const onAbort = (): void => kill(abortError());
     signal.addEventListener('abort', onAbort, { once: true });
-    const timeoutMs = cfg.TimeoutMs ?? 30_000;
-    const timer = setTimeout(
-      () => kill(new ProviderError('Provider.TTS.Timeout', `espeak-ng took more than ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timeoutMs = cfg.TimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => kill(new ProviderError('Provider.TTS.Timeout', `no output from espeak-ng for ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    };
+    arm();
     child.stdin.end(text, 'utf8');
 
     const wav = new WavStreamParser();
@@ -107,9 +112,11 @@ export class EspeakTts implements TtsProvider {
         }
         const out = resampler.push(samples);
         if (out.length > 0) {
+          clearTimeout(timer);
           yield out;
           if (signal.aborted) kill(abortError());
           if (failure) break;
+          arm();
         }
       }
       const { code, sig } = await exited;

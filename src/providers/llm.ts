@@ -3,7 +3,8 @@
  *
  * Timeouts: `ConnectTimeoutMs` until the connection is up; `FirstTokenTimeoutMs`
  * from the request until the first `data:` event (keep-alive comments do not
- * count); `IdleTimeoutMs` between received bytes after that. An aborted signal,
+ * count); `IdleTimeoutMs` between received bytes after that (time spent by the
+ * consumer between two events does not count). An aborted signal,
  * a timeout, or the consumer leaving the loop destroys the socket at once.
  *
  * Error codes: Provider.LLM.Network, .Timeout, .Http (status set), .StreamError
@@ -138,8 +139,11 @@ export class OpenAiChatClient implements ChatProvider {
             });
           }
           for (const out of decoder.push(obj)) {
+            // The watchdog measures the server, not a consumer that takes its time.
+            res.disarm();
             yield out;
             if (signal.aborted) throw abortError();
+            res.arm(idleMs, 'idle');
           }
         }
         if (sawDone) break;

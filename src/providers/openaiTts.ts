@@ -108,8 +108,10 @@ export class OpenAiTts implements TtsProvider {
         }
         const out = resampler.push(samples);
         if (out.length > 0) {
+          res.disarm(); // a consumer pacing playout is not an idle server
           yield out;
           if (signal.aborted) throw abortError();
+          res.arm(idleMs, 'idle');
         }
       }
       res.disarm();

@@ -269,6 +269,16 @@ describe('OpenAiChatClient.streamChat()', () => {
     expect((r.error as Error).message).toContain('idle');
   });
 
+  it('does not count the time the consumer holds an event against the idle timeout', async () => {
+    server.scriptChat({ events: textEvents('a b c d', 4) });
+    const events: ChatEvent[] = [];
+    for await (const e of client({ IdleTimeoutMs: 60 }).streamChat(USER, new AbortController().signal)) {
+      events.push(e);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(textOf(events)).toBe('a b c d');
+  });
+
   it('closes the HTTP connection within 50 ms of an abort, mid-stream', async () => {
     const long = 'word '.repeat(400);
     server.scriptChat({ events: textEvents(long, 400), chunkDelayMs: 10 });

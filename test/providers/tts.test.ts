@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError, isAbortError } from '../../src/errors';
@@ -213,6 +215,26 @@ describe('EspeakTts.synthesize()', () => {
   it('throws Provider.TTS.Process when the process fails (non-zero exit, no audio)', async () => {
     const r = await collect(new EspeakTts({ Binary: 'false' }).synthesize('hi', { sampleRate: 16000, signal: signal() }));
     expect(r.error).toMatchObject({ code: 'Provider.TTS.Process' });
+  });
+
+  it('throws Provider.TTS.Timeout and kills a process that produces no output', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vb-tts-'));
+    const fake = join(dir, 'stuck-espeak');
+    writeFileSync(fake, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    const tts = new EspeakTts({ Binary: fake, TimeoutMs: 150 });
+    const r = await collect(tts.synthesize('hi', { sampleRate: 16000, signal: signal() }));
+    expect(r.error).toMatchObject({ code: 'Provider.TTS.Timeout' });
+    expect(await waitGone(tts.lastPid!)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does not time out while the consumer holds a chunk (playout pacing)', async () => {
+    const tts = new EspeakTts({ TimeoutMs: 100 });
+    let n = 0;
+    for await (const _ of tts.synthesize('One sentence here. And another one there. And a third.', { sampleRate: 8000, signal: signal() })) {
+      if (n++ < 3) await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(n).toBeGreaterThan(1);
   });
 
   it('yields nothing for blank text', async () => {
