@@ -11,6 +11,12 @@ import { ControlApi } from './server/controlApi';
 import { SignalingServer, SIGNALING_PATH } from './server/signaling';
 import { createLogger } from './log';
 import { nativeAddon } from './native/addon';
+import { AgentManager } from './agent/agentManager';
+import { sharedClock } from './agent/frameClock';
+import { registerAgentActions } from './server/agentActions';
+import { MediaStreamServer, MEDIA_STREAM_PATH } from './transports/mediaStream';
+import { signToken } from './auth/tokens';
+import { createVadStream } from './agent/vadFactory';
 
 const log = createLogger('bridge');
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -18,7 +24,9 @@ export const VERSION: string = (require('../package.json') as { version: string 
 export class Bridge {
   readonly workers: WorkerPool;
   readonly api: ControlApi;
+  readonly agents: AgentManager;
   private readonly signaling = new SignalingServer();
+  private readonly media: MediaStreamServer;
   private server?: http.Server;
   private startedAt = 0;
   private stopping?: Promise<void>;
@@ -26,6 +34,16 @@ export class Bridge {
   constructor(readonly config: BridgeConfig) {
     this.workers = new WorkerPool(config.mediasoup);
     this.api = new ControlApi(config.apiKey);
+    this.agents = new AgentManager({
+      maxSessions: config.maxSessions,
+      deps: {
+        clock: sharedClock,
+        createVad: createVadStream,
+        tokenSecretSign: (claims) => signToken(config.tokenSecret, claims),
+      },
+    });
+    registerAgentActions(this.api, this.agents, { publicUrl: () => this.url });
+    this.media = new MediaStreamServer({ agents: this.agents, apiKey: config.apiKey, tokenSecret: config.tokenSecret, createVad: createVadStream });
   }
 
   async start(): Promise<void> {
@@ -35,6 +53,7 @@ export class Bridge {
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname === SIGNALING_PATH) this.signaling.handleUpgrade(req, socket, head);
+      else if (url.pathname === MEDIA_STREAM_PATH) this.media.handleUpgrade(req, socket, head);
       else socket.destroy();
     });
     server.keepAliveTimeout = 5000;
@@ -64,6 +83,7 @@ export class Bridge {
       version: VERSION,
       uptimeSec: +((Date.now() - this.startedAt) / 1000).toFixed(3),
       workers: this.workers.pids().map((pid) => ({ pid })),
+      sessions: this.agents.activeCount,
       nativeAddon: nativeAddon() !== null,
     };
   }
@@ -92,7 +112,9 @@ export class Bridge {
 
   private async doStop(): Promise<void> {
     log.info('voxbridge stopping');
+    this.agents.stopAll('shutdown');
     this.signaling.close();
+    this.media.close();
     const server = this.server;
     if (server) {
       const closed = new Promise<void>((r) => server.close(() => r()));

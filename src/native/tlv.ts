@@ -9,13 +9,31 @@ import { TlvFormat, headerSize } from './tlvCodes';
 
 export type TlvImpl = 'native' | 'ts' | 'auto';
 
-/** The codec implementation: 'auto' = native when built, else TS. */
+/**
+ * Below this many bytes a decode call stays in JS: crossing into the addon costs
+ * more than it saves for one or two frames (bench:tlv, BENCHMARKS.md: a single
+ * 32 B frame decodes in ~160 ns in TS vs ~230 ns native; a 1000-frame batch in
+ * ~7 ns/frame native vs ~73 ns/frame TS).
+ */
+export const NATIVE_MIN_BYTES = 512;
+
+let hybrid: TlvCodecImpl | undefined;
+
+/** The codec implementation: 'auto' = native for large inputs when built, else TS. */
 export function tlvCodec(impl: TlvImpl = 'auto'): TlvCodecImpl {
   if (impl === 'ts') return tsTlv;
   const n = nativeAddon();
-  if (n) return n.tlv;
-  if (impl === 'native') throw Object.assign(new Error('native addon is not built (npm run build:native)'), { code: 'NATIVE_NOT_BUILT' });
-  return tsTlv;
+  if (!n) {
+    if (impl === 'native') throw Object.assign(new Error('native addon is not built (npm run build:native)'), { code: 'NATIVE_NOT_BUILT' });
+    return tsTlv;
+  }
+  if (impl === 'native') return n.tlv;
+  return (hybrid ??= {
+    decodeBatch: (f, buf, start, end, max, out, final) =>
+      (end - start >= NATIVE_MIN_BYTES ? n.tlv : tsTlv).decodeBatch(f, buf, start, end, max, out, final),
+    encode: (f, kind, payload, dst, off) => (payload.length >= NATIVE_MIN_BYTES ? n.tlv : tsTlv).encode(f, kind, payload, dst, off),
+    writeHeader: tsTlv.writeHeader,
+  });
 }
 
 /** Encodes one frame into a new Buffer (header and payload in one allocation). */

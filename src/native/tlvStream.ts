@@ -49,6 +49,7 @@ export class TlvStreamDecoder {
   private readonly header = new Uint8Array(8);
   private readonly hdr = new Uint32Array(2);
   private have = 0;
+  /** Reassembly buffer for a frame spanning reads; grown on demand, reused. */
   private body: Uint8Array = new Uint8Array(0);
   private kind = 0;
   private need = 0;
@@ -153,8 +154,9 @@ export class TlvStreamDecoder {
       this.state = State.Ready;
       return false;
     }
-    // Length already checked against maxPayload by readHeader; copy only this frame.
-    this.body = new Uint8Array(this.need);
+    // Length already checked against maxPayload by readHeader; copy only this frame,
+    // into a reused buffer (payload views are valid only during the sink call).
+    if (this.body.length < this.need) this.body = new Uint8Array(Math.max(this.need, Math.min(2 * this.body.length, this.maxPayload)));
     this.state = State.Body;
     return true;
   }

@@ -1,0 +1,49 @@
+/**
+ * Automatic-interrupt (barge-in) policy: a pure function from the interrupt
+ * settings, the VAD's measurement and what is playing to a decision. No timers,
+ * no I/O: the session feeds it and acts on the answer.
+ *
+ *  - mode 'immediate' (InterruptMode 0 without a duration): any user voice onset
+ *  - mode 'duration' (InterruptSpeechDuration D in [200, 3000] ms): continuous speech of D
+ *  - mode 'off' (InterruptMode 1): never; manual interrupt only
+ * User voice never interrupts a High-priority task (a welcome is heard whole).
+ */
+export type InterruptMode = 'immediate' | 'duration' | 'off';
+
+export interface InterruptSettings {
+  mode: InterruptMode;
+  /** D in ms for mode 'duration' (0 for 'immediate'). */
+  durationMs: number;
+}
+
+export interface VoiceObservation {
+  /** VAD reported the start of a speech segment in this frame. */
+  speechStart: boolean;
+  /** VAD reported that continuous speech reached the configured D in this frame. */
+  durationReached: boolean;
+  /** Continuous speech so far, ms. */
+  speechMs: number;
+}
+
+export interface PlaybackState {
+  /** Something is playing or about to (a task is current). */
+  active: boolean;
+  /** Priority of the current task. */
+  priority: 'High' | 'Medium' | 'Low' | null;
+}
+
+export type InterruptDecision = { interrupt: false } | { interrupt: true; cause: 'voiceOnset' | 'voiceDuration' };
+
+export const INTERRUPT_DURATION_MIN = 200;
+export const INTERRUPT_DURATION_MAX = 3000;
+
+export function decideInterrupt(s: InterruptSettings, v: VoiceObservation, p: PlaybackState): InterruptDecision {
+  if (s.mode === 'off' || !p.active || p.priority === 'High') return { interrupt: false };
+  if (s.mode === 'immediate') return v.speechStart || v.speechMs > 0 ? { interrupt: true, cause: 'voiceOnset' } : { interrupt: false };
+  return v.durationReached || v.speechMs >= s.durationMs ? { interrupt: true, cause: 'voiceDuration' } : { interrupt: false };
+}
+
+/** The VAD's "duration reached" threshold for these settings (0 = at onset; -1 = never). */
+export function vadInterruptDuration(s: InterruptSettings): number {
+  return s.mode === 'off' ? -1 : s.mode === 'immediate' ? 0 : s.durationMs;
+}

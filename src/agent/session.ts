@@ -1,0 +1,582 @@
+/**
+ * One agent instance: the orchestrator that ties the user's voice (VAD →
+ * interrupt policy → utterances → ASR), the LLM/TTS producers and the priority
+ * splicer to one real-time output. Transport-agnostic: a room or a phone leg
+ * attaches an AgentOutput and pushes user audio at CORE_RATE.
+ *
+ * States: listening → thinking → speaking → listening ...; taken-over and ended
+ * are final (takeover is one-way).
+ */
+import { EventEmitter } from 'node:events';
+import crypto from 'node:crypto';
+import { InvalidParameterError, InvalidStateError, ProviderError, isAbortError } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { nowMs } from '../clock';
+import type { AsrProvider } from '../providers/asr';
+import type { ChatProvider } from '../providers/chat';
+import type { TtsProvider } from '../providers/tts';
+import type { VadStream } from '../native/vadTypes';
+import type { AgentConfig } from './agentConfig';
+import type { FrameClock, Ticker } from './frameClock';
+import { History } from './history';
+import { decideInterrupt, vadInterruptDuration } from './interruptPolicy';
+import { produceLlm, produceTts, type ProducerResult, type SubtitleSink } from './speechProducer';
+import { SpeechHandle, type Priority, type SamePriorityOption } from './speechHandle';
+import { SpeechSplicer } from './splicer';
+import { VoiceInput, type Utterance, type VoiceFrameResult } from './voiceInput';
+
+export const CORE_RATE = 16000;
+export const FRAME_MS = 20;
+export const FRAME_SAMPLES = (CORE_RATE * FRAME_MS) / 1000;
+
+export type AgentState = 'listening' | 'thinking' | 'speaking' | 'taken-over' | 'ended';
+
+/** What a transport provides to carry the agent's voice and messages. */
+export interface AgentOutput {
+  /** One frame of agent audio (FRAME_SAMPLES at CORE_RATE), valid only during the call. */
+  sendAudio(frame: Int16Array, talkSpurtStart: boolean): void;
+  /** A room/data-channel message (subtitles, takeover and hang-up events). */
+  sendMessage(msg: Record<string, unknown>): void;
+  /** Barge-in/manual interrupt: drop any agent audio buffered downstream (gateways' "clear"). */
+  clear(): void;
+  /** The session ended (hang-up, stop): leave the room / hang up the leg. */
+  end(reason: string): void;
+}
+
+export interface SubtitleMessage extends Record<string, unknown> {
+  type: 1002 | 1003;
+  data: { text: string; sentenceId: number; end: boolean; userId?: string };
+}
+
+export interface BargeInRecord {
+  at: number;
+  cause: string;
+  /** Arrival of the packet carrying the first speech sample. */
+  onsetArrivalMs: number;
+  decisionMs: number;
+  /** Last agent frame sent for the interrupted speech. */
+  lastFrameMs: number | null;
+  latencyMs: number | null;
+  overheadMs: number | null;
+  durationMs: number;
+  /** Agent frames of the interrupted speech sent after the decision (target 0). */
+  framesAfterDecision: number;
+  /** Decision → abort signal of the in-flight LLM/TTS requests. */
+  abortDelayMs: number;
+  speechId: string;
+}
+
+export interface TurnRecord {
+  turnId: number;
+  source: string;
+  userText?: string;
+  asrMs?: number;
+  llmFirstTokenMs?: number;
+  ttsFirstAudioMs?: number;
+  answer?: string;
+  interrupted?: boolean;
+  error?: string;
+}
+
+export interface SessionDeps {
+  chat: ChatProvider;
+  tts: TtsProvider;
+  asr: AsrProvider;
+  clock: FrameClock;
+  createVad(opts: { sampleRate: number; frameMs: number; interruptMs: number }): VadStream;
+  tokenSecretSign(claims: { room: string; uid: string; role: 'human-agent'; agent: string }): string;
+}
+
+export interface SpeakOptions {
+  priority?: Priority;
+  samePriorityOption?: SamePriorityOption;
+  expiresAt?: number;
+}
+
+export class AgentSession extends EventEmitter implements Ticker {
+  readonly id: string;
+  readonly createdAt = Date.now();
+  readonly history = new History();
+  readonly turns: TurnRecord[] = [];
+  readonly bargeIns: BargeInRecord[] = [];
+  readonly splicer = new SpeechSplicer(FRAME_SAMPLES);
+  private readonly log: Logger;
+  private output: AgentOutput | null = null;
+  private readonly user: VoiceInput;
+  private human: VoiceInput | null = null;
+  private readonly frame = new Int16Array(FRAME_SAMPLES);
+  /** The agent audio most recently sent, as the far-end reference for echo rejection. */
+  private readonly lastOut = new Int16Array(FRAME_SAMPLES);
+  private lastOutAt = 0;
+  private lastOutHandle: SpeechHandle | null = null;
+  private asrChain: Promise<void> = Promise.resolve();
+  private readonly asrAbort = new AbortController();
+  private activeProducers = 0;
+  private turnSeq = 0;
+  private sentenceSeq = 0;
+  private _ended = false;
+  private takenOver: { uid: string; mode: number; connected: boolean } | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private idleCount = 0;
+  private welcomed = false;
+  private hangupPending = false;
+  private pendingBargeIn: BargeInRecord | null = null;
+  endReason: string | null = null;
+
+  constructor(
+    readonly config: AgentConfig,
+    private readonly deps: SessionDeps,
+  ) {
+    super();
+    this.id = `agent-${crypto.randomUUID()}`;
+    this.log = createLogger('agent', { agent: this.id, room: config.roomId });
+    const vad = deps.createVad({ sampleRate: CORE_RATE, frameMs: FRAME_MS, interruptMs: Math.max(0, vadInterruptDuration(config.interrupt)) });
+    this.user = new VoiceInput(vad, CORE_RATE, FRAME_MS, (r, v) => this.onUserFrame(r, v), (u) => this.onUserUtterance(u));
+    deps.clock.add(this);
+  }
+
+  // ---------------------------------------------------------------- state
+
+  get state(): AgentState {
+    if (this._ended) return 'ended';
+    if (this.takenOver) return 'taken-over';
+    if (this.splicer.playing && this.splicer.playing.playedSamples > 0) return 'speaking';
+    if (this.activeProducers > 0 || this.splicer.busy) return 'thinking';
+    return 'listening';
+  }
+
+  get ended(): boolean {
+    return this._ended;
+  }
+
+  get isTakenOver(): boolean {
+    return this.takenOver !== null;
+  }
+
+  private lastState: AgentState = 'listening';
+  private noteState(): void {
+    const s = this.state;
+    if (s !== this.lastState) {
+      this.lastState = s;
+      this.emit('state', s);
+    }
+  }
+
+  // ---------------------------------------------------------------- transport
+
+  /** Attaches the transport carrying the agent's voice; plays the welcome message once. */
+  attach(output: AgentOutput): void {
+    if (this._ended) throw new InvalidStateError('AgentEnded', 'the agent has ended');
+    this.output = output;
+    if (!this.welcomed && this.config.welcomeMessage && !this.takenOver) {
+      this.welcomed = true;
+      this.speakText(this.config.welcomeMessage, { priority: 'High', samePriorityOption: 'Enqueue' }, { addHistory: true, source: 'welcome' });
+    }
+    this.armIdle();
+  }
+
+  detach(output: AgentOutput): void {
+    if (this.output === output) this.output = null;
+  }
+
+  private send(msg: Record<string, unknown>): void {
+    this.output?.sendMessage(msg);
+    this.emit('message', msg);
+  }
+
+  /** User audio at CORE_RATE, any length; `arrivalMs` is when its packet reached the bridge. */
+  pushUserAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
+    if (this._ended) return;
+    this.user.push(pcm, arrivalMs, () => this.farEnd(arrivalMs));
+  }
+
+  private farEnd(now: number): Int16Array | null {
+    // The reference is what the agent was playing when this audio was captured.
+    return now - this.lastOutAt < 2 * FRAME_MS ? this.lastOut : null;
+  }
+
+  /** Frame clock: one frame of agent audio per period. */
+  tick(): void {
+    if (this._ended || !this.output) return;
+    const sp = this.splicer;
+    const before = sp.playing;
+    const talkSpurt = sp.talkSpurtStart;
+    if (!sp.nextFrame(this.frame)) {
+      this.noteState();
+      return;
+    }
+    const handle = sp.playing ?? before;
+    sp.talkSpurtStart = false;
+    if (handle && handle.finished) {
+      // Must not happen: a frame of interrupted speech after the decision.
+      const b = this.pendingBargeIn;
+      if (b && b.speechId === handle.id) b.framesAfterDecision++;
+    }
+    this.output.sendAudio(this.frame, talkSpurt);
+    this.lastOut.set(this.frame);
+    this.lastOutAt = nowMs();
+    this.lastOutHandle = handle;
+    this.noteState();
+  }
+
+  // ---------------------------------------------------------------- user voice
+
+  private onUserFrame(r: VoiceFrameResult, v: VoiceInput): void {
+    if (r.speechStart) {
+      this.clearIdle();
+      this.emit('userSpeechStart', { onsetArrivalMs: v.onsetArrivalMs });
+    }
+    if (this.takenOver || !this.splicer.playing) return;
+    const playing = this.splicer.playing;
+    const d = decideInterrupt(
+      this.config.interrupt,
+      { speechStart: r.speechStart, durationReached: r.durationReached, speechMs: r.speechMs },
+      { active: true, priority: playing.priority },
+    );
+    if (d.interrupt && v.hasOnset) this.bargeIn(d.cause, v.onsetArrivalMs);
+  }
+
+  private bargeIn(cause: string, onsetArrivalMs: number): void {
+    const decisionMs = nowMs();
+    const playing = this.splicer.playing;
+    const wasSounding = playing !== null && this.lastOutHandle === playing && decisionMs - this.lastOutAt < 3 * FRAME_MS;
+    const lastFrameMs = wasSounding ? this.lastOutAt : null;
+    let abortedAt = decisionMs;
+    playing?.signal.addEventListener('abort', () => (abortedAt = nowMs()), { once: true });
+    const stopped = this.splicer.flush({ includeHigh: false, reason: 'bargeIn' });
+    if (!stopped) return;
+    this.output?.clear();
+    const rec: BargeInRecord = {
+      at: decisionMs,
+      cause,
+      onsetArrivalMs,
+      decisionMs,
+      lastFrameMs,
+      latencyMs: lastFrameMs !== null ? lastFrameMs - onsetArrivalMs : null,
+      overheadMs: lastFrameMs !== null ? lastFrameMs - onsetArrivalMs - this.config.interrupt.durationMs : null,
+      durationMs: this.config.interrupt.durationMs,
+      framesAfterDecision: 0,
+      abortDelayMs: abortedAt - decisionMs,
+      speechId: stopped.id,
+    };
+    this.pendingBargeIn = rec;
+    this.bargeIns.push(rec);
+    if (this.bargeIns.length > 1000) this.bargeIns.shift();
+    this.emit('bargeIn', rec);
+    this.log.debug('barge-in', { ...rec });
+    this.noteState();
+  }
+
+  private onUserUtterance(u: Utterance): void {
+    this.armIdle();
+    const turnId = ++this.turnSeq;
+    const turn: TurnRecord = { turnId, source: 'user' };
+    this.asrChain = this.asrChain.then(() => this.recognise(u, turn));
+  }
+
+  private async recognise(u: Utterance, turn: TurnRecord): Promise<void> {
+    if (this._ended) return;
+    const t0 = performance.now();
+    let text: string;
+    this.activeProducers++;
+    try {
+      text = (await this.deps.asr.transcribe(u.pcm, CORE_RATE, this.asrAbort.signal)).text.trim();
+    } catch (e) {
+      if (!isAbortError(e)) this.providerError(e, 'Provider.ASR.Failed', turn);
+      return;
+    } finally {
+      this.activeProducers--;
+      this.noteState();
+    }
+    turn.asrMs = performance.now() - t0;
+    if (!text || this._ended) return;
+    turn.userText = text;
+    this.turns.push(turn);
+    this.send(this.subtitle(1003, text, ++this.sentenceSeq, true, this.config.targetUserIds[0]));
+    this.history.add({ role: 'user', content: text, source: 'asr' });
+    if (this.takenOver) return;
+    const question = this.history.context(this.config.llm.systemPrompt, this.config.llm.windowSize);
+    const opt: SamePriorityOption = this.config.interrupt.mode === 'off' ? 'Enqueue' : 'ClearAndInterrupt';
+    try {
+      this.speakLlm(question, { priority: 'Medium', samePriorityOption: opt }, { addAnswerToHistory: true, source: 'llm', turn });
+    } catch (e) {
+      this.log.warn('answer not queued', { error: e });
+      this.emit('error', e);
+    }
+  }
+
+  // ---------------------------------------------------------------- speaking
+
+  private subtitle(type: 1002 | 1003, text: string, sentenceId: number, end: boolean, userId?: string): SubtitleMessage {
+    const msg: SubtitleMessage = { type, data: { text, sentenceId, end } };
+    if (userId) msg.data.userId = userId;
+    return msg;
+  }
+
+  private agentSubtitles(): SubtitleSink & { close(): void } {
+    let id = ++this.sentenceSeq;
+    let open = false;
+    let last = '';
+    const sink = ((text: string, end: boolean) => {
+      if (this._ended) return;
+      this.send(this.subtitle(1002, text, id, end, this.config.agentUserId));
+      if (end) {
+        id = ++this.sentenceSeq;
+        open = false;
+      } else {
+        open = true;
+        last = text;
+      }
+    }) as SubtitleSink & { close(): void };
+    sink.close = () => {
+      if (open) this.send(this.subtitle(1002, last, id, true, this.config.agentUserId));
+      open = false;
+    };
+    return sink;
+  }
+
+  private newHandle(source: string, o: SpeakOptions, meta: Record<string, unknown> = {}): SpeechHandle {
+    this.assertActive();
+    const h = new SpeechHandle({ priority: o.priority ?? 'Medium', source, sampleRate: CORE_RATE, expiresAt: o.expiresAt, meta });
+    this.splicer.submit(h, o.samePriorityOption ?? 'ClearAndInterrupt');
+    this.noteState();
+    return h;
+  }
+
+  /** Proactive or welcome speech of fixed text. Returns the task handle. */
+  speakText(text: string, o: SpeakOptions, opts: { addHistory: boolean; source: string }): SpeechHandle {
+    const h = this.newHandle(opts.source, o);
+    const subs = this.agentSubtitles();
+    this.activeProducers++;
+    void produceTts(h, this.deps.tts, text, subs)
+      .then((r) => this.afterProduce(h, r, { source: opts.source }))
+      .then(async () => {
+        const played = await h.waitForPlayout();
+        subs.close();
+        if (opts.addHistory && played.playedText) this.history.add({ role: 'assistant', content: played.playedText, interrupted: played.interrupted, source: opts.source });
+        this.afterPlayout();
+      });
+    return h;
+  }
+
+  /** An LLM answer (user turn or proactive SendAgentInstanceLLM). */
+  speakLlm(
+    messages: ReturnType<History['context']>,
+    o: SpeakOptions,
+    opts: { addAnswerToHistory: boolean; source: string; turn?: TurnRecord },
+  ): SpeechHandle {
+    const h = this.newHandle(opts.source, o);
+    const subs = this.agentSubtitles();
+    const turn = opts.turn ?? { turnId: ++this.turnSeq, source: opts.source };
+    if (!opts.turn) this.turns.push(turn);
+    if (this.turns.length > 500) this.turns.shift();
+    this.activeProducers++;
+    void produceLlm(h, this.deps.chat, this.deps.tts, messages, this.config.llm.tools, subs)
+      .then((r) => {
+        turn.llmFirstTokenMs = r.timings.llmFirstTokenMs;
+        turn.ttsFirstAudioMs = r.timings.ttsFirstAudioMs;
+        if (r.error) turn.error = r.error.code;
+        this.afterProduce(h, r, { source: opts.source, turn });
+        const hangup = this.config.llm.hangupFunction !== undefined && r.toolCalls.some((c) => c.name === this.config.llm.hangupFunction);
+        if (hangup) this.hangupPending = true;
+        return hangup;
+      })
+      .then(async (hangup) => {
+        const played = await h.waitForPlayout();
+        subs.close();
+        turn.answer = played.playedText;
+        turn.interrupted = played.interrupted;
+        if (opts.addAnswerToHistory && played.playedText) {
+          this.history.add({ role: 'assistant', content: played.playedText, interrupted: played.interrupted, source: opts.source });
+        }
+        if (hangup) {
+          this.hangupPending = false;
+          // The closing words were heard to the end (or there were none): end the call.
+          if (!played.interrupted || played.reason === null || played.state === 'failed') this.end('hangup', 'The agent ended the call.');
+          else this.log.info('hang-up cancelled: closing words were interrupted', { reason: played.reason });
+        }
+        this.afterPlayout();
+      });
+    return h;
+  }
+
+  private afterProduce(h: SpeechHandle, r: ProducerResult, ctx: { source: string; turn?: TurnRecord }): void {
+    this.activeProducers--;
+    if (r.error) this.providerError(r.error, r.error.code, ctx.turn);
+    if (!r.ok && !r.aborted) h.fail(r.error?.code ?? 'Provider.Failed');
+    this.noteState();
+  }
+
+  private afterPlayout(): void {
+    this.noteState();
+    this.armIdle();
+  }
+
+  private providerError(e: unknown, fallbackCode: string, turn?: TurnRecord): void {
+    const err = e instanceof ProviderError ? e : new ProviderError(fallbackCode, (e as Error)?.message ?? String(e));
+    if (turn) turn.error = err.code;
+    this.log.warn('provider error', { code: err.code, message: err.message });
+    this.emit('providerError', err);
+    this.send({ type: 'error', data: { code: err.code, message: err.message } });
+  }
+
+  // ---------------------------------------------------------------- control
+
+  private assertActive(): void {
+    if (this._ended) throw new InvalidStateError('AgentEnded', 'the agent instance has ended');
+    if (this.takenOver) throw new InvalidStateError('AgentTakenOver', 'a human has taken over this agent; it cannot speak again');
+  }
+
+  /** Manual interrupt (API or ctrl frame): stops everything, High included. */
+  interrupt(source: 'api' | 'ctrl'): boolean {
+    if (this._ended) throw new InvalidStateError('AgentEnded', 'the agent instance has ended');
+    const stopped = this.splicer.flush({ includeHigh: true, reason: 'manual' });
+    this.output?.clear();
+    this.emit('interrupt', { source, stopped: stopped?.id ?? null });
+    this.noteState();
+    return stopped !== null;
+  }
+
+  /** Human takeover: one-way. Returns the human's join token. */
+  takeover(humanUid: string, mode: number): { token: string } {
+    this.assertActive();
+    this.takenOver = { uid: humanUid, mode, connected: false };
+    this.clearIdle();
+    this.splicer.flush({ includeHigh: true, reason: 'takeover' });
+    this.output?.clear();
+    this.send({ type: 'humanTakeoverWillStart', data: { uid: humanUid, mode } });
+    this.noteState();
+    return { token: this.deps.tokenSecretSign({ room: this.config.roomId, uid: humanUid, role: 'human-agent', agent: this.id }) };
+  }
+
+  /** The transport saw the human join. */
+  humanConnected(uid: string, humanVad?: VadStream): void {
+    if (!this.takenOver || this.takenOver.uid !== uid) throw new InvalidParameterError('InvalidParameter.HumanAgentUserId', 'this user is not the takeover human');
+    if (this.takenOver.connected) return;
+    this.takenOver.connected = true;
+    if (humanVad) {
+      this.human = new VoiceInput(humanVad, CORE_RATE, FRAME_MS, () => {}, (u) => this.onHumanUtterance(u));
+    }
+    this.send({ type: 'humanTakeoverConnected', data: { uid } });
+  }
+
+  /** The human agent's voice (for subtitles of the agent side after takeover). */
+  pushHumanAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
+    this.human?.push(pcm, arrivalMs, () => null);
+  }
+
+  private onHumanUtterance(u: Utterance): void {
+    this.asrChain = this.asrChain.then(async () => {
+      try {
+        const text = (await this.deps.asr.transcribe(u.pcm, CORE_RATE, this.asrAbort.signal)).text.trim();
+        if (!text || this._ended) return;
+        this.send(this.subtitle(1002, text, ++this.sentenceSeq, true, this.takenOver?.uid));
+        this.history.add({ role: 'assistant', content: text, source: 'human' });
+      } catch (e) {
+        if (!isAbortError(e)) this.providerError(e, 'Provider.ASR.Failed');
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- idle prompt
+
+  private clearIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  private armIdle(): void {
+    this.clearIdle();
+    const idle = this.config.idle;
+    if (!idle || this._ended || this.takenOver || !this.output || this.idleCount >= idle.maxCount) return;
+    this.idleTimer = setTimeout(() => this.onIdle(), idle.timeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private onIdle(): void {
+    this.idleTimer = null;
+    const idle = this.config.idle;
+    if (!idle || this._ended || this.takenOver) return;
+    if (this.user.speaking || this.splicer.busy || this.activeProducers > 0) {
+      this.armIdle();
+      return;
+    }
+    this.idleCount++;
+    this.emit('idle', { count: this.idleCount });
+    try {
+      if (idle.mode === 'TTS') this.speakText(idle.text, { priority: idle.priority }, { addHistory: true, source: 'idle' });
+      else {
+        const ctx = this.history.context(this.config.llm.systemPrompt, this.config.llm.windowSize, idle.text);
+        this.speakLlm(ctx, { priority: idle.priority }, { addAnswerToHistory: true, source: 'idle' });
+      }
+    } catch (e) {
+      this.log.warn('idle prompt not queued', { error: e });
+    }
+  }
+
+  // ---------------------------------------------------------------- end
+
+  /** Ends the session: stops speech, cancels requests, tells the room why, releases the transport. */
+  end(reason: string, message?: string): void {
+    if (this._ended) return;
+    this.send({ type: 'agentEnded', data: { reason, message: message ?? reason } });
+    this._ended = true;
+    this.endReason = reason;
+    this.clearIdle();
+    this.splicer.flush({ includeHigh: true, reason: 'stop' });
+    this.asrAbort.abort();
+    this.deps.clock.remove(this);
+    const out = this.output;
+    this.output = null;
+    out?.end(reason);
+    this.emit('state', 'ended');
+    this.emit('ended', reason);
+  }
+
+  get hangupInProgress(): boolean {
+    return this.hangupPending;
+  }
+
+  describe(): Record<string, unknown> {
+    const lat = this.bargeIns.filter((b) => b.latencyMs !== null);
+    const last = lat[lat.length - 1];
+    return {
+      AgentInstanceId: this.id,
+      RoomId: this.config.roomId,
+      TaskId: this.config.taskId,
+      State: this.state,
+      EndReason: this.endReason,
+      CreatedAt: new Date(this.createdAt).toISOString(),
+      TakenOverBy: this.takenOver?.uid ?? null,
+      Interrupt: { Mode: this.config.interrupt.mode, InterruptSpeechDuration: this.config.interrupt.durationMs },
+      Speaking: this.splicer.playing ? { TaskId: this.splicer.playing.id, Priority: this.splicer.playing.priority, Source: this.splicer.playing.source } : null,
+      QueuedTasks: this.splicer.queued.map((t) => ({ TaskId: t.id, Priority: t.priority, Source: t.source })),
+      History: this.history.all().map((e) => ({ Role: e.role, Content: e.content, Source: e.source, Interrupted: e.interrupted ?? false, At: new Date(e.at).toISOString() })),
+      Turns: this.turns.map((t) => ({
+        TurnId: t.turnId,
+        Source: t.source,
+        UserText: t.userText,
+        AsrMs: round(t.asrMs),
+        LlmFirstTokenMs: round(t.llmFirstTokenMs),
+        TtsFirstAudioMs: round(t.ttsFirstAudioMs),
+        Answer: t.answer,
+        Interrupted: t.interrupted,
+        Error: t.error,
+      })),
+      BargeIns: this.bargeIns.slice(-50).map((b) => ({
+        Cause: b.cause,
+        LatencyMs: round(b.latencyMs),
+        OverheadMs: round(b.overheadMs),
+        InterruptSpeechDuration: b.durationMs,
+        FramesAfterDecision: b.framesAfterDecision,
+        AbortDelayMs: round(b.abortDelayMs),
+        At: new Date(b.at).toISOString(),
+      })),
+      LastBargeInLatencyMs: last ? round(last.latencyMs) : null,
+    };
+  }
+}
+
+function round(v: number | null | undefined): number | undefined {
+  return v === null || v === undefined ? undefined : Math.round(v * 10) / 10;
+}

@@ -1,0 +1,144 @@
+/**
+ * One inbound voice (the user, or a human agent after takeover): runs the VAD
+ * frame by frame, remembers when each frame arrived so the speech onset can be
+ * dated to the packet that carried it, and cuts utterances (with a short
+ * pre-roll) for the recogniser.
+ */
+import type { VadStream } from '../native/vadTypes';
+import { VadFlag } from '../native/vadTypes';
+
+export interface VoiceFrameResult {
+  flags: number;
+  speechStart: boolean;
+  speechEnd: boolean;
+  durationReached: boolean;
+  speechMs: number;
+}
+
+export interface Utterance {
+  pcm: Int16Array;
+  /** Arrival time (ms since epoch) of the packet that carried the first speech sample. */
+  onsetArrivalMs: number;
+  endArrivalMs: number;
+}
+
+const PREROLL_MS = 300;
+const MAX_UTTERANCE_MS = 30_000;
+const HISTORY_FRAMES = 256;
+
+export class VoiceInput {
+  readonly frameSamples: number;
+  private readonly pending: Int16Array;
+  private pendingLen = 0;
+  private samplesIn = 0;
+  /** Ring of (first sample, arrival ms) per processed frame, to date onsets. */
+  private readonly ringStart = new Float64Array(HISTORY_FRAMES);
+  private readonly ringArrival = new Float64Array(HISTORY_FRAMES);
+  private ringN = 0;
+  /** Recent frames for the pre-roll. */
+  private preroll: Int16Array[] = [];
+  private utter: Int16Array[] | null = null;
+  private utterSamples = 0;
+  onsetArrivalMs = 0;
+  private onsetDated = false;
+  readonly result: VoiceFrameResult = { flags: 0, speechStart: false, speechEnd: false, durationReached: false, speechMs: 0 };
+
+  constructor(
+    readonly vad: VadStream,
+    readonly sampleRate: number,
+    frameMs: number,
+    private readonly onFrame: (r: VoiceFrameResult, input: VoiceInput) => void,
+    private readonly onUtterance: (u: Utterance) => void,
+  ) {
+    this.frameSamples = (sampleRate * frameMs) / 1000;
+    this.pending = new Int16Array(this.frameSamples);
+  }
+
+  get speaking(): boolean {
+    return this.utter !== null;
+  }
+
+  /**
+   * Feeds audio of any length; it is processed in VAD frames. `farEnd(n)` gives
+   * the agent audio playing at that moment (or null), for echo rejection.
+   */
+  push(pcm: Int16Array, arrivalMs: number, farEnd: () => Int16Array | null): void {
+    let off = 0;
+    while (off < pcm.length) {
+      if (this.pendingLen === 0 && pcm.length - off >= this.frameSamples) {
+        this.frame(pcm.subarray(off, off + this.frameSamples), arrivalMs, farEnd());
+        off += this.frameSamples;
+        continue;
+      }
+      const take = Math.min(this.frameSamples - this.pendingLen, pcm.length - off);
+      this.pending.set(pcm.subarray(off, off + take), this.pendingLen);
+      this.pendingLen += take;
+      off += take;
+      if (this.pendingLen === this.frameSamples) {
+        this.pendingLen = 0;
+        this.frame(this.pending, arrivalMs, farEnd());
+      }
+    }
+  }
+
+  private frame(f: Int16Array, arrivalMs: number, far: Int16Array | null): void {
+    const start = this.samplesIn;
+    this.samplesIn += f.length;
+    const slot = this.ringN++ % HISTORY_FRAMES;
+    this.ringStart[slot] = start;
+    this.ringArrival[slot] = arrivalMs;
+
+    const flags = this.vad.process(f, far);
+    const r = this.result;
+    r.flags = flags;
+    r.speechStart = (flags & VadFlag.SpeechStart) !== 0;
+    r.speechEnd = (flags & VadFlag.SpeechEnd) !== 0;
+    r.durationReached = (flags & VadFlag.DurationReached) !== 0;
+    r.speechMs = this.vad.speechMs;
+
+    const copy = f.slice();
+    if (r.speechStart) {
+      this.onsetArrivalMs = this.arrivalOf(this.vad.onsetSample, arrivalMs);
+      this.onsetDated = true;
+      this.utter = [...this.preroll];
+      this.utterSamples = this.utter.reduce((a, b) => a + b.length, 0);
+    }
+    if (this.utter) {
+      this.utter.push(copy);
+      this.utterSamples += copy.length;
+    } else {
+      this.preroll.push(copy);
+      while (this.preroll.length * this.frameSamples > (PREROLL_MS * this.sampleRate) / 1000) this.preroll.shift();
+    }
+    this.onFrame(r, this);
+    if (this.utter && (r.speechEnd || (flags & VadFlag.Speech) === 0 || this.utterSamples > (MAX_UTTERANCE_MS * this.sampleRate) / 1000)) {
+      const pcm = new Int16Array(this.utterSamples);
+      let o = 0;
+      for (const c of this.utter) {
+        pcm.set(c, o);
+        o += c.length;
+      }
+      this.utter = null;
+      this.utterSamples = 0;
+      this.preroll = [];
+      this.onUtterance({ pcm, onsetArrivalMs: this.onsetArrivalMs, endArrivalMs: arrivalMs });
+    }
+    if (!this.utter) this.onsetDated = false;
+  }
+
+  /** Arrival time of the frame that contained stream sample `sample`. */
+  private arrivalOf(sample: number, fallback: number): number {
+    if (!(sample >= 0)) return fallback;
+    const n = Math.min(this.ringN, HISTORY_FRAMES);
+    for (let i = 1; i <= n; i++) {
+      const slot = (this.ringN - i) % HISTORY_FRAMES;
+      if (this.ringStart[slot] <= sample) return this.ringArrival[slot];
+    }
+    return fallback;
+  }
+
+  /** Whether the current segment's onset has been dated (for barge-in records). */
+  get hasOnset(): boolean {
+    return this.onsetDated;
+  }
+}

@@ -1,0 +1,20 @@
+/** The VAD's per-frame flags and the stream interface the agent core uses. */
+export const VadFlag = {
+  Speech: 1,
+  SpeechStart: 2,
+  SpeechEnd: 4,
+  DurationReached: 8,
+  FarEndActive: 16,
+} as const;
+
+export interface VadStream {
+  /** Processes one frame (PCM16 mono, the configured rate and frame size); returns VadFlag bits. */
+  process(pcm: Int16Array, farEnd?: Int16Array | null): number;
+  /** Continuous speech duration at the end of the last frame, ms (0 when quiet). */
+  readonly speechMs: number;
+  /** First sample (stream position) of the current or last speech segment; -1 if none. */
+  readonly onsetSample: number;
+  /** Sets D for the "duration reached" flag (0: at speech start). */
+  setInterruptDuration(ms: number): void;
+  reset(): void;
+}
