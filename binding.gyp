@@ -4,8 +4,10 @@
       "target_name": "voxbridge_native",
       "sources": [
         "native/src/tlv.cpp",
+        "native/src/vad.cpp",
         "native/binding/addon.cpp",
-        "native/binding/tlv_binding.cpp"
+        "native/binding/tlv_binding.cpp",
+        "native/binding/vad_binding.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -1,0 +1,909 @@
+/**
+ * Voice-activity detector in TypeScript: the fallback of native/src/vad.cpp, step
+ * for step the same algorithm and the same double-precision arithmetic in the
+ * same order, so both give the same decisions frame by frame (parity-tested).
+ * See native/src/vad.h for the pipeline. Change both files together.
+ *
+ * Fixed-size state in typed arrays; nothing is allocated per frame.
+ */
+
+/** Per-frame flags, as returned by process() (same values as vad.h). */
+export const VadFlag = {
+  Speech: 1,
+  SpeechStart: 2,
+  SpeechEnd: 4,
+  DurationReached: 8,
+  FarEndActive: 16,
+} as const;
+
+/** Indices of the numbers process() writes into `out` (same as vad.h OutIndex). */
+export const VadOut = {
+  Flags: 0,
+  Score: 1,
+  SpeechMs: 2,
+  Onset: 3,
+  End: 4,
+  Reached: 5,
+  SnrDb: 6,
+  EchoDelayMs: 7,
+  LastMs: 8,
+  Count: 9,
+} as const;
+
+/** Status values of configuration checks (same as vad.h Status). */
+export const VadStatus = {
+  Ok: 0,
+  BadSampleRate: -1,
+  BadFrameMs: -2,
+  BadInterruptMs: -3,
+  BadHangoverMs: -4,
+} as const;
+
+export interface VadCoreConfig {
+  sampleRate: number;
+  frameMs: number;
+  interruptMs: number;
+  hangoverMs: number;
+}
+
+export function validateVadConfig(c: VadCoreConfig): number {
+  if (c.sampleRate !== 8000 && c.sampleRate !== 16000 && c.sampleRate !== 48000) return VadStatus.BadSampleRate;
+  if (c.frameMs !== 10 && c.frameMs !== 20 && c.frameMs !== 30) return VadStatus.BadFrameMs;
+  if (!Number.isInteger(c.interruptMs) || c.interruptMs < 0 || c.interruptMs > 10000) return VadStatus.BadInterruptMs;
+  if (!Number.isInteger(c.hangoverMs) || c.hangoverMs < 50 || c.hangoverMs > 2000) return VadStatus.BadHangoverMs;
+  return VadStatus.Ok;
+}
+
+const PI = 3.141592653589793;
+const EDGES = [3, 6, 10, 13, 16, 20, 25, 29, 35, 41, 47, 55, 64, 74, 86, 101, 118];
+const MIN_FLOOR_PER_BIN = 1e-8;
+const FLOOR_BIAS = 2.0;
+const FAR_ACTIVE = 0.01;
+const WARM_HOPS_ECHO = 100;
+const ECHO_PRIOR = 2.0;
+const ECHO_MARGIN = 4.0;
+const SNR_GATE = 1.5;
+const SUSTAIN_GATE = 0.45;
+const SUSTAIN_BLOCKS = 15;
+const BLK = 16;
+
+const HOP = 80;
+const FFT = 256;
+const N2 = 128;
+const BANDS = 16;
+const DELAYS = 33;
+const FAR_HIST = DELAYS + 2;
+const PITCH_HIST = 152;
+const RES = PITCH_HIST - 4;
+const PITCH_WIN = 80;
+const LAG_MIN = 10;
+const LAG_MAX = 67;
+const BLOCKS = 64;
+const MIN_SUB = 5;
+const MIN_SUB_LEN = 20;
+const FLUX_LAG = 5;
+const FLUX_KEEP = 10;
+const START_HOPS = 2;
+const REACH_VOICED = 2;
+const VOICED_HARM = 0.5;
+const CAND_GAP = 8;
+const STAT_LAG = 10;
+const STAT_SHORT = 3;
+const FIR1 = 23;
+const FIR2 = 31;
+const WARM = 3; // FFT / HOP, rounded down: hops before the FFT window holds real samples
+const BINS = N2 + 1;
+
+function clamp01(x: number): number {
+  return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+function clampTo(x: number, lo: number, hi: number): number {
+  return x < lo ? lo : x > hi ? hi : x;
+}
+
+function designLowpass(h: Float64Array, n: number, cutoff: number, fs: number): void {
+  const fc = cutoff / fs;
+  const m = n - 1;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const t = i - m / 2.0;
+    const s = t === 0 ? 2 * fc : Math.sin(2 * PI * fc * t) / (PI * t);
+    const w = 0.54 - 0.46 * Math.cos((2 * PI * i) / m);
+    h[i] = s * w;
+    sum += h[i];
+  }
+  for (let i = 0; i < n; i++) h[i] = h[i] / sum;
+}
+
+function designBiquad(b: Float64Array, a: Float64Array, f0: number, fs: number, hp: boolean): void {
+  const w0 = (2 * PI * f0) / fs;
+  const cw = Math.cos(w0);
+  const alpha = Math.sin(w0) / (2 * 0.7071067811865476);
+  const a0 = 1 + alpha;
+  if (hp) {
+    b[0] = (1 + cw) / 2 / a0;
+    b[1] = -(1 + cw) / a0;
+    b[2] = (1 + cw) / 2 / a0;
+  } else {
+    b[0] = (1 - cw) / 2 / a0;
+    b[1] = (1 - cw) / a0;
+    b[2] = (1 - cw) / 2 / a0;
+  }
+  a[0] = 1;
+  a[1] = (-2 * cw) / a0;
+  a[2] = (1 - alpha) / a0;
+}
+
+class Channel {
+  buf = new Float64Array(FFT);
+  hpX1 = 0;
+  hpX2 = 0;
+  hpY1 = 0;
+  hpY2 = 0;
+  x1 = new Float64Array(FIR1 - 1 + 480);
+  x2 = new Float64Array(FIR2 - 1 + 160);
+  band = new Float64Array(BANDS);
+  pow = new Float64Array(BINS);
+  reset(): void {
+    this.buf.fill(0);
+    this.hpX1 = this.hpX2 = this.hpY1 = this.hpY2 = 0;
+    this.x1.fill(0);
+    this.x2.fill(0);
+    this.band.fill(0);
+    this.pow.fill(0);
+  }
+}
+
+/** Diagnostics of the last 10 ms hop (tests and tuning). */
+export interface VadFeatures {
+  snrDb: number;
+  sustain: number;
+  harm: number;
+  flux: number;
+  score: number;
+  stat: number;
+  statShort: number;
+  peak: number;
+}
+
+export class VadFallback {
+  readonly config: VadCoreConfig;
+  readonly frameSamples: number;
+  private readonly decim: number;
+  private readonly groupDelay: number;
+  private readonly h1 = new Float64Array(FIR1);
+  private readonly h2 = new Float64Array(FIR2);
+  private readonly hpB = new Float64Array(3);
+  private readonly hpA = new Float64Array(3);
+  private readonly lpB = new Float64Array(3);
+  private readonly lpA = new Float64Array(3);
+  private readonly win = new Float64Array(FFT);
+  private readonly cosT = new Float64Array(BINS);
+  private readonly sinT = new Float64Array(BINS);
+  private readonly rev = new Int32Array(N2);
+
+  private readonly near = new Channel();
+  private readonly far = new Channel();
+
+  private readonly smooth = new Float64Array(BANDS);
+  private readonly subMin = new Float64Array(MIN_SUB * BANDS);
+  private readonly curMin = new Float64Array(BANDS);
+  private subPos = 0;
+  private subCount = 0;
+  private readonly floor = new Float64Array(BANDS);
+  private hopsSeen = 0;
+  private hopSmooth = 0;
+  private hopCurMin = 1e300;
+  private readonly hopMin = new Float64Array(MIN_SUB);
+  private hopFloor = 0;
+  private lpSmooth = 0;
+  private lpCurMin = 1e300;
+  private readonly lpMin = new Float64Array(MIN_SUB);
+  private lpFloor = 0;
+  private readonly lpBlk = new Float64Array(SUSTAIN_BLOCKS);
+  private lpPos = 0;
+
+  private readonly shapeHist = new Float64Array((FLUX_LAG + 1) * BANDS);
+  private shapePos = 0;
+  private readonly fluxHist = new Float64Array(FLUX_KEEP);
+  private fluxPos = 0;
+
+  private readonly blk = new Float64Array(BLOCKS);
+  private blkPos = 0;
+
+  private lpX1 = 0;
+  private lpX2 = 0;
+  private lpY1 = 0;
+  private lpY2 = 0;
+  private readonly p4 = new Float64Array(PITCH_HIST);
+  private readonly res = new Float64Array(RES);
+  private readonly cum = new Float64Array(RES + 1);
+
+  private readonly farHist = new Float64Array(FAR_HIST * BANDS);
+  private readonly farTot = new Float64Array(FAR_HIST);
+  private farPos = 0;
+  private readonly mx = new Float64Array(DELAYS * BANDS);
+  private readonly mxx = new Float64Array(DELAYS * BANDS);
+  private readonly mxy = new Float64Array(DELAYS * BANDS);
+  private readonly my = new Float64Array(BANDS);
+  private readonly myy = new Float64Array(BANDS);
+  private farActiveHops = 0;
+  private echoDelay = -1;
+  private readonly echoGain = new Float64Array(BANDS);
+
+  private speechRun = 0;
+  private quietRun = 0;
+  private candGap = 0;
+  private segVoiced = 0;
+  private speaking = false;
+  private reachedFired = false;
+  private onset = -1;
+  private end = -1;
+  private reached = -1;
+  private candOnset = -1;
+  private lastSpeechEnd = 0;
+  private lastMs = 0;
+  private samples = 0;
+  private hop8 = 0;
+  readonly features: VadFeatures = { snrDb: 0, sustain: 0, harm: 0, flux: 0, score: 0, stat: 0, statShort: 0, peak: 0 };
+
+  private readonly re = new Float64Array(N2);
+  private readonly im = new Float64Array(N2);
+  private readonly powHist = new Float64Array(STAT_LAG * BINS);
+  private powPos = 0;
+  private readonly n8 = new Float64Array(HOP);
+  private readonly f8 = new Float64Array(HOP);
+  private readonly resid = new Float64Array(BANDS);
+  private readonly shape = new Float64Array(BANDS);
+  private readonly lpc = new Float64Array(5);
+  private readonly lpcTmp = new Float64Array(5);
+  private readonly r = new Float64Array(5);
+  private statLong = 0;
+  private statShort = 0;
+  private peak = 0;
+
+  /** Call validateVadConfig() first; a bad config falls back to the defaults (as in C++). */
+  constructor(c: VadCoreConfig) {
+    this.config = validateVadConfig(c) === VadStatus.Ok ? { ...c } : { sampleRate: 16000, frameMs: 20, interruptMs: 200, hangoverMs: 200 };
+    const cfg = this.config;
+    this.frameSamples = (cfg.sampleRate / 1000) * cfg.frameMs;
+    this.decim = cfg.sampleRate / 8000;
+    this.groupDelay = cfg.sampleRate === 8000 ? 0 : cfg.sampleRate === 16000 ? 14 : 51;
+    designLowpass(this.h1, FIR1, 5000, 48000);
+    designLowpass(this.h2, FIR2, 4000, 16000);
+    for (let i = 1; i < FIR2; i += 2) if (i !== (FIR2 - 1) / 2) this.h2[i] = 0;
+    designBiquad(this.hpB, this.hpA, 100, 8000, true);
+    designBiquad(this.lpB, this.lpA, 1000, 8000, false);
+    for (let i = 0; i < FFT; i++) this.win[i] = 0.5 - 0.5 * Math.cos((2 * PI * i) / FFT);
+    for (let k = 0; k <= N2; k++) {
+      this.cosT[k] = Math.cos((2 * PI * k) / FFT);
+      this.sinT[k] = Math.sin((2 * PI * k) / FFT);
+    }
+    for (let i = 0; i < N2; i++) {
+      let r = 0;
+      for (let b = 0; b < 7; b++) r |= ((i >> b) & 1) << (6 - b);
+      this.rev[i] = r;
+    }
+    this.reset();
+  }
+
+  reset(): void {
+    this.near.reset();
+    this.far.reset();
+    for (let b = 0; b < BANDS; b++) {
+      this.smooth[b] = 0;
+      this.curMin[b] = 1e300;
+      this.floor[b] = MIN_FLOOR_PER_BIN * (EDGES[b + 1] - EDGES[b]);
+    }
+    this.subMin.fill(1e300);
+    this.shapeHist.fill(0);
+    this.subPos = 0;
+    this.subCount = 0;
+    this.hopsSeen = 0;
+    this.shapePos = 0;
+    this.fluxHist.fill(0);
+    this.fluxPos = 0;
+    this.blk.fill(0);
+    this.blkPos = 0;
+    this.hopSmooth = 0;
+    this.hopCurMin = 1e300;
+    this.hopMin.fill(1e300);
+    this.hopFloor = 0;
+    this.lpBlk.fill(0);
+    this.lpPos = 0;
+    this.lpSmooth = 0;
+    this.lpCurMin = 1e300;
+    this.lpMin.fill(1e300);
+    this.lpFloor = 0;
+    this.lpX1 = this.lpX2 = this.lpY1 = this.lpY2 = 0;
+    this.p4.fill(0);
+    this.farTot.fill(0);
+    this.farHist.fill(0);
+    this.farPos = 0;
+    this.mx.fill(0);
+    this.mxx.fill(0);
+    this.mxy.fill(0);
+    this.my.fill(0);
+    this.myy.fill(0);
+    this.echoGain.fill(0);
+    this.farActiveHops = 0;
+    this.echoDelay = -1;
+    this.speechRun = 0;
+    this.candGap = 0;
+    this.segVoiced = 0;
+    this.quietRun = 0;
+    this.speaking = false;
+    this.reachedFired = false;
+    this.onset = -1;
+    this.end = -1;
+    this.reached = -1;
+    this.candOnset = -1;
+    this.lastSpeechEnd = 0;
+    this.lastMs = 0;
+    this.samples = 0;
+    this.hop8 = 0;
+    this.powHist.fill(0);
+    this.powPos = 0;
+    const f = this.features;
+    f.snrDb = f.sustain = f.harm = f.flux = f.score = f.stat = f.statShort = f.peak = 0;
+  }
+
+  setInterruptMs(ms: number): number {
+    if (!Number.isInteger(ms) || ms < 0 || ms > 10000) return VadStatus.BadInterruptMs;
+    this.config.interruptMs = ms;
+    return VadStatus.Ok;
+  }
+
+  /** One frame (frameSamples samples; farEnd the same or null); writes VadOut.Count numbers into out. */
+  process(pcm: Int16Array, farEnd: Int16Array | null, out: Float64Array): number {
+    let flags = 0;
+    const hopIn = HOP * this.decim;
+    const hops = this.frameSamples / hopIn;
+    for (let h = 0; h < hops; h++) {
+      this.toInternal(this.near, pcm, h * hopIn, this.n8);
+      if (farEnd) this.toInternal(this.far, farEnd, h * hopIn, this.f8);
+      flags = (flags & ~VadFlag.Speech) | this.hop(this.n8, farEnd ? this.f8 : null);
+    }
+    this.samples += this.frameSamples;
+    const rate = this.config.sampleRate;
+    out[VadOut.Flags] = flags;
+    out[VadOut.Score] = this.features.score;
+    out[VadOut.SpeechMs] = this.speaking ? ((this.samples - this.onset) * 1000.0) / rate : 0;
+    out[VadOut.Onset] = this.onset;
+    out[VadOut.End] = this.end;
+    out[VadOut.Reached] = this.reached;
+    out[VadOut.SnrDb] = this.features.snrDb;
+    out[VadOut.EchoDelayMs] = this.farActiveHops >= WARM_HOPS_ECHO && this.echoDelay >= 0 ? this.echoDelay * 10.0 : -1;
+    out[VadOut.LastMs] = this.lastMs;
+    return flags;
+  }
+
+  private toInternal(ch: Channel, pcm: Int16Array, off: number, out8: Float64Array): void {
+    const scale = 1.0 / 32768;
+    if (this.decim === 1) {
+      for (let i = 0; i < HOP; i++) out8[i] = pcm[off + i] * scale;
+      return;
+    }
+    const x2 = ch.x2;
+    const h2 = this.h2;
+    if (this.decim === 2) {
+      for (let i = 0; i < 2 * HOP; i++) x2[FIR2 - 1 + i] = pcm[off + i] * scale;
+    } else {
+      const x1 = ch.x1;
+      const h1 = this.h1;
+      for (let i = 0; i < 6 * HOP; i++) x1[FIR1 - 1 + i] = pcm[off + i] * scale;
+      for (let m = 0; m < 2 * HOP; m++) {
+        const top = FIR1 - 1 + 3 * m + 2;
+        let acc = 0;
+        for (let j = 0; j < FIR1; j++) acc += h1[j] * x1[top - j];
+        x2[FIR2 - 1 + m] = acc;
+      }
+      for (let i = 0; i < FIR1 - 1; i++) x1[i] = x1[6 * HOP + i];
+    }
+    const c = (FIR2 - 1) / 2;
+    for (let m = 0; m < HOP; m++) {
+      const top = FIR2 - 1 + 2 * m + 1;
+      let acc = h2[c] * x2[top - c];
+      for (let j = 0; j < FIR2; j += 2) acc += h2[j] * x2[top - j];
+      out8[m] = acc;
+    }
+    for (let i = 0; i < FIR2 - 1; i++) x2[i] = x2[2 * HOP + i];
+  }
+
+  private highpass(ch: Channel, x: Float64Array): void {
+    const b = this.hpB;
+    const a = this.hpA;
+    for (let i = 0; i < HOP; i++) {
+      const y = b[0] * x[i] + b[1] * ch.hpX1 + b[2] * ch.hpX2 - a[1] * ch.hpY1 - a[2] * ch.hpY2;
+      ch.hpX2 = ch.hpX1;
+      ch.hpX1 = x[i];
+      ch.hpY2 = ch.hpY1;
+      ch.hpY1 = y;
+      x[i] = y;
+    }
+  }
+
+  private bands(ch: Channel, x: Float64Array): void {
+    const buf = ch.buf;
+    buf.copyWithin(0, HOP, FFT);
+    for (let i = 0; i < HOP; i++) buf[FFT - HOP + i] = x[i];
+    const re = this.re;
+    const im = this.im;
+    const win = this.win;
+    const cosT = this.cosT;
+    const sinT = this.sinT;
+    for (let i = 0; i < N2; i++) {
+      const r = this.rev[i];
+      re[r] = buf[2 * i] * win[2 * i];
+      im[r] = buf[2 * i + 1] * win[2 * i + 1];
+    }
+    for (let size = 2; size <= N2; size *= 2) {
+      const half = size / 2;
+      const step = FFT / size;
+      for (let i = 0; i < N2; i += size) {
+        for (let j = 0; j < half; j++) {
+          const wr = cosT[j * step];
+          const wi = -sinT[j * step];
+          const p = i + j;
+          const q = p + half;
+          const tr = wr * re[q] - wi * im[q];
+          const ti = wr * im[q] + wi * re[q];
+          re[q] = re[p] - tr;
+          im[q] = im[p] - ti;
+          re[p] = re[p] + tr;
+          im[p] = im[p] + ti;
+        }
+      }
+    }
+    const pow = ch.pow;
+    for (let k = EDGES[0]; k < EDGES[BANDS]; k++) {
+      const kc = N2 - k;
+      const zr = re[k];
+      const zi = im[k];
+      const cr = re[kc];
+      const ci = -im[kc];
+      const er = 0.5 * (zr + cr);
+      const ei = 0.5 * (zi + ci);
+      const orr = 0.5 * (zr - cr);
+      const oi = 0.5 * (zi - ci);
+      const ar = oi;
+      const ai = -orr;
+      const wr = cosT[k];
+      const wi = -sinT[k];
+      const xr = er + (ar * wr - ai * wi);
+      const xi = ei + (ar * wi + ai * wr);
+      pow[k] = xr * xr + xi * xi;
+    }
+    for (let b = 0; b < BANDS; b++) {
+      let s = 0;
+      for (let k = EDGES[b]; k < EDGES[b + 1]; k++) s += pow[k];
+      ch.band[b] = s;
+    }
+  }
+
+  private lowband(x8: Float64Array): void {
+    const p4 = this.p4;
+    p4.copyWithin(0, HOP / 2, PITCH_HIST);
+    const b = this.lpB;
+    const a = this.lpA;
+    for (let i = 0; i < HOP; i++) {
+      const y = b[0] * x8[i] + b[1] * this.lpX1 + b[2] * this.lpX2 - a[1] * this.lpY1 - a[2] * this.lpY2;
+      this.lpX2 = this.lpX1;
+      this.lpX1 = x8[i];
+      this.lpY2 = this.lpY1;
+      this.lpY1 = y;
+      if (i & 1) p4[PITCH_HIST - HOP / 2 + (i >> 1)] = y;
+    }
+  }
+
+  private periodicity(): number {
+    const p4 = this.p4;
+    const r = this.r;
+    for (let l = 0; l <= 4; l++) {
+      let s = 0;
+      for (let n = l; n < PITCH_HIST; n++) s += p4[n] * p4[n - l];
+      r[l] = s;
+    }
+    if (r[0] < 1e-10) return 0;
+    r[0] = r[0] * 1.0001;
+    const a = this.lpc;
+    const tmp = this.lpcTmp;
+    a[0] = 1;
+    a[1] = a[2] = a[3] = a[4] = 0;
+    let err = r[0];
+    for (let i = 1; i <= 4; i++) {
+      let acc = r[i];
+      for (let j = 1; j < i; j++) acc += a[j] * r[i - j];
+      const k = -acc / err;
+      for (let j = 0; j <= 4; j++) tmp[j] = a[j];
+      for (let j = 1; j < i; j++) a[j] = tmp[j] + k * tmp[i - j];
+      a[i] = k;
+      err = err * (1 - k * k);
+    }
+    const res = this.res;
+    for (let n = 4; n < PITCH_HIST; n++) {
+      res[n - 4] = p4[n] + a[1] * p4[n - 1] + a[2] * p4[n - 2] + a[3] * p4[n - 3] + a[4] * p4[n - 4];
+    }
+    const cum = this.cum;
+    cum[0] = 0;
+    for (let n = 0; n < RES; n++) cum[n + 1] = cum[n] + res[n] * res[n];
+    const n0 = RES - PITCH_WIN;
+    const e0 = cum[RES] - cum[n0];
+    if (e0 <= 0) return 0;
+    let best = 0;
+    let bestLag = 0;
+    for (let lag = LAG_MIN; lag <= LAG_MAX; lag += 2) {
+      const c = this.lagCorr(n0, lag, e0);
+      if (c > best) {
+        best = c;
+        bestLag = lag;
+      }
+    }
+    if (bestLag === 0) return 0;
+    for (let lag = bestLag - 1; lag <= bestLag + 1; lag += 2) {
+      if (lag < LAG_MIN || lag > LAG_MAX) continue;
+      const c = this.lagCorr(n0, lag, e0);
+      if (c > best) best = c;
+    }
+    return Math.sqrt(best);
+  }
+
+  private lagCorr(n0: number, lag: number, e0: number): number {
+    const res = this.res;
+    let s = 0;
+    for (let n = n0; n < RES; n++) s += res[n] * res[n - lag];
+    if (s <= 0) return 0;
+    const e1 = this.cum[RES - lag] - this.cum[n0 - lag];
+    return (s * s) / (e0 * e1 + 1e-30);
+  }
+
+  private hop(near8: Float64Array, far8: Float64Array | null): number {
+    let flags = 0;
+    const near = this.near;
+    this.highpass(near, near8);
+    this.bands(near, near8);
+    this.lowband(near8);
+    let lpE = 0;
+    for (let j = 0; j < HOP / BLK; j++) {
+      let s = 0;
+      for (let i = 0; i < BLK / 2; i++) {
+        const v = this.p4[PITCH_HIST - HOP / 2 + (BLK / 2) * j + i];
+        s += v * v;
+      }
+      this.lpBlk[this.lpPos] = s;
+      this.lpPos = (this.lpPos + 1) % SUSTAIN_BLOCKS;
+      lpE += s;
+    }
+
+    let hopE = 0;
+    for (let j = 0; j < HOP / BLK; j++) {
+      let s = 0;
+      for (let i = 0; i < BLK; i++) s += near8[BLK * j + i] * near8[BLK * j + i];
+      this.blk[this.blkPos] = s;
+      this.blkPos = (this.blkPos + 1) % BLOCKS;
+      hopE += s;
+    }
+
+    let farActive = false;
+    if (far8) {
+      this.highpass(this.far, far8);
+      this.bands(this.far, far8);
+      this.farPos = (this.farPos + 1) % FAR_HIST;
+      let tot = 0;
+      for (let b = 0; b < BANDS; b++) {
+        this.farHist[this.farPos * BANDS + b] = this.far.band[b];
+        tot += this.far.band[b];
+      }
+      this.farTot[this.farPos] = tot;
+      for (let d = 0; d < DELAYS; d++) {
+        if (this.farTot[(this.farPos - d + FAR_HIST) % FAR_HIST] > FAR_ACTIVE) {
+          farActive = true;
+          break;
+        }
+      }
+    }
+    if (farActive) {
+      flags |= VadFlag.FarEndActive;
+      this.echoUpdate();
+    }
+
+    const resid = this.resid;
+    for (let b = 0; b < BANDS; b++) resid[b] = near.band[b];
+    if (farActive) {
+      for (let b = 0; b < BANDS; b++) {
+        let pred: number;
+        if (this.farActiveHops < WARM_HOPS_ECHO || this.echoDelay < 0) {
+          let mx = 0;
+          for (let d = 0; d < DELAYS + 1; d++) {
+            const v = this.farHist[((this.farPos - d + FAR_HIST) % FAR_HIST) * BANDS + b];
+            if (v > mx) mx = v;
+          }
+          pred = ECHO_PRIOR * mx;
+        } else {
+          let mx = 0;
+          for (let d = this.echoDelay - 1; d <= this.echoDelay + 1; d++) {
+            if (d < 0) continue;
+            const v = this.farHist[((this.farPos - d + FAR_HIST) % FAR_HIST) * BANDS + b];
+            if (v > mx) mx = v;
+          }
+          pred = ECHO_MARGIN * this.echoGain[b] * mx;
+        }
+        const r = resid[b] - pred;
+        resid[b] = r > 0 ? r : 0;
+      }
+    }
+
+    this.hopsSeen++;
+    const warm = this.hopsSeen >= WARM;
+    if (warm) {
+      const first = this.hopsSeen === WARM;
+      for (let b = 0; b < BANDS; b++) {
+        this.smooth[b] = first ? near.band[b] : 0.5 * this.smooth[b] + 0.5 * near.band[b];
+        if (this.smooth[b] < this.curMin[b]) this.curMin[b] = this.smooth[b];
+      }
+      this.hopSmooth = first ? hopE : 0.5 * this.hopSmooth + 0.5 * hopE;
+      if (this.hopSmooth < this.hopCurMin) this.hopCurMin = this.hopSmooth;
+      this.lpSmooth = first ? lpE : 0.5 * this.lpSmooth + 0.5 * lpE;
+      if (this.lpSmooth < this.lpCurMin) this.lpCurMin = this.lpSmooth;
+      this.subCount++;
+      if (this.subCount === MIN_SUB_LEN) {
+        for (let b = 0; b < BANDS; b++) {
+          this.subMin[this.subPos * BANDS + b] = this.curMin[b];
+          this.curMin[b] = 1e300;
+        }
+        this.hopMin[this.subPos] = this.hopCurMin;
+        this.hopCurMin = 1e300;
+        this.lpMin[this.subPos] = this.lpCurMin;
+        this.lpCurMin = 1e300;
+        this.subPos = (this.subPos + 1) % MIN_SUB;
+        this.subCount = 0;
+      }
+      for (let b = 0; b < BANDS; b++) {
+        let m = this.curMin[b];
+        for (let s = 0; s < MIN_SUB; s++) if (this.subMin[s * BANDS + b] < m) m = this.subMin[s * BANDS + b];
+        const lo = MIN_FLOOR_PER_BIN * (EDGES[b + 1] - EDGES[b]);
+        const f = FLOOR_BIAS * m;
+        this.floor[b] = f > lo ? f : lo;
+      }
+      let m = this.hopCurMin;
+      for (let s = 0; s < MIN_SUB; s++) if (this.hopMin[s] < m) m = this.hopMin[s];
+      const lo = HOP * 1e-9;
+      this.hopFloor = FLOOR_BIAS * m > lo ? FLOOR_BIAS * m : lo;
+      m = this.lpCurMin;
+      for (let s = 0; s < MIN_SUB; s++) if (this.lpMin[s] < m) m = this.lpMin[s];
+      this.lpFloor = FLOOR_BIAS * m > lo ? FLOOR_BIAS * m : lo;
+    }
+
+    let snrSum = 0;
+    const shape = this.shape;
+    let shapeMean = 0;
+    for (let b = 0; b < BANDS; b++) {
+      const g = resid[b] / this.floor[b];
+      if (g > 1) {
+        const db = 10 * Math.log10(g);
+        snrSum += db < 30 ? db : 30;
+      }
+      shape[b] = 10 * Math.log10(near.band[b] + this.floor[b]);
+      shapeMean += shape[b];
+    }
+    const snrDb = snrSum / BANDS;
+    shapeMean = shapeMean / BANDS;
+    const prev = (this.shapePos + 1) % (FLUX_LAG + 1);
+    let flux = 0;
+    for (let b = 0; b < BANDS; b++) {
+      shape[b] = shape[b] - shapeMean;
+      const d = shape[b] - this.shapeHist[prev * BANDS + b];
+      flux += d < 0 ? -d : d;
+      this.shapeHist[prev * BANDS + b] = shape[b];
+    }
+    this.shapePos = prev;
+    flux = flux / BANDS;
+    this.fluxHist[this.fluxPos] = flux;
+    this.fluxPos = (this.fluxPos + 1) % FLUX_KEEP;
+    let fluxMax = 0;
+    for (let j = 0; j < FLUX_KEEP; j++) if (this.fluxHist[j] > fluxMax) fluxMax = this.fluxHist[j];
+
+    const blkThr = (2.0 * this.lpFloor) / (HOP / BLK);
+    let above = 0;
+    for (let j = 0; j < SUSTAIN_BLOCKS; j++) if (this.lpBlk[j] > blkThr) above++;
+    const sustain = above / SUSTAIN_BLOCKS;
+
+    this.stationarity();
+    const feat = this.features;
+    feat.stat = this.statLong;
+    feat.statShort = this.statShort;
+    feat.peak = this.peak;
+    const harm = warm && snrDb >= SNR_GATE && sustain >= SUSTAIN_GATE ? this.periodicity() : 0;
+    const score = warm ? scoreOf(snrDb, sustain, harm, fluxMax, this.peak, this.statShort, this.statLong) : 0;
+    feat.snrDb = snrDb;
+    feat.sustain = sustain;
+    feat.harm = harm;
+    feat.flux = fluxMax;
+    feat.score = score;
+
+    const cfg = this.config;
+    const hopStart = this.hop8 * this.decim * HOP;
+    const hopEnd = hopStart + this.decim * HOP;
+    this.hop8++;
+    const isSpeech = score >= 0.5;
+    if (!this.speaking) {
+      if (isSpeech) {
+        if (this.speechRun === 0) this.candOnset = this.refineOnset(hopEnd);
+        this.speechRun++;
+        this.candGap = 0;
+        if (harm >= VOICED_HARM) this.segVoiced++;
+        if (this.speechRun >= START_HOPS) {
+          this.speaking = true;
+          this.reachedFired = false;
+          this.quietRun = 0;
+          this.onset = this.candOnset;
+          this.reached = -1;
+          flags |= VadFlag.SpeechStart;
+        }
+      } else if (this.speechRun > 0 && ++this.candGap > CAND_GAP) {
+        this.speechRun = 0;
+        this.segVoiced = 0;
+      }
+    } else {
+      if (isSpeech) {
+        this.quietRun = 0;
+        if (harm >= VOICED_HARM) this.segVoiced++;
+      } else {
+        if (this.quietRun === 0) this.lastSpeechEnd = hopStart;
+        this.quietRun++;
+        if (this.quietRun * 10 >= cfg.hangoverMs) {
+          this.speaking = false;
+          this.speechRun = 0;
+          this.segVoiced = 0;
+          this.end = this.lastSpeechEnd;
+          this.lastMs = ((this.end - this.onset) * 1000.0) / cfg.sampleRate;
+          flags |= VadFlag.SpeechEnd;
+        }
+      }
+    }
+    if (this.speaking) {
+      flags |= VadFlag.Speech;
+      const ms = ((hopEnd - this.onset) * 1000.0) / cfg.sampleRate;
+      const confirmed = cfg.interruptMs === 0 || (isSpeech && this.segVoiced >= REACH_VOICED);
+      if (!this.reachedFired && confirmed && ms >= cfg.interruptMs) {
+        this.reachedFired = true;
+        flags |= VadFlag.DurationReached;
+        const at = this.onset + cfg.interruptMs * (cfg.sampleRate / 1000);
+        this.reached = at > hopStart ? at : hopStart;
+      }
+    }
+    return flags;
+  }
+
+  private stationarity(): void {
+    const cur = this.near.pow;
+    const ph = this.powHist;
+    const oL = this.powPos * BINS;
+    const oS = ((this.powPos + STAT_LAG - STAT_SHORT) % STAT_LAG) * BINS;
+    let sl = 0;
+    let ss = 0;
+    let sxx = 0;
+    let sll = 0;
+    let sss = 0;
+    let tot = 0;
+    for (let k = EDGES[0]; k < EDGES[BANDS]; k++) {
+      sl += cur[k] * ph[oL + k];
+      ss += cur[k] * ph[oS + k];
+      sxx += cur[k] * cur[k];
+      sll += ph[oL + k] * ph[oL + k];
+      sss += ph[oS + k] * ph[oS + k];
+      tot += cur[k];
+    }
+    let best = 0;
+    let best2 = 0;
+    let k1 = 0;
+    for (let k = EDGES[0] + 1; k < EDGES[BANDS] - 1; k++) {
+      const s3 = cur[k - 1] + cur[k] + cur[k + 1];
+      if (s3 > best) {
+        best = s3;
+        k1 = k;
+      }
+    }
+    for (let k = EDGES[0] + 1; k < EDGES[BANDS] - 1; k++) {
+      if (k > k1 - 3 && k < k1 + 3) continue;
+      const s3 = cur[k - 1] + cur[k] + cur[k + 1];
+      if (s3 > best2) best2 = s3;
+    }
+    for (let k = EDGES[0]; k < EDGES[BANDS]; k++) ph[oL + k] = cur[k];
+    this.powPos = (this.powPos + 1) % STAT_LAG;
+    this.statLong = sxx > 0 && sll > 0 ? sl / Math.sqrt(sxx * sll) : 0;
+    this.statShort = sxx > 0 && sss > 0 ? ss / Math.sqrt(sxx * sss) : 0;
+    this.peak = tot > 0 ? (best + best2) / tot : 0;
+  }
+
+  private refineOnset(hopEnd: number): number {
+    const thr = (2.0 * this.hopFloor) / (HOP / BLK);
+    let earliest = 0;
+    let gap = 0;
+    for (let j = 1; j <= BLOCKS - 1; j++) {
+      if (this.blk[(this.blkPos - j + BLOCKS) % BLOCKS] > thr) {
+        earliest = j;
+        gap = 0;
+      } else if (++gap > 2 && earliest > 0) {
+        break;
+      }
+    }
+    if (earliest === 0) earliest = HOP / BLK;
+    const at = hopEnd - BLK * earliest * this.decim - this.groupDelay;
+    return at < 0 ? 0 : at;
+  }
+
+  private echoUpdate(): void {
+    this.farActiveHops++;
+    const a = this.farActiveHops < 100 ? 1.0 / this.farActiveHops : 0.01;
+    const near = this.near.band;
+    const my = this.my;
+    const myy = this.myy;
+    for (let b = 0; b < BANDS; b++) {
+      const y = near[b];
+      my[b] += a * (y - my[b]);
+      myy[b] += a * (y * y - myy[b]);
+    }
+    let bestC = 0;
+    let best = -1;
+    const mx = this.mx;
+    const mxx = this.mxx;
+    const mxy = this.mxy;
+    for (let d = 0; d < DELAYS; d++) {
+      const xo = ((this.farPos - d + FAR_HIST) % FAR_HIST) * BANDS;
+      const o = d * BANDS;
+      let cov = 0;
+      let vx = 0;
+      let vy = 0;
+      for (let b = 0; b < BANDS; b++) {
+        const x = this.farHist[xo + b];
+        const y = near[b];
+        mx[o + b] += a * (x - mx[o + b]);
+        mxx[o + b] += a * (x * x - mxx[o + b]);
+        mxy[o + b] += a * (x * y - mxy[o + b]);
+        cov += mxy[o + b] - mx[o + b] * my[b];
+        vx += mxx[o + b] - mx[o + b] * mx[o + b];
+        vy += myy[b] - my[b] * my[b];
+      }
+      if (cov > 0 && vx > 0 && vy > 0) {
+        const c = (cov * cov) / (vx * vy);
+        if (c > bestC) {
+          bestC = c;
+          best = d;
+        }
+      }
+    }
+    this.echoDelay = best;
+    for (let b = 0; b < BANDS; b++) {
+      if (best < 0) {
+        this.echoGain[b] = 0;
+        continue;
+      }
+      const o = best * BANDS + b;
+      const cov = mxy[o] - mx[o] * my[b];
+      const vx = mxx[o] - mx[o] * mx[o];
+      this.echoGain[b] = cov > 0 && vx > 0 ? cov / vx : 0;
+    }
+  }
+}
+
+function scoreOf(
+  snrDb: number,
+  sustain: number,
+  harm: number,
+  flux: number,
+  peak: number,
+  statShort: number,
+  statLong: number,
+): number {
+  const zSnr = clampTo(snrDb - 3.0, -3.0, 4.5) / 3.0;
+  const zHarm = clampTo((harm - 0.33) / 0.1, -2.0, 3.0);
+  const zFlux = clampTo((flux - 3.0) / 1.5, -1.5, 1.0);
+  const p = clamp01(0.5 + (zSnr + zHarm + zFlux) / 4.0);
+  const gSnr = clamp01((snrDb - SNR_GATE) / 1.5);
+  const gSus = clamp01((sustain - SUSTAIN_GATE) / 0.2);
+  const tone = clamp01((peak - 0.8) / 0.1) * clamp01((statShort - 0.9) / 0.07);
+  const note = clamp01((statLong - 0.85) / 0.1);
+  const tonal = tone > note ? tone : note;
+  return p * gSnr * gSus * (1 - tonal);
+}
