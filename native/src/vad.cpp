@@ -159,6 +159,7 @@ void Vad::reset() {
   candGap_ = 0;
   segVoiced_ = 0;
   quietRun_ = 0;
+  gapVetoed_ = false;
   speaking_ = false;
   reachedFired_ = false;
   onset_ = -1;
@@ -397,7 +398,8 @@ uint32_t Vad::hop(double* near8, double* far8) {
   }
   if (farActive) {
     flags |= kFarEndActive;
-    echoUpdate();
+    // the echo path is learnt while the near end is not talking (no double talk)
+    if (!speaking_) echoUpdate();
   }
 
   // residual near-end energy after the predicted echo
@@ -502,11 +504,16 @@ uint32_t Vad::hop(double* near8, double* far8) {
   for (int j = 0; j < kFluxKeep; j++)
     if (fluxHist_[j] > fluxMax) fluxMax = fluxHist_[j];
 
-  const double blkThr = (2.0 * lpFloor_) / (kHop / kBlk);
-  int above = 0;
-  for (int j = 0; j < kSustainBlocks; j++)
-    if (lpBlk_[j] > blkThr) above++;
-  const double sustain = static_cast<double>(above) / kSustainBlocks;
+  // sustain: share of the last 15 blocks (30 ms) 3 dB above their floor, below
+  // 1 kHz (voiced speech) or over the whole band (fricatives); clicks are shorter
+  const double lpThr = (2.0 * lpFloor_) / (kHop / kBlk);
+  const double bbThr = (2.0 * hopFloor_) / (kHop / kBlk);
+  int aboveLp = 0, aboveBb = 0;
+  for (int j = 0; j < kSustainBlocks; j++) {
+    if (lpBlk_[j] > lpThr) aboveLp++;
+    if (blk_[(blkPos_ - 1 - j + kBlocks) % kBlocks] > bbThr) aboveBb++;
+  }
+  const double sustain = static_cast<double>(aboveLp > aboveBb ? aboveLp : aboveBb) / kSustainBlocks;
 
   double statLong, statShort, peak;
   stationarity(&statLong, &statShort, &peak);
@@ -543,6 +550,7 @@ uint32_t Vad::hop(double* near8, double* far8) {
         speaking_ = true;
         reachedFired_ = false;
         quietRun_ = 0;
+        gapVetoed_ = false;
         onset_ = candOnset_;
         reached_ = -1;
         flags |= kSpeechStart;
@@ -554,10 +562,12 @@ uint32_t Vad::hop(double* near8, double* far8) {
   } else {
     if (isSpeech) {
       quietRun_ = 0;
+      gapVetoed_ = false;
       if (harm >= kVoicedHarm) segVoiced_++;
     } else {
       if (quietRun_ == 0) lastSpeechEnd_ = hopStart;
       quietRun_++;
+      if (hopE >= kDropoutRatio * hopFloor_) gapVetoed_ = true;  // sound in this 10 ms, but not speech
       if (quietRun_ * 10 >= cfg_.hangoverMs) {
         speaking_ = false;
         speechRun_ = 0;
@@ -571,10 +581,12 @@ uint32_t Vad::hop(double* near8, double* far8) {
   if (speaking_) {
     flags |= kSpeech;
     const double ms = ((hopEnd - onset_) * 1000.0) / cfg_.sampleRate;
-    // D = 0 fires with the start. Otherwise it fires on a speech hop (a dropout
-    // can carry the duration, not confirm it) of a segment that had voiced hops
-    // (noise bursts and level steps are loud but never periodic).
-    const bool confirmed = cfg_.interruptMs == 0 || (isSpeech && segVoiced_ >= kReachVoiced);
+    // D = 0 fires with the start. Otherwise the segment must have had voiced hops
+    // (noise bursts and level steps are loud but never periodic), and the hop must
+    // be speech or a short quiet dropout; sound that is there but judged not
+    // speech (a tone, a note) carries the duration but cannot confirm it.
+    const bool inWord = isSpeech || (quietRun_ <= kDropoutHops && !gapVetoed_);
+    const bool confirmed = cfg_.interruptMs == 0 || (segVoiced_ >= kReachVoiced && inWord);
     if (!reachedFired_ && confirmed && ms >= cfg_.interruptMs) {
       reachedFired_ = true;
       flags |= kDurationReached;
@@ -644,8 +656,8 @@ int64_t Vad::refineOnset(int64_t hopEnd) const {
 double Vad::scoreOf(double snrDb, double sustain, double harm, double flux, double peak, double statShort,
                     double statLong) const {
   // evidence in "log-odds" units: band SNR, periodicity and spectral-shape change add up
-  const double zSnr = clampTo(snrDb - 3.0, -3.0, 4.5) / 3.0;
-  const double zHarm = clampTo((harm - 0.33) / 0.1, -2.0, 3.0);
+  const double zSnr = clampTo(snrDb - 3.0, -3.0, 7.5) / 3.0;
+  const double zHarm = clampTo((harm - 0.33) / 0.1, -1.0, 3.0);
   const double zFlux = clampTo((flux - 3.0) / 1.5, -1.5, 1.0);
   const double p = clamp01(0.5 + (zSnr + zHarm + zFlux) / 4.0);
   // hard gates: energy above the floor, sustained below 1 kHz (not a click), not a tone

@@ -109,6 +109,8 @@ class Vad {
   static constexpr int kReachVoiced = 2;  // voiced hops a segment needs before D > 0 is reached
   static constexpr double kVoicedHarm = 0.5;
   static constexpr int kCandGap = 8;      // non-speech hops that drop a candidate segment
+  static constexpr int kDropoutHops = 10; // a quiet dropout this short can confirm D
+  static constexpr double kDropoutRatio = 4.0;  // a non-speech hop with 6 dB over its floor is no dropout
   static constexpr int kStatLag = 10;     // hops between compared fine spectra (notes)
   static constexpr int kStatShort = 3;    // the same for tones
   static constexpr int kFir1 = 23;        // 48k -> 16k
@@ -192,7 +194,7 @@ class Vad {
 
   // decision state
   int speechRun_, quietRun_, candGap_, segVoiced_;
-  bool speaking_, reachedFired_;
+  bool speaking_, reachedFired_, gapVetoed_;
   int64_t onset_, end_, reached_, candOnset_, lastSpeechEnd_;
   double lastMs_;
   int64_t samples_;  // input samples consumed

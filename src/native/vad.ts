@@ -14,6 +14,7 @@
 import { InvalidParameterError } from '../errors';
 import { nativeAddon, requireNative } from './addon';
 import { VadFallback, VadFlag, VadOut, VadStatus, validateVadConfig, type VadCoreConfig } from './vadFallback';
+import type { VadStream as AgentVadStream } from './vadTypes';
 
 export { VadFlag, VadOut } from './vadFallback';
 
@@ -115,7 +116,8 @@ interface Core {
   reset(): void;
 }
 
-class VadStream implements Vad {
+// Also the VadStream the agent core consumes (src/native/vadTypes.ts).
+class VadHandle implements Vad, AgentVadStream {
   readonly impl: 'native' | 'ts';
   readonly sampleRate: VadSampleRate;
   readonly frameMs: VadFrameMs;
@@ -242,7 +244,7 @@ export function createVad(options: VadOptions, opts: { impl?: 'native' | 'ts' } 
   } else if (opts.impl !== 'ts') {
     ctor = (nativeAddon()?.NativeVad as unknown as NativeVadCtor | undefined) ?? null;
   }
-  return new VadStream(cfg, ctor ? 'native' : 'ts', ctor);
+  return new VadHandle(cfg, ctor ? 'native' : 'ts', ctor);
 }
 
 /** True when createVad() would use the native addon. */

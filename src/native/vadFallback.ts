@@ -87,6 +87,8 @@ const START_HOPS = 2;
 const REACH_VOICED = 2;
 const VOICED_HARM = 0.5;
 const CAND_GAP = 8;
+const DROPOUT_HOPS = 10;
+const DROPOUT_RATIO = 4.0;
 const STAT_LAG = 10;
 const STAT_SHORT = 3;
 const FIR1 = 23;
@@ -236,6 +238,7 @@ export class VadFallback {
   private candGap = 0;
   private segVoiced = 0;
   private speaking = false;
+  private gapVetoed = false;
   private reachedFired = false;
   private onset = -1;
   private end = -1;
@@ -332,6 +335,7 @@ export class VadFallback {
     this.candGap = 0;
     this.segVoiced = 0;
     this.quietRun = 0;
+    this.gapVetoed = false;
     this.speaking = false;
     this.reachedFired = false;
     this.onset = -1;
@@ -604,7 +608,7 @@ export class VadFallback {
     }
     if (farActive) {
       flags |= VadFlag.FarEndActive;
-      this.echoUpdate();
+      if (!this.speaking) this.echoUpdate();
     }
 
     const resid = this.resid;
@@ -703,10 +707,15 @@ export class VadFallback {
     let fluxMax = 0;
     for (let j = 0; j < FLUX_KEEP; j++) if (this.fluxHist[j] > fluxMax) fluxMax = this.fluxHist[j];
 
-    const blkThr = (2.0 * this.lpFloor) / (HOP / BLK);
-    let above = 0;
-    for (let j = 0; j < SUSTAIN_BLOCKS; j++) if (this.lpBlk[j] > blkThr) above++;
-    const sustain = above / SUSTAIN_BLOCKS;
+    const lpThr = (2.0 * this.lpFloor) / (HOP / BLK);
+    const bbThr = (2.0 * this.hopFloor) / (HOP / BLK);
+    let aboveLp = 0;
+    let aboveBb = 0;
+    for (let j = 0; j < SUSTAIN_BLOCKS; j++) {
+      if (this.lpBlk[j] > lpThr) aboveLp++;
+      if (this.blk[(this.blkPos - 1 - j + BLOCKS) % BLOCKS] > bbThr) aboveBb++;
+    }
+    const sustain = (aboveLp > aboveBb ? aboveLp : aboveBb) / SUSTAIN_BLOCKS;
 
     this.stationarity();
     const feat = this.features;
@@ -736,6 +745,7 @@ export class VadFallback {
           this.speaking = true;
           this.reachedFired = false;
           this.quietRun = 0;
+          this.gapVetoed = false;
           this.onset = this.candOnset;
           this.reached = -1;
           flags |= VadFlag.SpeechStart;
@@ -747,10 +757,12 @@ export class VadFallback {
     } else {
       if (isSpeech) {
         this.quietRun = 0;
+        this.gapVetoed = false;
         if (harm >= VOICED_HARM) this.segVoiced++;
       } else {
         if (this.quietRun === 0) this.lastSpeechEnd = hopStart;
         this.quietRun++;
+        if (hopE >= DROPOUT_RATIO * this.hopFloor) this.gapVetoed = true;
         if (this.quietRun * 10 >= cfg.hangoverMs) {
           this.speaking = false;
           this.speechRun = 0;
@@ -764,7 +776,8 @@ export class VadFallback {
     if (this.speaking) {
       flags |= VadFlag.Speech;
       const ms = ((hopEnd - this.onset) * 1000.0) / cfg.sampleRate;
-      const confirmed = cfg.interruptMs === 0 || (isSpeech && this.segVoiced >= REACH_VOICED);
+      const inWord = isSpeech || (this.quietRun <= DROPOUT_HOPS && !this.gapVetoed);
+      const confirmed = cfg.interruptMs === 0 || (this.segVoiced >= REACH_VOICED && inWord);
       if (!this.reachedFired && confirmed && ms >= cfg.interruptMs) {
         this.reachedFired = true;
         flags |= VadFlag.DurationReached;
@@ -896,8 +909,8 @@ function scoreOf(
   statShort: number,
   statLong: number,
 ): number {
-  const zSnr = clampTo(snrDb - 3.0, -3.0, 4.5) / 3.0;
-  const zHarm = clampTo((harm - 0.33) / 0.1, -2.0, 3.0);
+  const zSnr = clampTo(snrDb - 3.0, -3.0, 7.5) / 3.0;
+  const zHarm = clampTo((harm - 0.33) / 0.1, -1.0, 3.0);
   const zFlux = clampTo((flux - 3.0) / 1.5, -1.5, 1.0);
   const p = clamp01(0.5 + (zSnr + zHarm + zFlux) / 4.0);
   const gSnr = clamp01((snrDb - SNR_GATE) / 1.5);

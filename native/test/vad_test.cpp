@@ -1,0 +1,239 @@
+// Standalone unit test of native/src/vad.cpp on synthetic signals (no Node):
+//   native/test/run.sh
+// A vowel-like source (glottal pulses with a gliding pitch through moving formant
+// resonators, in syllables) must be detected and measured; silence, noise, a tone,
+// clicks and the echo of the same "speech" must not barge in.
+#include <cmath>
+#include <cstdio>
+#include <cstdint>
+#include <vector>
+
+#include "vad.h"
+
+using namespace voxbridge::vad;
+
+static int failures = 0;
+#define CHECK(cond, ...)                                         \
+  do {                                                           \
+    if (!(cond)) {                                               \
+      failures++;                                                \
+      std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+      std::printf(__VA_ARGS__);                                  \
+      std::printf("\n");                                         \
+    }                                                            \
+  } while (0)
+
+namespace {
+
+constexpr double kPi = 3.141592653589793;
+
+struct Rng {  // xorshift, deterministic
+  uint64_t s = 88172645463325252ull;
+  double next() {  // uniform in [-1, 1)
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return (s >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+  }
+};
+
+int16_t clip16(double v) { return static_cast<int16_t>(v > 32767 ? 32767 : (v < -32768 ? -32768 : std::lround(v))); }
+
+struct Resonator {  // two-pole resonator
+  double y1 = 0, y2 = 0;
+  double run(double x, double f, double bw, double fs) {
+    const double r = std::exp(-kPi * bw / fs);
+    const double y = (1 - r) * x + 2 * r * std::cos(2 * kPi * f / fs) * y1 - r * r * y2;
+    y2 = y1;
+    y1 = y;
+    return y;
+  }
+};
+
+// Syllables of a vowel-like sound: `syll` ms on, `gap` ms off, from `startMs` for `lenMs`.
+std::vector<int16_t> speechLike(int rate, double seconds, double startMs, double lenMs, double syll, double gap,
+                                double level) {
+  std::vector<int16_t> out(static_cast<size_t>(seconds * rate));
+  Resonator f1, f2, f3;
+  double phase = 0;
+  for (size_t i = 0; i < out.size(); i++) {
+    const double t = i * 1000.0 / rate;
+    double env = 0;
+    if (t >= startMs && t < startMs + lenMs) {
+      const double u = std::fmod(t - startMs, syll + gap);
+      if (u < syll) env = std::sin(kPi * u / syll);
+      env = env > 0.3 ? 1 : env / 0.3;
+    }
+    const double f0 = 120 + 50 * std::sin(2 * kPi * t / 900.0);  // gliding pitch
+    phase += f0 / rate;
+    double pulse = 0;
+    if (phase >= 1) {
+      phase -= 1;
+      pulse = 1;
+    }
+    const double a = 500 + 250 * std::sin(2 * kPi * t / 310.0);  // moving formants
+    const double b = 1500 + 600 * std::sin(2 * kPi * t / 430.0);
+    double v = f1.run(pulse, a, 80, rate);
+    v = v + 0.6 * f2.run(pulse, b, 120, rate) + 0.3 * f3.run(pulse, 2600, 200, rate);
+    out[i] = clip16(level * env * v);
+  }
+  return out;
+}
+
+struct Result {
+  int starts = 0, ends = 0, reached = 0;
+  int firstStart = -1, firstReached = -1;  // frame index
+  double onsetAtReach = -1, reachedSample = -1;
+  std::vector<uint32_t> flags;
+};
+
+Result runVad(const Config& c, const std::vector<int16_t>& x, const std::vector<int16_t>* far = nullptr) {
+  Vad v(c);
+  Result r;
+  double out[kOutCount];
+  const size_t n = v.frameSamples();
+  for (size_t i = 0, k = 0; i + n <= x.size(); i += n, k++) {
+    const uint32_t f = v.process(&x[i], far ? &(*far)[i] : nullptr, out);
+    r.flags.push_back(f);
+    if (f & kSpeechStart) {
+      if (r.starts++ == 0) r.firstStart = static_cast<int>(k);
+    }
+    if (f & kSpeechEnd) r.ends++;
+    if (f & kDurationReached) {
+      if (r.reached++ == 0) {
+        r.firstReached = static_cast<int>(k);
+        r.onsetAtReach = out[kOutOnset];
+        r.reachedSample = out[kOutReached];
+      }
+    }
+  }
+  return r;
+}
+
+Config cfg(int rate, int frameMs, int d = 200) {
+  Config c;
+  c.sampleRate = rate;
+  c.frameMs = frameMs;
+  c.interruptMs = d;
+  c.hangoverMs = 200;
+  return c;
+}
+
+void testValidate() {
+  CHECK(validate(cfg(16000, 20)) == Status::Ok, "defaults");
+  CHECK(validate(cfg(44100, 20)) == Status::BadSampleRate, "44.1 kHz");
+  CHECK(validate(cfg(16000, 25)) == Status::BadFrameMs, "25 ms");
+  CHECK(validate(cfg(16000, 20, -1)) == Status::BadInterruptMs, "negative D");
+  Config c = cfg(16000, 20);
+  c.hangoverMs = 10;
+  CHECK(validate(c) == Status::BadHangoverMs, "hangover");
+  Vad v(cfg(8000, 30));
+  CHECK(v.frameSamples() == 240, "8 kHz 30 ms frame = %d", v.frameSamples());
+  CHECK(v.setInterruptMs(20000) == Status::BadInterruptMs, "setInterruptMs range");
+}
+
+void testSilenceAndNoise() {
+  for (int rate : {8000, 16000, 48000}) {
+    std::vector<int16_t> zero(rate * 3, 0);
+    Result r = runVad(cfg(rate, 20), zero);
+    CHECK(r.starts == 0, "silence at %d Hz started %d segments", rate, r.starts);
+    Rng g;
+    std::vector<int16_t> noise(rate * 10);
+    for (auto& s : noise) s = clip16(300 * g.next());
+    r = runVad(cfg(rate, 20), noise);
+    CHECK(r.reached == 0, "white noise at %d Hz: %d barge-ins", rate, r.reached);
+  }
+}
+
+void testSpeechDetectedAndMeasured() {
+  for (int rate : {8000, 16000, 48000}) {
+    for (int frameMs : {10, 20, 30}) {
+      Rng g;
+      auto x = speechLike(rate, 4, 1000, 2000, 180, 60, 3000);
+      for (auto& s : x) s = clip16(s + 30 * g.next());
+      for (int d : {0, 200, 500}) {
+        Result r = runVad(cfg(rate, frameMs, d), x);
+        CHECK(r.starts >= 1, "%d Hz %d ms: no speech", rate, frameMs);
+        if (r.starts == 0) continue;
+        const double startMs = (r.firstStart + 1) * frameMs;
+        CHECK(startMs >= 1000 && startMs <= 1000 + 60 + frameMs, "%d Hz %d ms: start at %.0f ms", rate, frameMs, startMs);
+        CHECK(r.reached >= 1, "%d Hz %d ms D=%d: never reached", rate, frameMs, d);
+        if (r.reached == 0) continue;
+        if (d == 0) {
+          CHECK(r.firstReached == r.firstStart, "D=0 fires with the start");
+        } else {
+          const double due = r.onsetAtReach + d * (rate / 1000);
+          const double endOfFrame = (r.firstReached + 1.0) * frameMs * (rate / 1000);
+          CHECK(r.reachedSample == due, "reached sample %.0f, due %.0f", r.reachedSample, due);
+          CHECK(endOfFrame >= due && endOfFrame - due <= frameMs * (rate / 1000), "%d Hz %d ms D=%d: fired %.0f samples after due",
+                rate, frameMs, d, endOfFrame - due);
+        }
+        // continuous across the 60 ms gaps between syllables: one segment for the 2 s
+        CHECK(r.starts == 1 && r.ends == 1, "%d Hz %d ms: %d starts %d ends", rate, frameMs, r.starts, r.ends);
+      }
+    }
+  }
+}
+
+void testToneAndClicks() {
+  const int rate = 16000;
+  std::vector<int16_t> tone(rate * 8, 0);
+  for (size_t i = 0; i < tone.size(); i++) {
+    const double t = static_cast<double>(i) / rate;
+    const bool on = std::fmod(t, 3.0) < 2.0;  // 2 s on, 1 s off
+    tone[i] = on ? clip16(4000 * std::sin(2 * kPi * 1000 * t)) : 0;
+  }
+  Result r = runVad(cfg(rate, 20), tone);
+  CHECK(r.reached == 0, "1 kHz tone: %d barge-ins", r.reached);
+
+  Rng g;
+  std::vector<int16_t> clicks(rate * 8, 0);
+  for (auto& s : clicks) s = clip16(20 * g.next());
+  for (size_t at = rate / 10; at + 200 < clicks.size(); at += rate / 7) {
+    for (int i = 0; i < 120; i++) clicks[at + i] = clip16(clicks[at + i] + 20000 * std::exp(-i / 25.0) * g.next());
+  }
+  r = runVad(cfg(rate, 20), clicks);
+  CHECK(r.reached == 0, "clicks: %d barge-ins", r.reached);
+}
+
+void testEcho() {
+  const int rate = 16000;
+  // the agent talks (far end); its echo comes back 100 ms later, 10 dB down
+  auto far = speechLike(rate, 12, 200, 11000, 200, 80, 6000);
+  std::vector<int16_t> near(far.size(), 0);
+  const size_t delay = rate / 10;
+  Rng g;
+  for (size_t i = 0; i < near.size(); i++) near[i] = clip16((i >= delay ? 0.316 * far[i - delay] : 0) + 10 * g.next());
+  Result r = runVad(cfg(rate, 20), near, &far);
+  CHECK(r.reached == 0, "echo alone: %d barge-ins", r.reached);
+  r = runVad(cfg(rate, 20), near);
+  CHECK(r.reached >= 1, "the same audio without the far-end reference is speech (%d)", r.reached);
+}
+
+void testResetIsDeterministic() {
+  auto x = speechLike(16000, 3, 500, 1500, 180, 60, 3000);
+  Vad v(cfg(16000, 10));
+  double out[kOutCount];
+  std::vector<double> a, b;
+  for (size_t i = 0; i + 160 <= x.size(); i += 160) a.push_back(v.process(&x[i], nullptr, out) + out[kOutSpeechMs]);
+  v.reset();
+  for (size_t i = 0; i + 160 <= x.size(); i += 160) b.push_back(v.process(&x[i], nullptr, out) + out[kOutSpeechMs]);
+  CHECK(a == b, "reset then the same input gives the same output");
+}
+
+}  // namespace
+
+int main() {
+  testValidate();
+  testSilenceAndNoise();
+  testSpeechDetectedAndMeasured();
+  testToneAndClicks();
+  testEcho();
+  testResetIsDeterministic();
+  if (failures) {
+    std::printf("vad_test: %d failure(s)\n", failures);
+    return 1;
+  }
+  std::printf("vad_test: all passed\n");
+  return 0;
+}

@@ -1,0 +1,340 @@
+/**
+ * The VAD on real generated audio (espeak-ng speech, sox noise and tones): speech
+ * detection and onset, the continuous-speech duration, the "duration D reached"
+ * event, no barge-in on noise/tones/clicks/music or on the agent's own echo,
+ * double talk, all rates and frame sizes, level changes, bad arguments.
+ * Every behaviour runs on the TS fallback and, when the addon is built, on native.
+ */
+import { describe, expect, it } from 'vitest';
+import { InvalidParameterError } from '../../src/errors';
+import { createVad, nativeVadAvailable, VadFlag, type Vad, type VadFrameMs, type VadSampleRate } from '../../src/native/vad';
+import * as clips from '../helpers/clips';
+
+const impls = (nativeVadAvailable() ? ['ts', 'native'] : ['ts']) as Array<'ts' | 'native'>;
+
+interface Run {
+  frameSamples: number;
+  flags: number[];
+  speechMs: number[];
+  /** Per frame: onsetSample after it. */
+  onset: number[];
+  reached: number[];
+  starts: number[]; // frame indices
+  ends: number[];
+  reachedAt: number[];
+}
+
+/** Feeds a whole clip frame by frame (the far end aligned sample for sample). */
+function run(vad: Vad, pcm: Int16Array, far?: Int16Array): Run {
+  const n = vad.frameSamples;
+  const r: Run = { frameSamples: n, flags: [], speechMs: [], onset: [], reached: [], starts: [], ends: [], reachedAt: [] };
+  for (let i = 0, k = 0; i + n <= pcm.length; i += n, k++) {
+    const f = vad.process(pcm.subarray(i, i + n), far ? far.subarray(i, i + n) : null);
+    r.flags.push(f);
+    r.speechMs.push(vad.speechMs);
+    r.onset.push(vad.onsetSample);
+    r.reached.push(vad.reachedSample);
+    if (f & VadFlag.SpeechStart) r.starts.push(k);
+    if (f & VadFlag.SpeechEnd) r.ends.push(k);
+    if (f & VadFlag.DurationReached) r.reachedAt.push(k);
+  }
+  return r;
+}
+
+const ms = (samples: number, rate: number) => (samples * 1000) / rate;
+/** End of frame k in samples. */
+const frameEnd = (r: Run, k: number) => (k + 1) * r.frameSamples;
+
+const SENTENCE = 'hello there, could you please stop talking for a moment';
+
+for (const impl of impls) {
+  describe(`vad (${impl})`, () => {
+    it('detects espeak speech within 60 ms of its onset and dates the onset to within 40 ms', () => {
+      // voiced, nasal and plosive word onsets; fricatives (s, f) carry most of their
+      // energy above 4 kHz, which the detector's 8 kHz analysis does not see
+      const texts = ['hello there, could you please stop talking for a moment', 'wait, that is not what i asked for', 'yes exactly, and what about the second option', 'no no no, the other account please', 'excuse me, can you repeat the last part again', 'hmm, let me think about it for a second', 'she said the delivery would arrive on thursday'];
+      const voices = ['en-us', 'en-gb+f3', 'en-us+m3', 'en-gb-scotland', 'en-us+f4', 'en-gb-x-rp+m5'];
+      for (const [i, text] of texts.entries()) {
+        for (const noise of [undefined, { kind: 'pink' as const, snrDb: 20 }, { kind: 'brown' as const, snrDb: 15 }]) {
+          const c = clips.speechClip(text, { rate: 16000, voice: voices[i % voices.length], atMs: 800, noise });
+          const r = run(createVad({ sampleRate: 16000, frameMs: 10 }, { impl }), c.pcm);
+          const onset = c.speech[0][0];
+          expect(r.starts.length, `${text} ${noise?.kind}`).toBeGreaterThan(0);
+          const first = r.starts[0];
+          const latency = ms(frameEnd(r, first) - onset, 16000);
+          expect(latency, `${text} ${noise?.kind}: start latency`).toBeGreaterThanOrEqual(0);
+          expect(latency, `${text} ${noise?.kind}: start latency`).toBeLessThanOrEqual(60);
+          expect(Math.abs(ms(r.onset[first] - onset, 16000)), `${text} ${noise?.kind}: onset error`).toBeLessThanOrEqual(40);
+        }
+      }
+    });
+
+    it('detects fricative-initial speech in quiet conditions within 60 ms', () => {
+      for (const text of ['stop, stop, i already know that', 'so how much does the premium plan cost per month', 'fine, thanks, goodbye', 'sorry to interrupt']) {
+        const c = clips.speechClip(text, { rate: 16000, atMs: 800 });
+        const r = run(createVad({ sampleRate: 16000, frameMs: 10 }, { impl }), c.pcm);
+        expect(ms(frameEnd(r, r.starts[0]) - c.speech[0][0], 16000), text).toBeLessThanOrEqual(60);
+      }
+    });
+
+    it('keeps speechMs growing across short dropouts between words and resets it after a long silence', () => {
+      const rate = 16000;
+      // espeak-ng -g 12: 120 ms of silence between words
+      const words = clips.speak('one two three four five six', rate, { wordGap: 6 });
+      const lab = clips.labelSpeech(words, rate, -40, 0); // unmerged: the real gaps between words
+      const gaps = lab.speech.slice(1).map(([a], k) => ms(a - lab.speech[k][1], rate));
+      expect(Math.max(...gaps)).toBeGreaterThanOrEqual(60); // the clip really has dropouts
+      expect(Math.max(...gaps)).toBeLessThan(150);
+      const at1 = 8000;
+      const at2 = at1 + words.length + rate; // 1 s of silence, then the phrase again
+      const pcm = clips.mixAt(at2 + words.length + rate, [{ pcm: words, at: at1 }, { pcm: words, at: at2 }]);
+      const r = run(createVad({ sampleRate: rate, frameMs: 20 }, { impl }), pcm);
+      expect(r.starts.length).toBe(2);
+      expect(r.ends.length).toBe(2);
+      const [s1, s2] = r.starts;
+      const [e1, e2] = r.ends;
+      // continuous across the phrase: grows by exactly one frame per frame until the end
+      for (let k = s1 + 1; k < e1; k++) expect(r.speechMs[k] - r.speechMs[k - 1]).toBeCloseTo(20, 6);
+      expect(r.speechMs[e1 - 1]).toBeGreaterThan(ms(lab.speech[lab.speech.length - 1][1] - lab.speech[0][0], rate) - 60);
+      // reset by the silence, then measured again from the new onset
+      expect(r.speechMs[e1]).toBe(0);
+      expect(r.speechMs[s2]).toBeLessThanOrEqual(80);
+      expect(Math.abs(ms(r.onset[s2] - (at2 + lab.speech[0][0]), rate))).toBeLessThanOrEqual(40);
+      expect(e2).toBeGreaterThan(s2);
+    });
+
+    it('fires "duration reached" D after the onset (within one frame) for D = 0, 200 and 500 ms', () => {
+      const rate = 16000;
+      const c = clips.speechClip(SENTENCE, { rate, atMs: 700 });
+      for (const D of [0, 200, 500]) {
+        for (const frameMs of [10, 20, 30] as VadFrameMs[]) {
+          const r = run(createVad({ sampleRate: rate, frameMs, interruptSpeechDurationMs: D }, { impl }), c.pcm);
+          expect(r.reachedAt.length, `D=${D} frame=${frameMs}`).toBeGreaterThanOrEqual(1);
+          expect(r.reachedAt.length).toBeLessThanOrEqual(r.starts.length); // at most once per segment
+          const k = r.reachedAt[0];
+          const onset = r.onset[k];
+          expect(onset).toBe(r.onset[r.starts[0]]); // in the first segment
+          if (D === 0) {
+            expect(k).toBe(r.starts[0]); // immediate: with the start
+          } else {
+            const due = onset + (D * rate) / 1000;
+            expect(r.reached[k]).toBe(due);
+            expect(frameEnd(r, k)).toBeGreaterThanOrEqual(due);
+            expect(frameEnd(r, k) - due).toBeLessThan(r.frameSamples + 1); // within one frame
+            expect(r.speechMs[k]).toBeGreaterThanOrEqual(D);
+            expect(r.speechMs[k]).toBeLessThan(D + frameMs + 1);
+          }
+        }
+      }
+    });
+
+    it('setInterruptDuration() changes D for the next segments', () => {
+      const rate = 8000;
+      const c = clips.speechClip(SENTENCE, { rate, atMs: 500 });
+      const vad = createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl });
+      vad.setInterruptDuration(1000);
+      expect(vad.interruptSpeechDurationMs).toBe(1000);
+      const r = run(vad, c.pcm);
+      const k = r.reachedAt[0];
+      expect(r.reached[k] - r.onset[k]).toBe(rate); // 1000 ms
+    });
+
+    it('gives no barge-in at D = 200 on noise, tones, music or clicks', () => {
+      for (const rate of [8000, 16000] as VadSampleRate[]) {
+        const sec = 20;
+        const noises: Array<[string, Int16Array]> = [
+          ['white', clips.noise('white', sec, rate, -45)],
+          ['pink', clips.noise('pink', sec, rate, -40)],
+          ['brown', clips.noise('brown', sec, rate, -35)],
+          ['ringback 440+480 Hz', clips.tones([440, 480], sec, rate, -25, { onMs: 2000, offMs: 4000 })],
+          ['busy 480+620 Hz', clips.tones([480, 620], sec, rate, -25, { onMs: 500, offMs: 500 })],
+          ['DTMF', clips.tones([697, 1209], sec, rate, -25, { onMs: 100, offMs: 150 })],
+          ['1 kHz sine', clips.tones([1000], sec, rate, -20, { onMs: 3000, offMs: 2000 })],
+          ['music', clips.music(sec, rate, -25)],
+          ['music, slow notes', clips.music(sec, rate, -30, 400)],
+          ['keyboard clicks', clips.mixAt(sec * rate, [{ pcm: clips.clicks(sec, rate, -10), at: 0 }, { pcm: clips.noise('white', sec, rate, -60), at: 0 }])],
+        ];
+        // AGC-like level steps of pink noise (+-10..15 dB every 5 s)
+        const steps = clips.noise('pink', sec, rate, -40, 3);
+        noises.push(['pink noise with level steps', Int16Array.from(steps, (v, k) => clips.clamp16(v * 10 ** ([-10, 5, -5, 10][Math.floor(k / (5 * rate))] / 20)))]);
+        for (const [name, pcm] of noises) {
+          const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), pcm);
+          expect(r.reachedAt.length, `${name} at ${rate} Hz`).toBe(0);
+        }
+      }
+    });
+
+    describe('echo of the agent (far-end reference given)', () => {
+      const texts = ['thanks for calling, how can i help you today', 'your order will arrive on thursday morning', 'is there anything else i can do for you', 'let me check that for you, one moment please', 'the total comes to forty two dollars'];
+      function agentAudio(rate: VadSampleRate, sec: number): Int16Array {
+        return clips.mixAt(sec * rate, texts.map((t, k) => ({ pcm: clips.speak(t, rate, { voice: 'en-us+f4' }), at: Math.round((0.3 + k * 3.2) * rate) })));
+      }
+
+      it('gives no barge-in at D = 200 on echo alone (0-250 ms delay, -3 to -20 dB, low-passed)', () => {
+        for (const rate of [8000, 16000] as VadSampleRate[]) {
+          const far = agentAudio(rate, 16);
+          for (const [delay, gain] of [[0, -3], [40, -12], [120, -20], [250, -6]]) {
+            const near = clips.mixAt(far.length, [{ pcm: clips.echoOf(far, rate, delay, gain, 2500), at: 0 }, { pcm: clips.noise('white', 16, rate, -60), at: 0 }]);
+            const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), near, far);
+            expect(r.reachedAt.length, `delay ${delay} ms, ${gain} dB at ${rate} Hz`).toBe(0);
+          }
+        }
+      });
+
+      it('still detects the user talking over the agent (double talk)', () => {
+        const rate = 16000;
+        const far = agentAudio(rate, 16);
+        const user = ['wait, stop', 'no, that is wrong', 'hello, can you hear me', 'yes please do that'];
+        for (const [delay, gain] of [[40, -12], [120, -20], [250, -6]]) {
+          const echo = clips.echoOf(far, rate, delay, gain, 2500);
+          const parts = [{ pcm: echo, at: 0 }, { pcm: clips.noise('white', 16, rate, -60), at: 0 }];
+          const truth: Array<[number, number]> = [];
+          for (const [k, t] of user.entries()) {
+            const u = clips.speechClip(t, { rate, voice: 'en-gb+f3', atMs: 0, speechDb: -20 + gain / 2 });
+            const at = Math.round((3.5 + 3 * k) * rate); // inside agent sentences, after the echo path is learnt
+            parts.push({ pcm: u.pcm, at });
+            truth.push([at + u.speech[0][0], at + u.speech[u.speech.length - 1][1]]);
+          }
+          const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), clips.mixAt(far.length, parts), far);
+          for (const [a] of truth) {
+            const hit = r.reachedAt.find((k) => frameEnd(r, k) > a && frameEnd(r, k) < a + 0.6 * rate);
+            expect(hit, `user at ${ms(a, rate)} ms, echo ${delay} ms ${gain} dB`).toBeDefined();
+          }
+          // and nothing else: every barge-in is dated inside what the user said
+          for (const k of r.reachedAt) {
+            const o = r.onset[k];
+            expect(truth.some(([a, b]) => o > a - 0.1 * rate && o < b), `barge-in dated ${ms(o, rate)} ms`).toBe(true);
+          }
+        }
+      });
+    });
+
+    it('works at 8, 16 and 48 kHz with 10, 20 and 30 ms frames', () => {
+      for (const rate of [8000, 16000, 48000] as VadSampleRate[]) {
+        const c = clips.speechClip(SENTENCE, { rate, atMs: 600, noise: { kind: 'pink', snrDb: 20 } });
+        for (const frameMs of [10, 20, 30] as VadFrameMs[]) {
+          const vad = createVad({ sampleRate: rate, frameMs }, { impl });
+          expect(vad.frameSamples).toBe((rate / 1000) * frameMs);
+          const r = run(vad, c.pcm);
+          expect(r.starts.length, `${rate}/${frameMs}`).toBeGreaterThanOrEqual(1);
+          const lat = ms(frameEnd(r, r.starts[0]) - c.speech[0][0], rate);
+          expect(lat, `${rate}/${frameMs}`).toBeLessThanOrEqual(60 + frameMs);
+          expect(Math.abs(ms(r.onset[r.starts[0]] - c.speech[0][0], rate)), `${rate}/${frameMs}`).toBeLessThanOrEqual(40);
+          expect(r.reachedAt.length).toBeGreaterThanOrEqual(1);
+          // labelled speech frames are mostly inside detected segments
+          const f = rate / 100;
+          let lab = 0;
+          let hit = 0;
+          for (let j = 0; j < c.frameSpeech.length; j++) {
+            if (!c.frameSpeech[j]) continue;
+            lab++;
+            const k = Math.floor((j * f + f / 2) / r.frameSamples);
+            if (k < r.flags.length && r.flags[k] & VadFlag.Speech) hit++;
+          }
+          expect(1 - hit / lab, `${rate}/${frameMs} miss rate`).toBeLessThan(0.05);
+        }
+      }
+    });
+
+    it('detects speech 30 dB below and at full level alike (level changes, AGC)', () => {
+      for (const speechDb of [-50, -20, -3]) {
+        const c = clips.speechClip(SENTENCE, { rate: 16000, atMs: 500, speechDb, noise: speechDb === -50 ? undefined : { kind: 'pink', snrDb: 25 } });
+        const r = run(createVad({ sampleRate: 16000, frameMs: 20 }, { impl }), c.pcm);
+        expect(r.starts.length, `${speechDb} dBFS`).toBeGreaterThanOrEqual(1);
+        expect(ms(frameEnd(r, r.starts[0]) - c.speech[0][0], 16000), `${speechDb} dBFS`).toBeLessThanOrEqual(60);
+        expect(r.reachedAt.length, `${speechDb} dBFS`).toBeGreaterThanOrEqual(1);
+      }
+    });
+
+    it('reset() forgets the stream: the same input gives the same output again', () => {
+      const c = clips.speechClip(SENTENCE, { rate: 16000, atMs: 400, noise: { kind: 'brown', snrDb: 15 } });
+      const vad = createVad({ sampleRate: 16000, frameMs: 30 }, { impl });
+      const a = run(vad, c.pcm);
+      vad.reset();
+      expect(vad.speaking).toBe(false);
+      expect(vad.onsetSample).toBe(-1);
+      const b = run(vad, c.pcm);
+      expect(b.flags).toEqual(a.flags);
+      expect(b.speechMs).toEqual(a.speechMs);
+    });
+  });
+}
+
+describe('vad parity', () => {
+  it.skipIf(!nativeVadAvailable())('native and TS make the same decisions frame by frame on real clips', () => {
+    const cases: Array<{ rate: VadSampleRate; pcm: Int16Array; far?: Int16Array }> = [];
+    for (const rate of [8000, 16000, 48000] as VadSampleRate[]) {
+      cases.push({ rate, pcm: clips.speechClip(SENTENCE, { rate, noise: { kind: 'white', snrDb: 10 } }).pcm });
+      cases.push({ rate, pcm: clips.speechClip('wait, that is not what i asked for', { rate, voice: 'en-gb+f3', noise: { kind: 'babble', snrDb: 10 } }).pcm });
+      cases.push({ rate, pcm: clips.music(8, rate, -25) });
+      const far = clips.speechClip('thanks for calling, how can i help you today', { rate, atMs: 100 }).pcm;
+      const user = clips.speechClip('hello, can you hear me', { rate, atMs: 1500, speechDb: -26 }).pcm;
+      const near = clips.mixAt(far.length, [{ pcm: clips.echoOf(far, rate, 80, -10), at: 0 }, { pcm: user, at: 0 }]);
+      cases.push({ rate, pcm: near, far });
+    }
+    let frames = 0;
+    for (const c of cases) {
+      for (const frameMs of [10, 20, 30] as VadFrameMs[]) {
+        const a = createVad({ sampleRate: c.rate, frameMs }, { impl: 'native' });
+        const b = createVad({ sampleRate: c.rate, frameMs }, { impl: 'ts' });
+        expect(a.impl).toBe('native');
+        const n = a.frameSamples;
+        for (let i = 0; i + n <= c.pcm.length; i += n) {
+          const far = c.far ? c.far.subarray(i, i + n) : null;
+          const fa = a.process(c.pcm.subarray(i, i + n), far);
+          const fb = b.process(c.pcm.subarray(i, i + n), far);
+          frames++;
+          if (fa !== fb || a.speechMs !== b.speechMs || a.onsetSample !== b.onsetSample) {
+            throw new Error(`parity broken at ${c.rate} Hz/${frameMs} ms, sample ${i}: flags ${fa} vs ${fb}, speechMs ${a.speechMs} vs ${b.speechMs}`);
+          }
+          expect(Math.abs(a.score - b.score)).toBeLessThan(1e-9);
+          expect(Math.abs(a.snrDb - b.snrDb)).toBeLessThan(1e-9);
+          expect(a.echoDelayMs).toBe(b.echoDelayMs);
+        }
+      }
+    }
+    expect(frames).toBeGreaterThan(10000);
+  });
+});
+
+describe('vad arguments', () => {
+  const bad = (fn: () => unknown, code: string) => {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InvalidParameterError);
+      expect((e as InvalidParameterError).code).toBe(code);
+      return;
+    }
+    throw new Error(`expected ${code}`);
+  };
+
+  it('createVad() rejects a bad rate, frame size, duration or hangover with InvalidParameterError', () => {
+    bad(() => createVad({ sampleRate: 44100 as VadSampleRate }), 'InvalidParameter.SampleRate');
+    bad(() => createVad({ sampleRate: 16000, frameMs: 25 as VadFrameMs }), 'InvalidParameter.FrameMs');
+    bad(() => createVad({ sampleRate: 16000, interruptSpeechDurationMs: -1 }), 'InvalidParameter.InterruptSpeechDuration');
+    bad(() => createVad({ sampleRate: 16000, interruptSpeechDurationMs: 200.5 }), 'InvalidParameter.InterruptSpeechDuration');
+    bad(() => createVad({ sampleRate: 16000, hangoverMs: 10 }), 'InvalidParameter.HangoverMs');
+  });
+
+  for (const impl of impls) {
+    it(`process() rejects a frame of the wrong size (${impl})`, () => {
+      const vad = createVad({ sampleRate: 16000, frameMs: 20 }, { impl });
+      bad(() => vad.process(new Int16Array(319)), 'InvalidParameter.FrameSize');
+      bad(() => vad.process(new Float32Array(320) as unknown as Int16Array), 'InvalidParameter.FrameSize');
+      bad(() => vad.process(new Int16Array(320), new Int16Array(160)), 'InvalidParameter.FarEnd');
+      bad(() => vad.setInterruptDuration(20000), 'InvalidParameter.InterruptSpeechDuration');
+      expect(vad.process(new Int16Array(320))).toBe(0);
+    });
+  }
+
+  it.skipIf(!nativeVadAvailable())('the native object throws TypeError with code ERR_VAD_ARG when misused directly', async () => {
+    const { nativeAddon } = await import('../../src/native/addon');
+    const Ctor = nativeAddon()!.NativeVad as unknown as new (...a: unknown[]) => { process(...a: unknown[]): number };
+    expect(() => new Ctor(44100, 20, 200, 200)).toThrow(expect.objectContaining({ code: 'ERR_VAD_ARG' }));
+    const v = new Ctor(16000, 20, 200, 200);
+    expect(() => v.process(new Int16Array(10), null, new Float64Array(9))).toThrow(TypeError);
+    expect(() => v.process(new Int16Array(320), null, new Float64Array(2))).toThrow(expect.objectContaining({ code: 'ERR_VAD_ARG' }));
+    expect(v.process(new Int16Array(320), null, new Float64Array(9))).toBe(0);
+  });
+});
