@@ -7,12 +7,16 @@
         "native/src/vad.cpp",
         "native/binding/addon.cpp",
         "native/binding/tlv_binding.cpp",
-        "native/binding/vad_binding.cpp"
+        "native/binding/vad_binding.cpp",
+        "native/src/opus_encoder.cpp",
+        "native/binding/opus_binding.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "native/src"
+        "native/src",
+        "<!@(pkg-config --cflags-only-I opus | sed s/-I//g)"
       ],
+      "libraries": ["<!@(pkg-config --libs opus)"],
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_DISABLE_CPP_EXCEPTIONS",
