@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import crypto from 'node:crypto';
+import { parseTelephony, TELEPHONY_ENV, TELEPHONY_SECTIONS, type TelephonySettings } from './transports/telephonyConfig';
 
 export interface MediasoupConfig {
   /** Number of mediasoup worker processes (default: one per core). */
@@ -31,6 +32,8 @@ export interface BridgeConfig {
   maxSessions: number;
   shutdownTimeoutMs: number;
   mediasoup: MediasoupConfig;
+  /** SIP user agent, AudioSocket server, stored agents for calls (src/transports/telephonyConfig.ts). */
+  telephony: TelephonySettings;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +63,7 @@ const ENV: Record<string, string> = {
   'mediasoup.rtcMaxPort': 'VOXBRIDGE_RTC_MAX_PORT',
   'mediasoup.listenIp': 'VOXBRIDGE_LISTEN_IP',
   'mediasoup.announcedIp': 'VOXBRIDGE_ANNOUNCED_IP',
+  ...TELEPHONY_ENV,
 };
 
 const KNOWN = new Set(Object.keys(ENV));
@@ -68,7 +72,7 @@ function flatten(obj: Record<string, unknown>, prefix = ''): Record<string, unkn
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
-    if (v && typeof v === 'object' && !Array.isArray(v) && key === 'mediasoup') Object.assign(out, flatten(v as Record<string, unknown>, key));
+    if (v && typeof v === 'object' && !Array.isArray(v) && (key === 'mediasoup' || TELEPHONY_SECTIONS.includes(key))) Object.assign(out, flatten(v as Record<string, unknown>, key));
     else out[key] = v;
   }
   return out;
@@ -138,7 +142,7 @@ export function loadConfig(opts: LoadOptions = {}): BridgeConfig {
   const ip = (s: string): string | null => (/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(s) ? null : 'must be an IP address');
 
   const apiKeyRaw = get('apiKey');
-  const cfg: BridgeConfig = {
+  const base: Omit<BridgeConfig, 'telephony'> = {
     host: str('host', '127.0.0.1'),
     port: int('port', 8080, 0, 65535),
     apiKey: str('apiKey', ''),
@@ -157,6 +161,7 @@ export function loadConfig(opts: LoadOptions = {}): BridgeConfig {
       announcedIp: get('mediasoup.announcedIp') ? str('mediasoup.announcedIp', '', ip) : null,
     },
   };
+  const cfg: BridgeConfig = { ...base, telephony: parseTelephony(get, { host: base.host, announcedIp: base.mediasoup.announcedIp }, problems) };
   if (cfg.mediasoup.rtcMinPort > cfg.mediasoup.rtcMaxPort) {
     problems.push(`"mediasoup.rtcMinPort" (${cfg.mediasoup.rtcMinPort}) must not exceed "mediasoup.rtcMaxPort" (${cfg.mediasoup.rtcMaxPort})`);
   }

@@ -1,16 +1,22 @@
 /**
  * WebSocket media streams (`/ws/media`), the shape SIP gateways use to hand call
  * audio to a bot (FreeSWITCH audio-stream modules, jambonz `listen`, Twilio
- * Media Streams):
+ * Media Streams). Protocol (docs/TELEPHONY.md):
  *
- *   client → bridge  {"event":"start","agentInstanceId","role":"user"|"human-agent",
- *                     "apiKey"|"token","mediaFormat":{"encoding":"L16"|"PCMU"|"PCMA","sampleRate":8000|16000}}
- *                    binary audio frames in that format; binary `ctrl` TLV frames;
- *                    {"event":"mark","name"}, {"event":"hangup"}
- *   bridge → client  {"event":"started",...}, binary agent audio paced at 20 ms,
- *                    {"event":"clear"} on barge-in, {"event":"mark","name"} echoes,
- *                    {"event":"message","data":{subtitles / takeover / ...}},
- *                    {"event":"error","code","message"}, {"event":"hangup","reason"}
+ *   client → bridge  {"event":"start","callId","mediaFormat":{"encoding":"L16"|"PCMU"|"PCMA","sampleRate":8000|16000},
+ *                     one of "agentInstanceId" | "agentConfig" (StartVoiceChat body) | "agent" (stored name),
+ *                     "apiKey" (or the Authorization / X-Api-Key header of the upgrade) | "token" + "role":"human-agent"}
+ *                    binary audio frames in that format (L16 little-endian); binary `ctrl` TLV frames;
+ *                    {"event":"mark","name"} (a bridge mark played out), {"event":"hangup"} / {"event":"stop"}
+ *   bridge → client  {"event":"started",...}; binary agent audio, one 20 ms frame per tick of the
+ *                    agent's real-time clock (never ahead); {"event":"mark","name":"agent-<frames>"}
+ *                    every 10 frames and at each talk-spurt start; {"event":"clear"} on barge-in;
+ *                    {"event":"message","data":{subtitles / takeover / ...}}; {"event":"error","code","message"};
+ *                    {"event":"hangup","reason"} then close 1000.
+ *
+ * A start message that cannot be honoured closes the socket with 4000 + the
+ * HTTP status of the error (4400 bad field, 4401 bad key, 4404 unknown agent,
+ * 4409 agent ended, 4429 session limit) after an error event naming the code.
  *
  * A human agent (after TakeoverAIAgentCall) joins with role human-agent and its
  * join token: it hears the user, and the user hears it.
@@ -22,66 +28,32 @@ import { createLogger } from '../log';
 import { nowMs } from '../clock';
 import { verifyToken } from '../auth/tokens';
 import { decodeCtrlMessage } from '../control/ctrlFrame';
-import { decodeG711, encodeG711, type G711Law } from '../media/g711';
-import { StreamResampler } from '../providers/resample';
 import { CORE_RATE, type AgentOutput, type AgentSession } from '../agent/session';
 import type { AgentManager } from '../agent/agentManager';
 import type { VadStream } from '../native/vadTypes';
 import { InvalidParameterError, isVoxError } from '../errors';
+import { LegCodec, legFormat, type LegFormat } from './legCodec';
+import { startLegAgent } from './legAgent';
+import { PacingStats } from './pacing';
 
 const log = createLogger('mediaStream');
 export const MEDIA_STREAM_PATH = '/ws/media';
-
-type Encoding = 'L16' | 'PCMU' | 'PCMA';
-
-interface MediaFormat {
-  encoding: Encoding;
-  sampleRate: number;
-}
+/** A mark every this many agent frames (200 ms) tells the bridge what the gateway has played. */
+export const MARK_EVERY_FRAMES = 10;
+const MARK_PREFIX = 'agent-';
 
 export interface MediaStreamOptions {
   agents: AgentManager;
   apiKey: string;
   tokenSecret: string;
   createVad(opts: { sampleRate: number; frameMs: number; interruptMs: number }): VadStream;
+  /** Stored agent configs for legs that name one (`"agent"`) or none. */
+  storedAgents?: Record<string, Record<string, unknown>>;
 }
 
-/** Converts between the leg's wire format and the core's 16 kHz PCM. */
-class Codec {
-  private readonly up: StreamResampler | null;
-  private readonly down: StreamResampler | null;
-
-  constructor(readonly fmt: MediaFormat) {
-    this.up = fmt.sampleRate === CORE_RATE ? null : new StreamResampler(fmt.sampleRate, CORE_RATE);
-    this.down = fmt.sampleRate === CORE_RATE ? null : new StreamResampler(CORE_RATE, fmt.sampleRate);
-  }
-
-  decode(data: Buffer): Int16Array {
-    let pcm: Int16Array;
-    if (this.fmt.encoding === 'L16') {
-      const n = data.length >> 1;
-      pcm = new Int16Array(n);
-      for (let i = 0; i < n; i++) pcm[i] = data.readInt16LE(2 * i);
-    } else pcm = decodeG711(this.fmt.encoding, data);
-    return this.up ? this.up.push(pcm) : pcm;
-  }
-
-  encode(pcm16k: Int16Array): Buffer {
-    const pcm = this.down ? this.down.push(pcm16k) : pcm16k;
-    if (this.fmt.encoding === 'L16') {
-      const b = Buffer.allocUnsafe(pcm.length * 2);
-      for (let i = 0; i < pcm.length; i++) b.writeInt16LE(pcm[i], 2 * i);
-      return b;
-    }
-    const b = Buffer.allocUnsafe(pcm.length);
-    encodeG711(this.fmt.encoding as G711Law, pcm, b);
-    return b;
-  }
-}
-
-/** Looks like a `ctrl` TLV frame: the magic and a length that matches the message. */
+/** Starts with the `ctrl` magic: a control frame (malformed ones are answered with an error). */
 function isCtrlFrame(b: Buffer): boolean {
-  return b.length >= 8 && b[0] === 0x63 && b[1] === 0x74 && b[2] === 0x72 && b[3] === 0x6c && b.readUInt32BE(4) === b.length - 8;
+  return b.length >= 4 && b[0] === 0x63 && b[1] === 0x74 && b[2] === 0x72 && b[3] === 0x6c;
 }
 
 interface Legs {
@@ -89,16 +61,35 @@ interface Legs {
   human?: Leg;
 }
 
+/** What one leg has sent and what the gateway reported as played (marks). */
+export interface MediaLegStats {
+  framesSent: number;
+  framesPlayed: number;
+  clears: number;
+  pacing: ReturnType<PacingStats['summary']>;
+}
+
 class Leg {
-  codec!: Codec;
+  codec!: LegCodec;
   session!: AgentSession;
   role: 'user' | 'human-agent' = 'user';
   uid = '';
+  callId = '';
   output?: AgentOutput;
+  /** This leg started the agent: closing the leg ends it. */
+  ownsAgent = false;
+  hungUp = false;
+  framesSent = 0;
+  framesPlayed = 0;
+  clears = 0;
+  readonly pacing = new PacingStats();
   /** Removes this leg's listeners from the session when it closes. */
   detach?: () => void;
 
-  constructor(readonly ws: WebSocket) {}
+  constructor(
+    readonly ws: WebSocket,
+    readonly headerKey: string | undefined,
+  ) {}
 
   json(msg: Record<string, unknown>): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
@@ -108,10 +99,23 @@ class Leg {
     this.json({ event: 'error', code, message });
   }
 
-  audio(pcm16k: Int16Array): void {
+  /** One 20 ms frame of 16 kHz audio to the gateway. */
+  audio(pcm16k: Int16Array, talkSpurtStart = false): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    const b = this.codec.encode(pcm16k);
-    if (b.length) this.ws.send(b);
+    if (talkSpurtStart) this.mark();
+    const b = this.codec.encodeFrame(pcm16k);
+    if (b) this.ws.send(b);
+    this.framesSent++;
+    this.pacing.note(nowMs());
+    if (this.framesSent % MARK_EVERY_FRAMES === 0) this.mark();
+  }
+
+  private mark(): void {
+    this.json({ event: 'mark', name: `${MARK_PREFIX}${this.framesSent}` });
+  }
+
+  stats(): MediaLegStats {
+    return { framesSent: this.framesSent, framesPlayed: this.framesPlayed, clears: this.clears, pacing: this.pacing.summary() };
   }
 }
 
@@ -120,30 +124,39 @@ export class MediaStreamServer {
   private readonly legs = new Map<string, Legs>();
 
   constructor(private readonly opts: MediaStreamOptions) {
-    this.wss.on('connection', (ws) => this.onConnection(ws));
+    this.wss.on('connection', (ws, req: http.IncomingMessage) => this.onConnection(ws, req));
   }
 
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
   }
 
-  private onConnection(ws: WebSocket): void {
-    const leg = new Leg(ws);
+  /** Stats of the user leg of an agent (tests, DescribeVoiceChat-style diagnostics). */
+  legStats(agentInstanceId: string): MediaLegStats | null {
+    return this.legs.get(agentInstanceId)?.user?.stats() ?? null;
+  }
+
+  private onConnection(ws: WebSocket, req: http.IncomingMessage): void {
+    const auth = req.headers.authorization;
+    const headerKey = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : (req.headers['x-api-key'] as string | undefined);
+    const leg = new Leg(ws, headerKey);
     let started = false;
     const startTimer = setTimeout(() => {
       if (!started) {
         leg.error('MEDIA_NO_START', 'expected a start message within 10 s');
-        ws.close(1008, 'no start');
+        ws.close(4408, 'no start');
       }
     }, 10_000);
     ws.on('message', (data: RawData, isBinary: boolean) => {
       const arrival = nowMs();
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
       try {
         if (!isBinary) {
           let msg: Record<string, unknown>;
           try {
-            msg = JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+            const v: unknown = JSON.parse(buf.toString('utf8'));
+            if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+            msg = v as Record<string, unknown>;
           } catch {
             leg.error('MEDIA_BAD_JSON', 'text messages must be JSON objects');
             return;
@@ -151,18 +164,18 @@ export class MediaStreamServer {
           if (!started) {
             if (msg.event !== 'start') {
               leg.error('MEDIA_NO_START', 'the first message must be {"event":"start",...}');
-              ws.close(1008, 'no start');
+              ws.close(4400, 'no start');
               return;
             }
-            this.start(leg, msg);
             started = true;
             clearTimeout(startTimer);
+            this.start(leg, msg);
             return;
           }
           this.onEvent(leg, msg);
           return;
         }
-        if (!started) {
+        if (!started || !leg.session) {
           leg.error('MEDIA_NO_START', 'audio before the start message');
           return;
         }
@@ -174,7 +187,11 @@ export class MediaStreamServer {
       } catch (e) {
         if (isVoxError(e)) {
           leg.error(e.code, e.message);
-          if (!started) ws.close(1008, e.code.slice(0, 100));
+          if (!leg.session) {
+            const status = 'httpStatus' in e ? e.httpStatus : 400;
+            log.info('media stream refused', { code: e.code, callId: leg.callId });
+            ws.close(4000 + status, e.code.slice(0, 100));
+          }
         } else {
           log.error('media stream failure', { error: e });
           leg.error('InternalError', 'internal error');
@@ -189,41 +206,60 @@ export class MediaStreamServer {
   }
 
   private start(leg: Leg, msg: Record<string, unknown>): void {
-    const fmt = (msg.mediaFormat ?? {}) as Partial<MediaFormat>;
-    const encoding = (fmt.encoding ?? 'L16') as Encoding;
-    const sampleRate = fmt.sampleRate ?? (encoding === 'L16' ? 16000 : 8000);
-    if (!['L16', 'PCMU', 'PCMA'].includes(encoding)) throw new InvalidParameterError('InvalidParameter.Encoding', `unsupported encoding ${encoding}; use L16, PCMU or PCMA`);
-    if (![8000, 16000].includes(sampleRate)) throw new InvalidParameterError('InvalidParameter.SampleRate', 'sampleRate must be 8000 or 16000');
-    const session = this.opts.agents.find({ AgentInstanceId: msg.agentInstanceId });
+    const fmt = (msg.mediaFormat ?? {}) as Record<string, unknown>;
+    if (typeof fmt !== 'object') throw new InvalidParameterError('InvalidParameter.MediaFormat', 'mediaFormat must be an object');
+    const format: LegFormat = legFormat(fmt.encoding, fmt.sampleRate);
+    const callId = typeof msg.callId === 'string' && msg.callId ? msg.callId.slice(0, 200) : `ws-${Date.now().toString(36)}`;
+    leg.callId = callId;
     const role = msg.role === 'human-agent' ? 'human-agent' : 'user';
+    let session: AgentSession;
     if (role === 'human-agent') {
+      session = this.opts.agents.find({ AgentInstanceId: msg.agentInstanceId });
       const claims = verifyToken(this.opts.tokenSecret, msg.token, session.config.roomId);
       if (claims.role !== 'human-agent' || claims.agent !== session.id) throw new InvalidParameterError('Unauthorized.Token', 'token is not a takeover token for this agent', 403);
       leg.uid = claims.uid;
-    } else if (msg.apiKey !== this.opts.apiKey) {
-      throw new InvalidParameterError('Unauthorized.ApiKey', 'wrong or missing apiKey', 401);
+    } else {
+      const key = msg.apiKey ?? leg.headerKey;
+      if (key !== this.opts.apiKey) throw new InvalidParameterError('Unauthorized.ApiKey', 'wrong or missing apiKey', 401);
+      const a = startLegAgent(this.opts.agents, this.opts.storedAgents ?? {}, {
+        callId,
+        agentInstanceId: msg.agentInstanceId,
+        agentConfig: msg.agentConfig,
+        agent: msg.agent,
+        transport: 'ws',
+      });
+      session = a.session;
+      leg.ownsAgent = a.started;
     }
     leg.role = role;
     leg.session = session;
-    leg.codec = new Codec({ encoding, sampleRate });
+    leg.codec = new LegCodec(format);
     const legs = this.legs.get(session.id) ?? {};
     this.legs.set(session.id, legs);
+    const mediaFormat = { encoding: format.encoding, sampleRate: format.sampleRate };
     if (role === 'user') {
+      legs.user?.error('MEDIA_REPLACED', 'another user leg attached to this agent');
       legs.user = leg;
       leg.output = {
-        sendAudio: (frame) => leg.audio(frame),
+        sendAudio: (frame, talkSpurtStart) => leg.audio(frame, talkSpurtStart),
         sendMessage: (m) => leg.json({ event: 'message', data: m }),
-        clear: () => leg.json({ event: 'clear' }),
+        clear: () => {
+          leg.clears++;
+          leg.json({ event: 'clear' });
+        },
         end: (reason) => {
+          if (leg.hungUp) return;
+          leg.hungUp = true;
           leg.json({ event: 'hangup', reason });
           setTimeout(() => leg.ws.close(1000, 'hangup'), 50).unref();
         },
       };
-      leg.json({ event: 'started', agentInstanceId: session.id, mediaFormat: { encoding, sampleRate } });
+      leg.json({ event: 'started', callId, agentInstanceId: session.id, mediaFormat });
+      log.info('media stream started', { callId, agent: session.id, ...mediaFormat, startedAgent: leg.ownsAgent });
       session.attach(leg.output);
     } else {
       legs.human = leg;
-      leg.json({ event: 'started', agentInstanceId: session.id, mediaFormat: { encoding, sampleRate }, role });
+      leg.json({ event: 'started', callId, agentInstanceId: session.id, mediaFormat, role });
       const relay = (m: Record<string, unknown>): void => leg.json({ event: 'message', data: m });
       session.on('message', relay);
       leg.detach = () => session.off('message', relay);
@@ -234,16 +270,29 @@ export class MediaStreamServer {
 
   private onEvent(leg: Leg, msg: Record<string, unknown>): void {
     switch (msg.event) {
-      case 'mark':
-        leg.json({ event: 'mark', name: msg.name ?? null });
+      case 'mark': {
+        const name = typeof msg.name === 'string' ? msg.name : '';
+        if (name.startsWith(MARK_PREFIX)) {
+          const n = Number(name.slice(MARK_PREFIX.length));
+          if (Number.isInteger(n) && n <= leg.framesSent && n > leg.framesPlayed) leg.framesPlayed = n;
+        }
         return;
+      }
       case 'hangup':
       case 'stop':
-        if (leg.role === 'user') leg.session.end('userHangup', 'The caller hung up.');
+        if (leg.role === 'user') {
+          leg.hungUp = true;
+          if (!leg.session.ended) leg.session.end('userHangup', 'The caller hung up.');
+        }
         leg.ws.close(1000, 'bye');
         return;
+      case 'dtmf': {
+        const digit = typeof msg.digit === 'string' ? msg.digit.slice(0, 1) : '';
+        if (/^[0-9*#A-D]$/.test(digit)) leg.session.emit('dtmf', { digit, source: 'ws' });
+        return;
+      }
       default:
-        leg.error('MEDIA_UNKNOWN_EVENT', `unknown event ${JSON.stringify(msg.event)}`);
+        leg.error('MEDIA_UNKNOWN_EVENT', `unknown event ${JSON.stringify(msg.event)?.slice(0, 64)}`);
     }
   }
 
@@ -272,6 +321,8 @@ export class MediaStreamServer {
     if (leg.role === 'user' && leg.output) {
       leg.session.detach(leg.output);
       if (legs?.user === leg) delete legs.user;
+      // The gateway dropped the call without a hangup event: a leg that started its agent ends it.
+      if (leg.ownsAgent && !leg.hungUp && !leg.session.ended) leg.session.end('userHangup', 'The call was disconnected.');
     } else if (legs?.human === leg) delete legs.human;
     if (legs && !legs.user && !legs.human) this.legs.delete(leg.session.id);
   }
