@@ -17,6 +17,9 @@ import { registerAgentActions } from './server/agentActions';
 import { MediaStreamServer, MEDIA_STREAM_PATH } from './transports/mediaStream';
 import { signToken } from './auth/tokens';
 import { createVadStream } from './agent/vadFactory';
+import { RoomManager } from './rooms/roomManager';
+import { registerRoomActions } from './rooms/roomActions';
+import { WebRoutes, demoEnabled } from './rooms/webRoutes';
 
 const log = createLogger('bridge');
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -25,7 +28,9 @@ export class Bridge {
   readonly workers: WorkerPool;
   readonly api: ControlApi;
   readonly agents: AgentManager;
-  private readonly signaling = new SignalingServer();
+  readonly rooms: RoomManager;
+  private readonly signaling: SignalingServer;
+  private readonly web: WebRoutes;
   private readonly media: MediaStreamServer;
   private server?: http.Server;
   private startedAt = 0;
@@ -43,6 +48,10 @@ export class Bridge {
       },
     });
     registerAgentActions(this.api, this.agents, { publicUrl: () => this.url });
+    this.rooms = new RoomManager({ workers: this.workers, agents: this.agents, mediasoup: config.mediasoup, createVad: createVadStream });
+    this.signaling = new SignalingServer({ rooms: this.rooms, agents: this.agents, tokenSecret: config.tokenSecret });
+    this.web = new WebRoutes({ agents: this.agents, tokenSecret: config.tokenSecret, demo: demoEnabled(config.host) });
+    registerRoomActions(this.api, { agents: this.agents, tokenSecret: config.tokenSecret, publicUrl: () => this.url });
     this.media = new MediaStreamServer({ agents: this.agents, apiKey: config.apiKey, tokenSecret: config.tokenSecret, createVad: createVadStream });
   }
 
@@ -100,6 +109,7 @@ export class Bridge {
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
+    if (this.web.handle(req, res, url)) return;
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ Code: 'NotFound', Message: `no route for ${req.method} ${url.pathname}` }));
   }
@@ -114,6 +124,7 @@ export class Bridge {
     log.info('voxbridge stopping');
     this.agents.stopAll('shutdown');
     this.signaling.close();
+    this.rooms.close();
     this.media.close();
     const server = this.server;
     if (server) {

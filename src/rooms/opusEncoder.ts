@@ -3,9 +3,9 @@
  * addon (native/src/opus_encoder.*, native/binding/opus_binding.cpp). One encoder
  * per outgoing stream; encode() writes into a caller-owned buffer.
  *
- * There is no TS fallback: a pure-JS Opus encoder costs ~10× the CPU (see
- * BENCHMARKS.md, "Opus encoding"), so a missing addon is a clear start-up error
- * (code NATIVE_NOT_BUILT) instead of a silent slow path.
+ * There is no TS fallback (no JS Opus encoder is as cheap as libopus; numbers for
+ * the candidates are in BENCHMARKS.md, "Opus encoding"): a missing addon is a
+ * clear error (code NATIVE_NOT_BUILT) instead of a silent slow path.
  */
 import { requireNative } from '../native/addon';
 

@@ -1,0 +1,336 @@
+/**
+ * An agent as a room participant, on one mediasoup DirectTransport:
+ *  - listens: a consumer of each target user's audio (TargetUserIds, or every
+ *    user) → OpusRtpReceiver → session.pushUserAudio(pcm16k, arrivalMs); after a
+ *    takeover, the human's audio → session.pushHumanAudio (agent-side subtitles);
+ *  - speaks: the session's AgentOutput → OpusRtpSender → an audio Producer
+ *    (producer.send of each RTP packet, at the core clock's pace, unbuffered);
+ *  - talks: one DataProducer per peer ("agent", JSON text) for subtitles and
+ *    events, so an error can go back to the one peer that caused it;
+ *  - obeys: a DataConsumer of each peer's "ctrl" data channel; ctrl TLV frames
+ *    → session.interrupt('ctrl'); malformed frames → an error to that peer.
+ *
+ * The output is attached (and so the welcome message starts) when the first
+ * target user is ready to hear it: its consumer of the agent's audio is resumed
+ * and its data channel is open (or it has none).
+ */
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import { createLogger, type Logger } from '../log';
+import { nowMs } from '../clock';
+import { decodeCtrlMessage } from '../control/ctrlFrame';
+import { CORE_RATE, FRAME_MS, type AgentOutput, type AgentSession } from '../agent/session';
+import type { VadStream } from '../native/vadTypes';
+import type { Peer } from './peer';
+import type { Room } from './room';
+import { OpusRtpSender, OPUS_PAYLOAD_TYPE } from './opusRtpSender';
+import { OpusRtpReceiver } from './opusRtpReceiver';
+
+/** Messages held for a peer whose data channel is not open yet. */
+const MAX_HELD = 500;
+/** A ready user without an open data channel still gets the agent after this. */
+const DATA_WAIT_MS = 2000;
+/** The last data message (agentEnded) gets this long to leave before the transport closes. */
+const END_LINGER_MS = 300;
+
+interface Listener {
+  uid: string;
+  human: boolean;
+  consumer: types.Consumer;
+  receiver: OpusRtpReceiver;
+}
+
+interface Outlet {
+  peer: Peer;
+  dataProducer: types.DataProducer;
+  ready: boolean;
+  held: string[];
+}
+
+export interface AgentParticipantDeps {
+  createVad(opts: { sampleRate: number; frameMs: number; interruptMs: number }): VadStream;
+}
+
+export class AgentParticipant extends EventEmitter {
+  audioProducer: types.Producer | null = null;
+  private sender: OpusRtpSender | null = null;
+  private readonly voices = new Map<string, Listener>();
+  private readonly outlets = new Map<string, Outlet>();
+  private readonly ctrl = new Map<string, types.DataConsumer>();
+  private activeUid: string | null = null;
+  private attached = false;
+  private closed = false;
+  private attachTimer: NodeJS.Timeout | null = null;
+  private readonly resumed = new Set<Peer>();
+  private readonly log: Logger;
+  readonly output: AgentOutput;
+  framesSent = 0;
+  sendErrors = 0;
+
+  static async create(room: Room, session: AgentSession, deps: AgentParticipantDeps): Promise<AgentParticipant> {
+    const transport = await room.router.createDirectTransport({ maxMessageSize: 262144 });
+    const a = new AgentParticipant(room, session, transport, deps);
+    try {
+      await a.startAudio();
+    } catch (e) {
+      transport.close();
+      throw e;
+    }
+    return a;
+  }
+
+  private constructor(
+    private readonly room: Room,
+    readonly session: AgentSession,
+    readonly transport: types.DirectTransport,
+    private readonly deps: AgentParticipantDeps,
+  ) {
+    super();
+    this.log = createLogger('room.agent', { room: room.id, agent: session.id });
+    this.output = {
+      sendAudio: (frame, talkSpurtStart) => this.sendAudio(frame, talkSpurtStart),
+      sendMessage: (msg) => this.broadcast(JSON.stringify(msg)),
+      clear: () => {
+        // Nothing is buffered on this side: packets leave as the core's clock makes them.
+      },
+      end: (reason) => void setTimeout(() => this.close(reason), END_LINGER_MS).unref(),
+    };
+    session.on('message', this.onSessionMessage);
+    session.once('ended', this.onSessionEnded);
+  }
+
+  get userId(): string {
+    return this.session.config.agentUserId;
+  }
+
+  info(): Record<string, unknown> {
+    return { agentInstanceId: this.session.id, userId: this.userId, state: this.session.state };
+  }
+
+  private async startAudio(): Promise<void> {
+    const sender = new OpusRtpSender({ send: (pkt) => this.audioProducer?.send(pkt) });
+    this.sender = sender;
+    this.audioProducer = await this.transport.produce({
+      kind: 'audio',
+      rtpParameters: {
+        mid: 'agent-audio',
+        codecs: [
+          {
+            mimeType: 'audio/opus',
+            payloadType: OPUS_PAYLOAD_TYPE,
+            clockRate: 48000,
+            channels: 2,
+            parameters: { useinbandfec: 0, 'sprop-stereo': 0 },
+            rtcpFeedback: [],
+          },
+        ],
+        encodings: [{ ssrc: sender.ssrc }],
+      },
+      appData: { agentId: this.session.id, uid: this.userId },
+    });
+  }
+
+  private sendAudio(frame: Int16Array, talkSpurtStart: boolean): void {
+    const p = this.audioProducer;
+    if (!p || p.closed || !this.sender) return;
+    try {
+      this.sender.sendFrame(frame, talkSpurtStart);
+      this.framesSent++;
+    } catch (e) {
+      // The frame clock swallows ticker errors: report the first one of a run here.
+      if (this.sendErrors++ === 0) this.log.error('agent audio frame not sent', { error: e });
+    }
+  }
+
+  // ------------------------------------------------------------------ peers
+
+  private isTarget(peer: Peer): boolean {
+    if (peer.role !== 'user') return false;
+    const t = this.session.config.targetUserIds;
+    return t.length === 0 || t.includes(peer.uid);
+  }
+
+  private isHuman(peer: Peer): boolean {
+    return peer.role === 'human-agent' && peer.agentId === this.session.id;
+  }
+
+  /** The peer can receive now (RTP capabilities + receive transport). */
+  onPeerReady(peer: Peer): void {
+    if (this.closed || !peer.recvTransport || !peer.rtpCapabilities) return;
+    if (this.audioProducer && !this.audioProducer.closed) void this.room.consume(peer, this.audioProducer, this.userId, this.session.id);
+    void this.openOutlet(peer);
+  }
+
+  private async openOutlet(peer: Peer): Promise<void> {
+    if (this.outlets.has(peer.sessionId) || !peer.sctpCapabilities) return;
+    const dataProducer = await this.transport.produceData({ label: 'agent', protocol: 'json', appData: { peer: peer.sessionId } });
+    const outlet: Outlet = { peer, dataProducer, ready: false, held: [] };
+    this.outlets.set(peer.sessionId, outlet);
+    if (this.isHuman(peer)) {
+      // The human's console starts with the conversation so far.
+      for (const h of this.session.history.all()) {
+        outlet.held.push(JSON.stringify({ type: h.role === 'user' ? 1003 : 1002, data: { text: h.content, sentenceId: 0, end: true, history: true } }));
+      }
+    }
+    const dc = await this.room.consumeData(peer, dataProducer, this.userId, this.session.id);
+    if (!dc) {
+      dataProducer.close();
+      this.outlets.delete(peer.sessionId);
+    }
+  }
+
+  onAudioConsumerResumed(peer: Peer): void {
+    this.resumed.add(peer);
+    this.maybeAttach(peer);
+  }
+
+  onDataReady(peer: Peer): void {
+    const o = this.outlets.get(peer.sessionId);
+    if (!o || o.ready) return;
+    o.ready = true;
+    for (const m of o.held) o.dataProducer.send(m);
+    o.held = [];
+    this.maybeAttach(peer);
+  }
+
+  private maybeAttach(peer: Peer): void {
+    if (this.attached || this.closed || !this.isTarget(peer) || !this.resumed.has(peer)) return;
+    const o = this.outlets.get(peer.sessionId);
+    if (!peer.sctpCapabilities || o?.ready) return this.attach();
+    this.attachTimer ??= setTimeout(() => this.attach(), DATA_WAIT_MS);
+  }
+
+  private attach(): void {
+    if (this.attached || this.closed || this.session.ended) return;
+    if (this.attachTimer) clearTimeout(this.attachTimer);
+    this.attached = true;
+    this.session.attach(this.output);
+    this.log.info('agent attached to the room');
+  }
+
+  /** A peer's send transport is connected: a takeover human is now "connected". */
+  onPeerTransportUp(peer: Peer): void {
+    if (!this.isHuman(peer) || !this.session.isTakenOver) return;
+    try {
+      this.session.humanConnected(peer.uid, this.deps.createVad({ sampleRate: CORE_RATE, frameMs: FRAME_MS, interruptMs: 0 }));
+    } catch (e) {
+      this.log.warn('humanConnected refused', { uid: peer.uid, error: e });
+    }
+  }
+
+  onPeerProducer(peer: Peer, producer: types.Producer): void {
+    if (this.closed || producer.kind !== 'audio') return;
+    const human = this.isHuman(peer);
+    if (!human && !this.isTarget(peer)) return;
+    void this.listen(peer.uid, producer, human).catch((e) => this.log.warn('cannot consume participant audio', { uid: peer.uid, error: e }));
+  }
+
+  private async listen(uid: string, producer: types.Producer, human: boolean): Promise<void> {
+    const consumer = await this.transport.consume({ producerId: producer.id, rtpCapabilities: this.room.router.rtpCapabilities, paused: false });
+    if (this.closed) return void consumer.close();
+    const pt = consumer.rtpParameters.codecs[0]?.payloadType;
+    const receiver = new OpusRtpReceiver((pcm, at) => this.onVoice(uid, human, pcm, at), pt);
+    await receiver.start();
+    const l: Listener = { uid, human, consumer, receiver };
+    this.voices.set(consumer.id, l);
+    consumer.on('rtp', (pkt: Buffer) => receiver.push(pkt, nowMs()));
+    const gone = (): void => {
+      receiver.close();
+      this.voices.delete(consumer.id);
+      if (this.activeUid === uid) this.activeUid = null;
+    };
+    consumer.on('producerclose', gone);
+    consumer.on('transportclose', gone);
+  }
+
+  /** One voice at a time feeds the session's user input: the first target heard (until it leaves). */
+  private onVoice(uid: string, human: boolean, pcm: Int16Array, arrivalMs: number): void {
+    if (this.session.ended) return;
+    if (human) return this.session.pushHumanAudio(pcm, arrivalMs);
+    if (this.activeUid === null) this.activeUid = uid;
+    if (uid === this.activeUid) this.session.pushUserAudio(pcm, arrivalMs);
+  }
+
+  onPeerDataProducer(peer: Peer, dp: types.DataProducer): void {
+    if (this.closed || dp.label !== 'ctrl') return;
+    void this.transport
+      .consumeData({ dataProducerId: dp.id })
+      .then((dc) => {
+        if (this.closed) return void dc.close();
+        this.ctrl.set(dc.id, dc);
+        dc.on('message', (msg: Buffer) => this.onCtrl(peer, msg));
+        const gone = (): void => void this.ctrl.delete(dc.id);
+        dc.on('dataproducerclose', gone);
+        dc.on('transportclose', gone);
+      })
+      .catch((e) => this.log.warn('cannot consume ctrl channel', { uid: peer.uid, error: e }));
+  }
+
+  private onCtrl(peer: Peer, msg: Buffer): void {
+    const r = decodeCtrlMessage(msg);
+    for (const c of r.commands) {
+      if (c.Command === 'interrupt' && !this.session.ended) {
+        try {
+          this.session.interrupt('ctrl');
+        } catch (e) {
+          this.log.debug('interrupt refused', { error: e });
+        }
+      }
+    }
+    if (r.error) this.sendTo(peer, JSON.stringify({ type: 'error', data: { code: r.error.code, message: r.error.message } }));
+  }
+
+  removePeer(peer: Peer): void {
+    this.resumed.delete(peer);
+    const o = this.outlets.get(peer.sessionId);
+    if (o) {
+      o.dataProducer.close();
+      this.outlets.delete(peer.sessionId);
+    }
+  }
+
+  // ------------------------------------------------------------------ data
+
+  private deliver(o: Outlet, text: string): void {
+    if (o.dataProducer.closed) return;
+    if (o.ready) o.dataProducer.send(text);
+    else if (o.held.length < MAX_HELD) o.held.push(text);
+  }
+
+  private broadcast(text: string): void {
+    for (const o of this.outlets.values()) this.deliver(o, text);
+  }
+
+  private sendTo(peer: Peer, text: string): void {
+    const o = this.outlets.get(peer.sessionId);
+    if (o) this.deliver(o, text);
+  }
+
+  private readonly onSessionMessage = (msg: Record<string, unknown>): void => {
+    if (msg.type === 'humanTakeoverWillStart') {
+      // The human speaks from now on: the agent's voice leaves the room.
+      this.audioProducer?.close();
+      this.log.info('agent audio closed for takeover');
+    }
+    if (!this.attached) this.broadcast(JSON.stringify(msg));
+  };
+
+  private readonly onSessionEnded = (reason: string): void => {
+    setTimeout(() => this.close(reason), END_LINGER_MS).unref();
+  };
+
+  /** Idempotent: leaves the room (closes the DirectTransport and everything on it). */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.attachTimer) clearTimeout(this.attachTimer);
+    this.session.off('message', this.onSessionMessage);
+    this.session.off('ended', this.onSessionEnded);
+    if (this.attached) this.session.detach(this.output);
+    for (const l of this.voices.values()) l.receiver.close();
+    this.voices.clear();
+    this.transport.close();
+    if (!this.session.ended) this.session.end(reason);
+    this.emit('closed', reason);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The agent's voice on the wire: 20 ms frames of 16 kHz PCM → Opus → RTP
+ * (RFC 7587: 48 kHz RTP clock, one frame per packet). Nothing is buffered: each
+ * frame handed in by the core's clock leaves as one packet at once, so after a
+ * barge-in there is nothing queued here to drain.
+ *
+ * Sequence numbers are continuous for the life of the stream. Timestamps advance
+ * 960 per frame and, at a new talk-spurt, jump by the wall time that passed
+ * (receivers' jitter buffers stay in step); the marker bit flags the first packet
+ * of every talk-spurt and the encoder state is reset there.
+ */
+import crypto from 'node:crypto';
+import { writeRtpHeader } from '../media/rtp';
+import { createOpusEncoder, OPUS_MAX_PACKET, type OpusStreamEncoder } from './opusEncoder';
+
+export const OPUS_PAYLOAD_TYPE = 100;
+export const OPUS_RTP_CLOCK = 48000;
+const TS_PER_FRAME = 960;
+
+export interface OpusRtpSenderOptions {
+  ssrc?: number;
+  payloadType?: number;
+  /** PCM rate the core hands in (16 kHz): the encoder reads it directly, no resampling. */
+  sampleRate?: number;
+  bitrate?: number;
+  send(packet: Buffer): void;
+  now?: () => number;
+}
+
+export class OpusRtpSender {
+  readonly ssrc: number;
+  readonly payloadType: number;
+  private readonly encoder: OpusStreamEncoder;
+  private readonly scratch = new Uint8Array(OPUS_MAX_PACKET);
+  private seq = crypto.randomInt(0, 0x10000);
+  private ts = crypto.randomInt(0, 0x100000000);
+  private lastAt = -Infinity;
+  private started = false;
+  packets = 0;
+  bytes = 0;
+
+  constructor(private readonly opts: OpusRtpSenderOptions) {
+    this.ssrc = opts.ssrc ?? crypto.randomInt(1, 0xffffffff);
+    this.payloadType = opts.payloadType ?? OPUS_PAYLOAD_TYPE;
+    this.encoder = createOpusEncoder({ sampleRate: opts.sampleRate ?? 16000, channels: 1, bitrate: opts.bitrate ?? 32000, complexity: 5 });
+  }
+
+  /** Encodes and sends one frame now. */
+  sendFrame(pcm: Int16Array, talkSpurtStart: boolean): void {
+    const now = this.opts.now ? this.opts.now() : performance.now();
+    // A gap longer than a frame and a half is a new talk-spurt even if the core did not say so.
+    const newSpurt = talkSpurtStart || !this.started || now - this.lastAt > 30;
+    if (newSpurt) {
+      if (this.started) {
+        const frames = Math.max(1, Math.round((now - this.lastAt) / 20));
+        this.ts = (this.ts + frames * TS_PER_FRAME) >>> 0;
+      }
+      this.encoder.reset();
+    } else {
+      this.ts = (this.ts + TS_PER_FRAME) >>> 0;
+    }
+    const n = this.encoder.encode(pcm, this.scratch);
+    const pkt = Buffer.allocUnsafe(12 + n);
+    writeRtpHeader(pkt, 0, this.payloadType, newSpurt, this.seq, this.ts, this.ssrc);
+    pkt.set(this.scratch.subarray(0, n), 12);
+    this.seq = (this.seq + 1) & 0xffff;
+    this.started = true;
+    this.lastAt = now;
+    this.packets++;
+    this.bytes += pkt.length;
+    this.opts.send(pkt);
+  }
+}
