@@ -31,6 +31,7 @@ constexpr double kSnrGate = 1.5;          // dB of mean band SNR below which not
 constexpr double kSustainGate = 0.45;     // share of sustained 2 ms blocks below which nothing is
 constexpr int kSustainBlocks = 15;        // 30 ms of 2 ms blocks
 constexpr int kBlk = 16;                  // samples per block (2 ms)
+constexpr double kHfWeight = 3.0;         // 4-8 kHz spans about 3 more critical bands
 
 inline double clamp01(double x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
 inline double clampTo(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
@@ -119,21 +120,27 @@ void Vad::reset() {
     floor_[b] = kMinFloorPerBin * (kEdges[b + 1] - kEdges[b]);
     for (int s = 0; s < kMinSub; s++) subMin_[s][b] = 1e300;
     for (int j = 0; j <= kFluxLag; j++) shapeHist_[j][b] = 0;
+    for (int j = 0; j <= kFluxLag; j++) shapeHist_[j][kBands] = 0;
   }
   subPos_ = 0;
   subCount_ = 0;
-  subFilled_ = 0;
   hopsSeen_ = 0;
   shapePos_ = 0;
   for (int j = 0; j < kFluxKeep; j++) fluxHist_[j] = 0;
   fluxPos_ = 0;
   for (int j = 0; j < kBlocks; j++) blk_[j] = 0;
   blkPos_ = 0;
-  hopE_ = 0;
   hopSmooth_ = 0;
   hopCurMin_ = 1e300;
   for (int s = 0; s < kMinSub; s++) hopMin_[s] = 1e300;
   hopFloor_ = 0;
+  for (int j = 0; j < kSustainBlocks; j++) hfBlk_[j] = 0;
+  for (int j = 0; j < kHop / kBlk; j++) hfHop_[j] = 0;
+  hfPos_ = 0;
+  hfSmooth_ = 0;
+  hfCurMin_ = 1e300;
+  for (int s = 0; s < kMinSub; s++) hfMin_[s] = 1e300;
+  hfFloor_ = 0;
   for (int j = 0; j < kSustainBlocks; j++) lpBlk_[j] = 0;
   lpPos_ = 0;
   lpSmooth_ = 0;
@@ -159,7 +166,12 @@ void Vad::reset() {
   candGap_ = 0;
   segVoiced_ = 0;
   quietRun_ = 0;
-  gapVetoed_ = false;
+  for (int j = 0; j < kRecent; j++) recent_[j] = false;
+  recentPos_ = 0;
+  recentCount_ = 0;
+  segHops_ = 0;
+  segSpeech_ = 0;
+  statNow_ = statPrev1_ = statPrev2_ = 0;
   speaking_ = false;
   reachedFired_ = false;
   onset_ = -1;
@@ -183,7 +195,7 @@ Status Vad::setInterruptMs(int ms) {
 }
 
 // n input samples (one hop: 80 * decim) -> 80 samples at 8 kHz, scaled to [-1, 1).
-void Vad::toInternal(Channel& ch, const int16_t* pcm, double* out8) {
+void Vad::toInternal(Channel& ch, const int16_t* pcm, double* out8, double* hfOut) {
   const double scale = 1.0 / 32768;
   if (decim_ == 1) {
     for (int i = 0; i < kHop; i++) out8[i] = pcm[i] * scale;
@@ -204,6 +216,17 @@ void Vad::toInternal(Channel& ch, const int16_t* pcm, double* out8) {
       x2[kFir2 - 1 + m] = acc;
     }
     for (int i = 0; i < kFir1 - 1; i++) x1[i] = x1[6 * kHop + i];
+  }
+  if (hfOut) {
+    for (int j = 0; j < kHop / kBlk; j++) {
+      double e = 0;
+      for (int i = 0; i < 2 * kBlk; i++) {
+        const int n = kFir2 - 1 + 2 * kBlk * j + i;
+        const double d = x2[n] - x2[n - 1];
+        e += d * d;
+      }
+      hfOut[j] = e;
+    }
   }
   for (int m = 0; m < kHop; m++) {
     const int top = kFir2 - 1 + 2 * m + 1;
@@ -367,6 +390,14 @@ uint32_t Vad::hop(double* near8, double* far8) {
     lpE += s;
   }
 
+  // 4-8 kHz block energies (zero at 8 kHz input)
+  double hfE = 0;
+  for (int j = 0; j < kHop / kBlk; j++) {
+    hfBlk_[hfPos_] = hfHop_[j];
+    hfPos_ = (hfPos_ + 1) % kSustainBlocks;
+    hfE += hfHop_[j];
+  }
+
   // 2 ms block energies and the hop energy
   double hopE = 0;
   for (int j = 0; j < kHop / kBlk; j++) {
@@ -441,6 +472,8 @@ uint32_t Vad::hop(double* near8, double* far8) {
     if (hopSmooth_ < hopCurMin_) hopCurMin_ = hopSmooth_;
     lpSmooth_ = hopsSeen_ == kFft / kHop ? lpE : 0.5 * lpSmooth_ + 0.5 * lpE;
     if (lpSmooth_ < lpCurMin_) lpCurMin_ = lpSmooth_;
+    hfSmooth_ = hopsSeen_ == kFft / kHop ? hfE : 0.5 * hfSmooth_ + 0.5 * hfE;
+    if (hfSmooth_ < hfCurMin_) hfCurMin_ = hfSmooth_;
     subCount_++;
     if (subCount_ == kMinSubLen) {
       for (int b = 0; b < kBands; b++) {
@@ -451,6 +484,8 @@ uint32_t Vad::hop(double* near8, double* far8) {
       hopCurMin_ = 1e300;
       lpMin_[subPos_] = lpCurMin_;
       lpCurMin_ = 1e300;
+      hfMin_[subPos_] = hfCurMin_;
+      hfCurMin_ = 1e300;
       subPos_ = (subPos_ + 1) % kMinSub;
       subCount_ = 0;
     }
@@ -471,11 +506,17 @@ uint32_t Vad::hop(double* near8, double* far8) {
     for (int s = 0; s < kMinSub; s++)
       if (lpMin_[s] < m) m = lpMin_[s];
     lpFloor_ = kFloorBias * m > lo ? kFloorBias * m : lo;
+    m = hfCurMin_;
+    for (int s = 0; s < kMinSub; s++)
+      if (hfMin_[s] < m) m = hfMin_[s];
+    hfFloor_ = kFloorBias * m > 2 * lo ? kFloorBias * m : 2 * lo;
   }
 
-  // evidence
+  // evidence: band SNR, and the spectral shape (dB, mean removed) for its change;
+  // at 16/48 kHz input the 4-8 kHz energy joins both (fricatives live there)
+  const int nShape = decim_ > 1 ? kBands + 1 : kBands;
   double snrSum = 0;
-  double shape[kBands];
+  double shape[kBands + 1];
   double shapeMean = 0;
   for (int b = 0; b < kBands; b++) {
     const double g = resid[b] / floor_[b];
@@ -486,18 +527,30 @@ uint32_t Vad::hop(double* near8, double* far8) {
     shape[b] = 10 * std::log10(near_.band[b] + floor_[b]);
     shapeMean += shape[b];
   }
+  if (decim_ > 1) {
+    // 4-8 kHz counts as kHfWeight bands, when it is not the agent's echo
+    if (!farActive && hfFloor_ > 0) {
+      const double g = hfE / hfFloor_;
+      if (g > 1) {
+        const double db = 10 * std::log10(g);
+        snrSum += kHfWeight * (db < 30 ? db : 30);
+      }
+    }
+    shape[kBands] = 10 * std::log10(hfE + hfFloor_ + 1e-12);
+    shapeMean += shape[kBands];
+  }
   const double snrDb = snrSum / kBands;
-  shapeMean = shapeMean / kBands;
+  shapeMean = shapeMean / nShape;
   const int prev = (shapePos_ + 1) % (kFluxLag + 1);  // kFluxLag hops ago
   double flux = 0;
-  for (int b = 0; b < kBands; b++) {
+  for (int b = 0; b < nShape; b++) {
     shape[b] = shape[b] - shapeMean;
     const double d = shape[b] - shapeHist_[prev][b];
     flux += d < 0 ? -d : d;
     shapeHist_[prev][b] = shape[b];
   }
   shapePos_ = prev;
-  flux = flux / kBands;
+  flux = flux / nShape;
   fluxHist_[fluxPos_] = flux;
   fluxPos_ = (fluxPos_ + 1) % kFluxKeep;
   double fluxMax = 0;
@@ -508,15 +561,24 @@ uint32_t Vad::hop(double* near8, double* far8) {
   // 1 kHz (voiced speech) or over the whole band (fricatives); clicks are shorter
   const double lpThr = (2.0 * lpFloor_) / (kHop / kBlk);
   const double bbThr = (2.0 * hopFloor_) / (kHop / kBlk);
-  int aboveLp = 0, aboveBb = 0;
+  const double hfThr = (2.0 * hfFloor_) / (kHop / kBlk);
+  int aboveLp = 0, aboveBb = 0, aboveHf = 0;
   for (int j = 0; j < kSustainBlocks; j++) {
     if (lpBlk_[j] > lpThr) aboveLp++;
     if (blk_[(blkPos_ - 1 - j + kBlocks) % kBlocks] > bbThr) aboveBb++;
+    if (decim_ > 1 && !farActive && hfBlk_[j] > hfThr) aboveHf++;
   }
-  const double sustain = static_cast<double>(aboveLp > aboveBb ? aboveLp : aboveBb) / kSustainBlocks;
+  int above = aboveLp > aboveBb ? aboveLp : aboveBb;
+  if (aboveHf > above) above = aboveHf;
+  const double sustain = static_cast<double>(above) / kSustainBlocks;
 
   double statLong, statShort, peak;
   stationarity(&statLong, &statShort, &peak);
+  // notes: the 100 ms stationarity averaged over 3 hops, so that it does not flicker
+  statPrev2_ = statPrev1_;
+  statPrev1_ = statNow_;
+  statNow_ = statLong;
+  statLong = (statNow_ + statPrev1_ + statPrev2_) / 3.0;
   feat_.stat = statLong;
   feat_.statShort = statShort;
   feat_.peak = peak;
@@ -538,6 +600,16 @@ uint32_t Vad::hop(double* near8, double* far8) {
   const int64_t hopEnd = hopStart + decim_ * kHop;
   hop8_++;
   const bool isSpeech = score >= 0.5;
+  recentCount_ += (isSpeech ? 1 : 0) - (recent_[recentPos_] ? 1 : 0);
+  recent_[recentPos_] = isSpeech;
+  recentPos_ = (recentPos_ + 1) % kRecent;
+  // speech density of the (candidate) segment, counted from its first speech hop
+  if (!speaking_ && isSpeech && speechRun_ == 0) {
+    segHops_ = 0;
+    segSpeech_ = 0;
+  }
+  segHops_++;
+  if (isSpeech) segSpeech_++;
   if (!speaking_) {
     // a candidate segment: speech hops with gaps of up to kCandGap hops; it
     // starts once it has kStartHops speech hops
@@ -550,7 +622,6 @@ uint32_t Vad::hop(double* near8, double* far8) {
         speaking_ = true;
         reachedFired_ = false;
         quietRun_ = 0;
-        gapVetoed_ = false;
         onset_ = candOnset_;
         reached_ = -1;
         flags |= kSpeechStart;
@@ -562,12 +633,10 @@ uint32_t Vad::hop(double* near8, double* far8) {
   } else {
     if (isSpeech) {
       quietRun_ = 0;
-      gapVetoed_ = false;
       if (harm >= kVoicedHarm) segVoiced_++;
     } else {
       if (quietRun_ == 0) lastSpeechEnd_ = hopStart;
       quietRun_++;
-      if (hopE >= kDropoutRatio * hopFloor_) gapVetoed_ = true;  // sound in this 10 ms, but not speech
       if (quietRun_ * 10 >= cfg_.hangoverMs) {
         speaking_ = false;
         speechRun_ = 0;
@@ -582,11 +651,13 @@ uint32_t Vad::hop(double* near8, double* far8) {
     flags |= kSpeech;
     const double ms = ((hopEnd - onset_) * 1000.0) / cfg_.sampleRate;
     // D = 0 fires with the start. Otherwise the segment must have had voiced hops
-    // (noise bursts and level steps are loud but never periodic), and the hop must
-    // be speech or a short quiet dropout; sound that is there but judged not
-    // speech (a tone, a note) carries the duration but cannot confirm it.
-    const bool inWord = isSpeech || (quietRun_ <= kDropoutHops && !gapVetoed_);
-    const bool confirmed = cfg_.interruptMs == 0 || (segVoiced_ >= kReachVoiced && inWord);
+    // (noise bursts and level steps are loud but never periodic), be speech for at
+    // least half of its hops (music: every note onset looks like speech for a
+    // moment), and speech must be going on: this hop, or a short dropout in a
+    // last 100 ms that was mostly speech.
+    const bool inWord = isSpeech || (quietRun_ <= kDropoutHops && recentCount_ >= kRecentMin);
+    const bool dense = 2 * segSpeech_ >= segHops_;
+    const bool confirmed = cfg_.interruptMs == 0 || (segVoiced_ >= kReachVoiced && dense && inWord);
     if (!reachedFired_ && confirmed && ms >= cfg_.interruptMs) {
       reachedFired_ = true;
       flags |= kDurationReached;
@@ -633,7 +704,7 @@ void Vad::stationarity(double* statLong, double* statShort, double* peak) {
   *peak = tot > 0 ? (best + best2) / tot : 0;
 }
 
-// Backdates a speech start: the earliest 1 ms block of the contiguous run (gaps of
+// Backdates a speech start: the earliest 2 ms block of the contiguous run (gaps of
 // up to 2 blocks allowed) of blocks above the floor that ends at the newest block.
 int64_t Vad::refineOnset(int64_t hopEnd) const {
   const double thr = (2.0 * hopFloor_) / (kHop / kBlk);
@@ -666,7 +737,7 @@ double Vad::scoreOf(double snrDb, double sustain, double harm, double flux, doub
   // tones: two peaks hold nearly all the energy and do not move over 30 ms;
   // notes: the fine spectrum stays the same over 100 ms (speech moves its harmonics)
   const double tone = clamp01((peak - 0.8) / 0.1) * clamp01((statShort - 0.9) / 0.07);
-  const double note = clamp01((statLong - 0.85) / 0.1);
+  const double note = clamp01((statLong - 0.8) / 0.08);
   const double tonal = tone > note ? tone : note;
   return p * gSnr * gSus * (1 - tonal);
 }
@@ -718,8 +789,8 @@ uint32_t Vad::process(const int16_t* pcm, const int16_t* farEnd, double* out) {
   const int hopIn = kHop * decim_;
   const int hops = frameSamples_ / hopIn;
   for (int h = 0; h < hops; h++) {
-    toInternal(near_, pcm + h * hopIn, n8_);
-    if (farEnd) toInternal(far_, farEnd + h * hopIn, f8_);
+    toInternal(near_, pcm + h * hopIn, n8_, hfHop_);
+    if (farEnd) toInternal(far_, farEnd + h * hopIn, f8_, nullptr);
     // events accumulate over the hops of the frame; kSpeech is the state at its end
     flags = (flags & ~static_cast<uint32_t>(kSpeech)) | hop(n8_, farEnd ? f8_ : nullptr);
   }

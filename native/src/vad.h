@@ -15,16 +15,20 @@
 //      of near-end on far-end envelopes (updated while the far end is active)
 //      picks the echo delay and gain; only near-end energy above the predicted
 //      echo (with a margin) counts.
-//   4. Evidence per hop: band SNR (mean of per-band dB above the floor), sustain
-//      (fraction of 1 ms blocks over the last 30 ms above the floor: rejects
-//      clicks), periodicity (normalized autocorrelation in 60-400 Hz of the
-//      LPC-whitened 4 kHz signal: rejects noise, and tones, which the whitening
-//      cancels), and spectral-shape change over 50 ms (rejects steady tones and
-//      notes; speech keeps moving its formants).
+//   4. Evidence per hop: band SNR (mean of per-band dB above the floor),
+//      periodicity (normalized autocorrelation at 60-400 Hz of the LPC-whitened
+//      signal below 1 kHz: noise is not periodic), spectral-shape change over
+//      50 ms (speech keeps moving its formants; a level step does not), summed as
+//      log-odds; then three gates: sustain (share of 2 ms blocks over the last
+//      30 ms above the floor, below 1 kHz or broadband: clicks are shorter),
+//      enough SNR, and no tone (two spectral peaks holding the energy and not
+//      moving over 30 ms) or note (fine spectrum unchanged over 100 ms).
 //   5. A QUIET/SPEAKING state machine: speech starts after 2 speech hops with the
-//      onset backdated to the first sample above the floor; dropouts shorter
-//      than the hangover keep the duration running; a longer silence ends it.
-//      "Duration D reached" fires once per segment when now - onset >= D.
+//      onset backdated to the first 2 ms block of the run above the floor;
+//      dropouts shorter than the hangover keep the duration running; a longer
+//      silence ends it. "Duration D reached" fires once per segment when
+//      now - onset >= D, on a speech hop or a short quiet dropout, in a segment
+//      that had at least 2 voiced hops (D = 0 fires with the start).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -110,7 +114,8 @@ class Vad {
   static constexpr double kVoicedHarm = 0.5;
   static constexpr int kCandGap = 8;      // non-speech hops that drop a candidate segment
   static constexpr int kDropoutHops = 10; // a quiet dropout this short can confirm D
-  static constexpr double kDropoutRatio = 4.0;  // a non-speech hop with 6 dB over its floor is no dropout
+  static constexpr int kRecent = 10;      // hops of recent decisions kept
+  static constexpr int kRecentMin = 5;    // speech hops among them for a dropout to confirm D
   static constexpr int kStatLag = 10;     // hops between compared fine spectra (notes)
   static constexpr int kStatShort = 3;    // the same for tones
   static constexpr int kFir1 = 23;        // 48k -> 16k
@@ -127,7 +132,7 @@ class Vad {
   };
 
   void resetChannel(Channel& ch);
-  void toInternal(Channel& ch, const int16_t* pcm, double* out8);
+  void toInternal(Channel& ch, const int16_t* pcm, double* out8, double* hfOut);
   void highpass(Channel& ch, double* x);
   void bands(Channel& ch, const double* x);
   void lowband(const double* x8);
@@ -158,16 +163,20 @@ class Vad {
   double smooth_[kBands];
   double subMin_[kMinSub][kBands];
   double curMin_[kBands];
-  int subPos_, subCount_, subFilled_;
+  int subPos_, subCount_;
   double floor_[kBands];
   int hopsSeen_;
-  double hopE_, hopSmooth_, hopCurMin_, hopMin_[kMinSub], hopFloor_;
+  double hopSmooth_, hopCurMin_, hopMin_[kMinSub], hopFloor_;  // broadband hop energy
   double lpSmooth_, lpCurMin_, lpMin_[kMinSub], lpFloor_;  // same, below 1 kHz
   double lpBlk_[15];  // 2 ms block energies below 1 kHz, last 30 ms
   int lpPos_;
+  // 4-8 kHz (16 and 48 kHz input only): 2 ms block energies of the differentiated 16 kHz signal
+  double hfHop_[5], hfBlk_[15];
+  int hfPos_;
+  double hfSmooth_, hfCurMin_, hfMin_[kMinSub], hfFloor_;
 
   // spectral shape history (dB per band, mean removed) and shape change
-  double shapeHist_[kFluxLag + 1][kBands];
+  double shapeHist_[kFluxLag + 1][kBands + 1];  // + 4-8 kHz at 16/48 kHz input
   int shapePos_;
   double fluxHist_[kFluxKeep];
   int fluxPos_;
@@ -194,7 +203,10 @@ class Vad {
 
   // decision state
   int speechRun_, quietRun_, candGap_, segVoiced_;
-  bool speaking_, reachedFired_, gapVetoed_;
+  bool speaking_, reachedFired_;
+  bool recent_[kRecent];
+  int recentPos_, recentCount_;
+  int segHops_, segSpeech_;  // hops and speech hops since the segment's first speech hop
   int64_t onset_, end_, reached_, candOnset_, lastSpeechEnd_;
   double lastMs_;
   int64_t samples_;  // input samples consumed
@@ -205,6 +217,7 @@ class Vad {
   double re_[kFft / 2], im_[kFft / 2];
   double powHist_[kStatLag][kFft / 2 + 1];
   int powPos_;
+  double statNow_, statPrev1_, statPrev2_;
   double n8_[kHop], f8_[kHop];
 };
 

@@ -66,6 +66,7 @@ const SNR_GATE = 1.5;
 const SUSTAIN_GATE = 0.45;
 const SUSTAIN_BLOCKS = 15;
 const BLK = 16;
+const HF_WEIGHT = 3.0;
 
 const HOP = 80;
 const FFT = 256;
@@ -88,7 +89,8 @@ const REACH_VOICED = 2;
 const VOICED_HARM = 0.5;
 const CAND_GAP = 8;
 const DROPOUT_HOPS = 10;
-const DROPOUT_RATIO = 4.0;
+const RECENT = 10;
+const RECENT_MIN = 5;
 const STAT_LAG = 10;
 const STAT_SHORT = 3;
 const FIR1 = 23;
@@ -204,8 +206,15 @@ export class VadFallback {
   private lpFloor = 0;
   private readonly lpBlk = new Float64Array(SUSTAIN_BLOCKS);
   private lpPos = 0;
+  private readonly hfHop = new Float64Array(HOP / BLK);
+  private readonly hfBlk = new Float64Array(SUSTAIN_BLOCKS);
+  private hfPos = 0;
+  private hfSmooth = 0;
+  private hfCurMin = 1e300;
+  private readonly hfMin = new Float64Array(MIN_SUB);
+  private hfFloor = 0;
 
-  private readonly shapeHist = new Float64Array((FLUX_LAG + 1) * BANDS);
+  private readonly shapeHist = new Float64Array((FLUX_LAG + 1) * (BANDS + 1));
   private shapePos = 0;
   private readonly fluxHist = new Float64Array(FLUX_KEEP);
   private fluxPos = 0;
@@ -238,7 +247,14 @@ export class VadFallback {
   private candGap = 0;
   private segVoiced = 0;
   private speaking = false;
-  private gapVetoed = false;
+  private readonly recent = new Uint8Array(RECENT);
+  private recentPos = 0;
+  private recentCount = 0;
+  private segHops = 0;
+  private segSpeech = 0;
+  private statNow = 0;
+  private statPrev1 = 0;
+  private statPrev2 = 0;
   private reachedFired = false;
   private onset = -1;
   private end = -1;
@@ -257,7 +273,7 @@ export class VadFallback {
   private readonly n8 = new Float64Array(HOP);
   private readonly f8 = new Float64Array(HOP);
   private readonly resid = new Float64Array(BANDS);
-  private readonly shape = new Float64Array(BANDS);
+  private readonly shape = new Float64Array(BANDS + 1);
   private readonly lpc = new Float64Array(5);
   private readonly lpcTmp = new Float64Array(5);
   private readonly r = new Float64Array(5);
@@ -318,6 +334,13 @@ export class VadFallback {
     this.lpCurMin = 1e300;
     this.lpMin.fill(1e300);
     this.lpFloor = 0;
+    this.hfBlk.fill(0);
+    this.hfHop.fill(0);
+    this.hfPos = 0;
+    this.hfSmooth = 0;
+    this.hfCurMin = 1e300;
+    this.hfMin.fill(1e300);
+    this.hfFloor = 0;
     this.lpX1 = this.lpX2 = this.lpY1 = this.lpY2 = 0;
     this.p4.fill(0);
     this.farTot.fill(0);
@@ -335,7 +358,12 @@ export class VadFallback {
     this.candGap = 0;
     this.segVoiced = 0;
     this.quietRun = 0;
-    this.gapVetoed = false;
+    this.recent.fill(0);
+    this.recentPos = 0;
+    this.recentCount = 0;
+    this.segHops = 0;
+    this.segSpeech = 0;
+    this.statNow = this.statPrev1 = this.statPrev2 = 0;
     this.speaking = false;
     this.reachedFired = false;
     this.onset = -1;
@@ -364,8 +392,8 @@ export class VadFallback {
     const hopIn = HOP * this.decim;
     const hops = this.frameSamples / hopIn;
     for (let h = 0; h < hops; h++) {
-      this.toInternal(this.near, pcm, h * hopIn, this.n8);
-      if (farEnd) this.toInternal(this.far, farEnd, h * hopIn, this.f8);
+      this.toInternal(this.near, pcm, h * hopIn, this.n8, this.hfHop);
+      if (farEnd) this.toInternal(this.far, farEnd, h * hopIn, this.f8, null);
       flags = (flags & ~VadFlag.Speech) | this.hop(this.n8, farEnd ? this.f8 : null);
     }
     this.samples += this.frameSamples;
@@ -382,7 +410,7 @@ export class VadFallback {
     return flags;
   }
 
-  private toInternal(ch: Channel, pcm: Int16Array, off: number, out8: Float64Array): void {
+  private toInternal(ch: Channel, pcm: Int16Array, off: number, out8: Float64Array, hfOut: Float64Array | null): void {
     const scale = 1.0 / 32768;
     if (this.decim === 1) {
       for (let i = 0; i < HOP; i++) out8[i] = pcm[off + i] * scale;
@@ -403,6 +431,17 @@ export class VadFallback {
         x2[FIR2 - 1 + m] = acc;
       }
       for (let i = 0; i < FIR1 - 1; i++) x1[i] = x1[6 * HOP + i];
+    }
+    if (hfOut) {
+      for (let j = 0; j < HOP / BLK; j++) {
+        let e = 0;
+        for (let i = 0; i < 2 * BLK; i++) {
+          const n = FIR2 - 1 + 2 * BLK * j + i;
+          const d = x2[n] - x2[n - 1];
+          e += d * d;
+        }
+        hfOut[j] = e;
+      }
     }
     const c = (FIR2 - 1) / 2;
     for (let m = 0; m < HOP; m++) {
@@ -579,6 +618,13 @@ export class VadFallback {
       lpE += s;
     }
 
+    let hfE = 0;
+    for (let j = 0; j < HOP / BLK; j++) {
+      this.hfBlk[this.hfPos] = this.hfHop[j];
+      this.hfPos = (this.hfPos + 1) % SUSTAIN_BLOCKS;
+      hfE += this.hfHop[j];
+    }
+
     let hopE = 0;
     for (let j = 0; j < HOP / BLK; j++) {
       let s = 0;
@@ -649,6 +695,8 @@ export class VadFallback {
       if (this.hopSmooth < this.hopCurMin) this.hopCurMin = this.hopSmooth;
       this.lpSmooth = first ? lpE : 0.5 * this.lpSmooth + 0.5 * lpE;
       if (this.lpSmooth < this.lpCurMin) this.lpCurMin = this.lpSmooth;
+      this.hfSmooth = first ? hfE : 0.5 * this.hfSmooth + 0.5 * hfE;
+      if (this.hfSmooth < this.hfCurMin) this.hfCurMin = this.hfSmooth;
       this.subCount++;
       if (this.subCount === MIN_SUB_LEN) {
         for (let b = 0; b < BANDS; b++) {
@@ -659,6 +707,8 @@ export class VadFallback {
         this.hopCurMin = 1e300;
         this.lpMin[this.subPos] = this.lpCurMin;
         this.lpCurMin = 1e300;
+        this.hfMin[this.subPos] = this.hfCurMin;
+        this.hfCurMin = 1e300;
         this.subPos = (this.subPos + 1) % MIN_SUB;
         this.subCount = 0;
       }
@@ -676,8 +726,12 @@ export class VadFallback {
       m = this.lpCurMin;
       for (let s = 0; s < MIN_SUB; s++) if (this.lpMin[s] < m) m = this.lpMin[s];
       this.lpFloor = FLOOR_BIAS * m > lo ? FLOOR_BIAS * m : lo;
+      m = this.hfCurMin;
+      for (let s = 0; s < MIN_SUB; s++) if (this.hfMin[s] < m) m = this.hfMin[s];
+      this.hfFloor = FLOOR_BIAS * m > 2 * lo ? FLOOR_BIAS * m : 2 * lo;
     }
 
+    const nShape = this.decim > 1 ? BANDS + 1 : BANDS;
     let snrSum = 0;
     const shape = this.shape;
     let shapeMean = 0;
@@ -690,18 +744,29 @@ export class VadFallback {
       shape[b] = 10 * Math.log10(near.band[b] + this.floor[b]);
       shapeMean += shape[b];
     }
+    if (this.decim > 1) {
+      if (!farActive && this.hfFloor > 0) {
+        const g = hfE / this.hfFloor;
+        if (g > 1) {
+          const db = 10 * Math.log10(g);
+          snrSum += HF_WEIGHT * (db < 30 ? db : 30);
+        }
+      }
+      shape[BANDS] = 10 * Math.log10(hfE + this.hfFloor + 1e-12);
+      shapeMean += shape[BANDS];
+    }
     const snrDb = snrSum / BANDS;
-    shapeMean = shapeMean / BANDS;
+    shapeMean = shapeMean / nShape;
     const prev = (this.shapePos + 1) % (FLUX_LAG + 1);
     let flux = 0;
-    for (let b = 0; b < BANDS; b++) {
+    for (let b = 0; b < nShape; b++) {
       shape[b] = shape[b] - shapeMean;
-      const d = shape[b] - this.shapeHist[prev * BANDS + b];
+      const d = shape[b] - this.shapeHist[prev * (BANDS + 1) + b];
       flux += d < 0 ? -d : d;
-      this.shapeHist[prev * BANDS + b] = shape[b];
+      this.shapeHist[prev * (BANDS + 1) + b] = shape[b];
     }
     this.shapePos = prev;
-    flux = flux / BANDS;
+    flux = flux / nShape;
     this.fluxHist[this.fluxPos] = flux;
     this.fluxPos = (this.fluxPos + 1) % FLUX_KEEP;
     let fluxMax = 0;
@@ -709,15 +774,24 @@ export class VadFallback {
 
     const lpThr = (2.0 * this.lpFloor) / (HOP / BLK);
     const bbThr = (2.0 * this.hopFloor) / (HOP / BLK);
+    const hfThr = (2.0 * this.hfFloor) / (HOP / BLK);
     let aboveLp = 0;
     let aboveBb = 0;
+    let aboveHf = 0;
     for (let j = 0; j < SUSTAIN_BLOCKS; j++) {
       if (this.lpBlk[j] > lpThr) aboveLp++;
       if (this.blk[(this.blkPos - 1 - j + BLOCKS) % BLOCKS] > bbThr) aboveBb++;
+      if (this.decim > 1 && !farActive && this.hfBlk[j] > hfThr) aboveHf++;
     }
-    const sustain = (aboveLp > aboveBb ? aboveLp : aboveBb) / SUSTAIN_BLOCKS;
+    let above = aboveLp > aboveBb ? aboveLp : aboveBb;
+    if (aboveHf > above) above = aboveHf;
+    const sustain = above / SUSTAIN_BLOCKS;
 
     this.stationarity();
+    this.statPrev2 = this.statPrev1;
+    this.statPrev1 = this.statNow;
+    this.statNow = this.statLong;
+    this.statLong = (this.statNow + this.statPrev1 + this.statPrev2) / 3.0;
     const feat = this.features;
     feat.stat = this.statLong;
     feat.statShort = this.statShort;
@@ -735,6 +809,15 @@ export class VadFallback {
     const hopEnd = hopStart + this.decim * HOP;
     this.hop8++;
     const isSpeech = score >= 0.5;
+    this.recentCount += (isSpeech ? 1 : 0) - this.recent[this.recentPos];
+    this.recent[this.recentPos] = isSpeech ? 1 : 0;
+    this.recentPos = (this.recentPos + 1) % RECENT;
+    if (!this.speaking && isSpeech && this.speechRun === 0) {
+      this.segHops = 0;
+      this.segSpeech = 0;
+    }
+    this.segHops++;
+    if (isSpeech) this.segSpeech++;
     if (!this.speaking) {
       if (isSpeech) {
         if (this.speechRun === 0) this.candOnset = this.refineOnset(hopEnd);
@@ -745,7 +828,6 @@ export class VadFallback {
           this.speaking = true;
           this.reachedFired = false;
           this.quietRun = 0;
-          this.gapVetoed = false;
           this.onset = this.candOnset;
           this.reached = -1;
           flags |= VadFlag.SpeechStart;
@@ -757,12 +839,10 @@ export class VadFallback {
     } else {
       if (isSpeech) {
         this.quietRun = 0;
-        this.gapVetoed = false;
         if (harm >= VOICED_HARM) this.segVoiced++;
       } else {
         if (this.quietRun === 0) this.lastSpeechEnd = hopStart;
         this.quietRun++;
-        if (hopE >= DROPOUT_RATIO * this.hopFloor) this.gapVetoed = true;
         if (this.quietRun * 10 >= cfg.hangoverMs) {
           this.speaking = false;
           this.speechRun = 0;
@@ -776,8 +856,9 @@ export class VadFallback {
     if (this.speaking) {
       flags |= VadFlag.Speech;
       const ms = ((hopEnd - this.onset) * 1000.0) / cfg.sampleRate;
-      const inWord = isSpeech || (this.quietRun <= DROPOUT_HOPS && !this.gapVetoed);
-      const confirmed = cfg.interruptMs === 0 || (this.segVoiced >= REACH_VOICED && inWord);
+      const inWord = isSpeech || (this.quietRun <= DROPOUT_HOPS && this.recentCount >= RECENT_MIN);
+      const dense = 2 * this.segSpeech >= this.segHops;
+      const confirmed = cfg.interruptMs === 0 || (this.segVoiced >= REACH_VOICED && dense && inWord);
       if (!this.reachedFired && confirmed && ms >= cfg.interruptMs) {
         this.reachedFired = true;
         flags |= VadFlag.DurationReached;
@@ -916,7 +997,7 @@ function scoreOf(
   const gSnr = clamp01((snrDb - SNR_GATE) / 1.5);
   const gSus = clamp01((sustain - SUSTAIN_GATE) / 0.2);
   const tone = clamp01((peak - 0.8) / 0.1) * clamp01((statShort - 0.9) / 0.07);
-  const note = clamp01((statLong - 0.85) / 0.1);
+  const note = clamp01((statLong - 0.8) / 0.08);
   const tonal = tone > note ? tone : note;
   return p * gSnr * gSus * (1 - tonal);
 }
