@@ -15,6 +15,8 @@ import { AgentManager } from './agent/agentManager';
 import { sharedClock } from './agent/frameClock';
 import { registerAgentActions } from './server/agentActions';
 import { MediaStreamServer, MEDIA_STREAM_PATH } from './transports/mediaStream';
+import { AudioSocketServer } from './transports/audioSocket';
+import { SipUserAgent } from './sip/userAgent';
 import { signToken } from './auth/tokens';
 import { createVadStream } from './agent/vadFactory';
 import { RoomManager } from './rooms/roomManager';
@@ -32,6 +34,9 @@ export class Bridge {
   private readonly signaling: SignalingServer;
   private readonly web: WebRoutes;
   private readonly media: MediaStreamServer;
+  /** Telephony: SIP user agent and AudioSocket server (null when disabled in config). */
+  readonly sip: SipUserAgent | null;
+  readonly audioSocket: AudioSocketServer | null;
   private server?: http.Server;
   private startedAt = 0;
   private stopping?: Promise<void>;
@@ -47,12 +52,19 @@ export class Bridge {
         tokenSecretSign: (claims) => signToken(config.tokenSecret, claims),
       },
     });
-    registerAgentActions(this.api, this.agents, { publicUrl: () => this.url });
+    registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });
     this.rooms = new RoomManager({ workers: this.workers, agents: this.agents, mediasoup: config.mediasoup, createVad: createVadStream });
     this.signaling = new SignalingServer({ rooms: this.rooms, agents: this.agents, tokenSecret: config.tokenSecret });
     this.web = new WebRoutes({ agents: this.agents, tokenSecret: config.tokenSecret, demo: demoEnabled(config.host) });
     registerRoomActions(this.api, { agents: this.agents, tokenSecret: config.tokenSecret, publicUrl: () => this.url });
-    this.media = new MediaStreamServer({ agents: this.agents, apiKey: config.apiKey, tokenSecret: config.tokenSecret, createVad: createVadStream });
+    const tel = config.telephony;
+    this.media = new MediaStreamServer({ agents: this.agents, apiKey: config.apiKey, tokenSecret: config.tokenSecret, createVad: createVadStream, storedAgents: tel.agents });
+    this.sip = tel.sip.enabled
+      ? new SipUserAgent({ settings: tel.sip, agents: this.agents, storedAgents: tel.agents, workers: this.workers, mediaListenIp: config.mediasoup.listenIp })
+      : null;
+    this.audioSocket = tel.audioSocket.enabled
+      ? new AudioSocketServer({ agents: this.agents, storedAgents: tel.agents, agent: tel.audioSocket.agent, host: tel.audioSocket.host, port: tel.audioSocket.port })
+      : null;
   }
 
   async start(): Promise<void> {
@@ -74,7 +86,9 @@ export class Bridge {
         resolve();
       });
     });
-    log.info('voxbridge started', { url: this.url, version: VERSION, native: nativeAddon() !== null });
+    await this.sip?.start();
+    await this.audioSocket?.start();
+    log.info('voxbridge started', { sipPort: this.sip?.port, audioSocketPort: this.audioSocket?.port, url: this.url, version: VERSION, native: nativeAddon() !== null });
   }
 
   get port(): number {
@@ -93,6 +107,7 @@ export class Bridge {
       uptimeSec: +((Date.now() - this.startedAt) / 1000).toFixed(3),
       workers: this.workers.pids().map((pid) => ({ pid })),
       sessions: this.agents.activeCount,
+      telephony: { sipPort: this.sip?.port ?? null, sipCalls: this.sip?.activeCalls ?? 0, audioSocketPort: this.audioSocket?.port ?? null },
       nativeAddon: nativeAddon() !== null,
     };
   }
@@ -122,6 +137,9 @@ export class Bridge {
 
   private async doStop(): Promise<void> {
     log.info('voxbridge stopping');
+    // Calls first: BYE goes out while mediasoup and the sockets are still up.
+    await this.sip?.stop();
+    await this.audioSocket?.close();
     this.agents.stopAll('shutdown');
     this.signaling.close();
     this.rooms.close();

@@ -8,11 +8,13 @@ import { InvalidParameterError } from '../errors';
 import type { AgentManager } from '../agent/agentManager';
 import { bool, ID_PATTERN, num, parseStartVoiceChat, priorityOf, samePriorityOf, str } from '../agent/agentConfig';
 import type { ControlApi } from './controlApi';
+import { startOutboundCall } from '../sip/outboundCall';
+import type { SipUserAgent } from '../sip/userAgent';
 
 export const MAX_TTS_TEXT = 300;
 export const MAX_LLM_TEXT = 4000;
 
-export function registerAgentActions(api: ControlApi, agents: AgentManager, info: { publicUrl: () => string }): void {
+export function registerAgentActions(api: ControlApi, agents: AgentManager, info: { publicUrl: () => string; sip?: () => SipUserAgent | null }): void {
   api.register('StartVoiceChat', (body) => {
     const config = parseStartVoiceChat(body);
     const s = agents.start(config);
@@ -70,4 +72,7 @@ export function registerAgentActions(api: ControlApi, agents: AgentManager, info
     const { token } = s.takeover(uid, mode);
     return { AgentInstanceId: s.id, RoomId: s.config.roomId, HumanAgentUserId: uid, TakeoverMode: mode, JoinToken: token };
   });
+
+  // The agent calls out through a SIP gateway (src/sip/outboundCall.ts).
+  api.register('StartAIAgentOutboundCall', (body) => startOutboundCall(body, agents, info.sip?.() ?? null));
 }

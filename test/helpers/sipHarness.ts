@@ -21,6 +21,8 @@ import { signToken } from '../../src/auth/tokens';
 import { MediaStreamServer, MEDIA_STREAM_PATH } from '../../src/transports/mediaStream';
 import { AudioSocketServer } from '../../src/transports/audioSocket';
 import { SipUserAgent } from '../../src/sip/userAgent';
+import { ControlApi } from '../../src/server/controlApi';
+import { registerAgentActions } from '../../src/server/agentActions';
 import { sine } from './audio';
 import type { OpenAiTestServer } from './openaiServer';
 
@@ -54,6 +56,7 @@ export class TelephonyStack {
   readonly media: MediaStreamServer;
   readonly sip: SipUserAgent | null;
   readonly audioSocket: AudioSocketServer | null;
+  readonly api: ControlApi;
   private readonly server: http.Server;
 
   constructor(readonly config: BridgeConfig) {
@@ -71,7 +74,13 @@ export class TelephonyStack {
     this.audioSocket = tel.audioSocket.enabled
       ? new AudioSocketServer({ agents: this.agents, storedAgents: tel.agents, agent: tel.audioSocket.agent, host: tel.audioSocket.host, port: tel.audioSocket.port })
       : null;
-    this.server = http.createServer((_req, res) => res.writeHead(404).end());
+    this.api = new ControlApi(config.apiKey);
+    registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });
+    this.server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/api') void this.api.handle(req, res, url);
+      else res.writeHead(404).end();
+    });
     this.server.on('upgrade', (req, socket, head) => {
       if (new URL(req.url ?? '/', 'http://x').pathname === MEDIA_STREAM_PATH) this.media.handleUpgrade(req, socket, head);
       else socket.destroy();
@@ -85,8 +94,18 @@ export class TelephonyStack {
     await this.audioSocket?.start();
   }
 
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
   get wsUrl(): string {
-    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}${MEDIA_STREAM_PATH}`;
+    return `${this.url.replace(/^http/, 'ws')}${MEDIA_STREAM_PATH}`;
+  }
+
+  /** A control API call: status and JSON body. */
+  async call(action: string, body: unknown): Promise<{ status: number; body: Record<string, any> }> {
+    const res = await fetch(`${this.url}/api?Action=${action}`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
   }
 
   async stop(): Promise<void> {
