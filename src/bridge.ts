@@ -22,6 +22,7 @@ import { createVadStream } from './agent/vadFactory';
 import { RoomManager } from './rooms/roomManager';
 import { registerRoomActions } from './rooms/roomActions';
 import { WebRoutes, demoEnabled } from './rooms/webRoutes';
+import { BridgeMetrics, observeAgents } from './metrics';
 
 const log = createLogger('bridge');
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -30,6 +31,7 @@ export class Bridge {
   readonly workers: WorkerPool;
   readonly api: ControlApi;
   readonly agents: AgentManager;
+  readonly metrics: BridgeMetrics;
   readonly rooms: RoomManager;
   private readonly signaling: SignalingServer;
   private readonly web: WebRoutes;
@@ -52,6 +54,12 @@ export class Bridge {
         tokenSecretSign: (claims) => signToken(config.tokenSecret, claims),
       },
     });
+    this.metrics = new BridgeMetrics({
+      sessions: () => this.agents.activeCount,
+      clockTicks: () => sharedClock.stats.ticks,
+      clockLate: () => sharedClock.stats.late,
+    });
+    observeAgents(this.agents, this.metrics);
     registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });
     this.rooms = new RoomManager({ workers: this.workers, agents: this.agents, mediasoup: config.mediasoup, createVad: createVadStream });
     this.signaling = new SignalingServer({ rooms: this.rooms, agents: this.agents, tokenSecret: config.tokenSecret });
@@ -116,6 +124,11 @@ export class Bridge {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/api') {
       void this.api.handle(req, res, url);
+      return;
+    }
+    if (url.pathname === '/metrics' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(this.metrics.registry.render());
       return;
     }
     if (url.pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {

@@ -211,6 +211,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       // Must not happen: a frame of interrupted speech after the decision.
       const b = this.pendingBargeIn;
       if (b && b.speechId === handle.id) b.framesAfterDecision++;
+      this.emit('frameAfterInterrupt', handle.id);
     }
     this.output.sendAudio(this.frame, talkSpurt);
     this.lastOut.set(this.frame);
@@ -386,6 +387,7 @@ export class AgentSession extends EventEmitter implements Ticker {
         subs.close();
         turn.answer = played.playedText;
         turn.interrupted = played.interrupted;
+        this.emit('turn', turn);
         if (opts.addAnswerToHistory && played.playedText) {
           this.history.add({ role: 'assistant', content: played.playedText, interrupted: played.interrupted, source: opts.source });
         }

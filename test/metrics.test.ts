@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { Counter, Histogram, Registry } from '../src/metrics';
+
+describe('Prometheus metrics', () => {
+  it('renders counters with escaped labels and histograms with cumulative buckets', () => {
+    const r = new Registry();
+    const c = r.add(new Counter('x_total', 'things'));
+    c.inc({ code: 'a"b' });
+    c.inc({ code: 'a"b' }, 2);
+    const h = r.add(new Histogram('lat_ms', 'latency', [10, 20]));
+    h.observe(5);
+    h.observe(15);
+    h.observe(25);
+    const text = r.render();
+    expect(text).toContain('# TYPE x_total counter');
+    expect(text).toContain('x_total{code="a\\"b"} 3');
+    expect(text).toContain('lat_ms_bucket{le="10"} 1');
+    expect(text).toContain('lat_ms_bucket{le="20"} 2');
+    expect(text).toContain('lat_ms_bucket{le="+Inf"} 3');
+    expect(text).toContain('lat_ms_sum 45');
+    expect(text).toContain('lat_ms_count 3');
+  });
+});
