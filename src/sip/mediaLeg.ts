@@ -13,10 +13,10 @@
  * first held by a plain UDP socket (the probe) that reads the first RTP packet
  * (SSRC, payload type, source address); then the probe closes and the
  * PlainTransport binds the same port (`port` option), connected to the packet's
- * source (symmetric RTP, works behind NAT). Packets that arrive in the few
- * milliseconds of the hand-over are lost. With `a=ssrc` in the SDP, or after
- * PROBE_TIMEOUT_MS without RTP (a silent or one-way caller), the transport is
- * created at once / then and connected to the SDP address. (A caller that
+ * source (symmetric RTP: works behind NAT and when the SDP names another
+ * interface). Packets that arrive in the few milliseconds of the hand-over are
+ * lost. After PROBE_TIMEOUT_MS without RTP (a silent or one-way caller) the
+ * transport is connected to the SDP address, with the SDP's `a=ssrc` if any. (A caller that
  * changes SSRC mid-call is not followed: mediasoup drops the new stream.)
  *
  * Outgoing audio is one RTP packet per 20 ms tick of the agent's clock; the RTP
@@ -145,14 +145,17 @@ export class SipMediaLeg {
       await d.ready;
       this.opusRx = d;
     }
-    if (remote.ssrc !== null) {
-      this.stats.ssrcSource = 'sdp';
-      await this.activate({ ssrc: remote.ssrc, address: remote.address, port: remote.port });
-      return;
-    }
+    // Even with a=ssrc the first packet is awaited: its source address is where the
+    // caller really sends from (NAT, or an SDP address that is not the one in use).
     this.probeTimer = setTimeout(() => {
-      this.log.info('no RTP from the caller yet; sending to the SDP address without a caller stream');
-      void this.activate(null);
+      if (remote.ssrc !== null) {
+        this.stats.ssrcSource = 'sdp';
+        this.log.info('no RTP from the caller yet; using the SDP address and a=ssrc');
+        void this.activate({ ssrc: remote.ssrc, address: remote.address, port: remote.port });
+      } else {
+        this.log.info('no RTP from the caller yet; sending to the SDP address without a caller stream');
+        void this.activate(null);
+      }
     }, PROBE_TIMEOUT_MS);
   }
 

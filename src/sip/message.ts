@@ -107,18 +107,27 @@ export function parseMessage(buf: Buffer, limits: SipLimits = DEFAULT_LIMITS): P
     msg = { kind: 'request', method: m[1].toUpperCase(), uri: m[2], headers: [], body: Buffer.alloc(0) };
   }
   // Header lines, with folding (a line starting with whitespace continues the previous one).
+  // A bad line is skipped and reported after the others are read, so the message can still be answered.
+  let bad: { error: SipParseError; message: string } | null = null;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
-    if (line.length > limits.maxLine) return { error: 'SIP_BAD_HEADER', message: 'header line too long', partial: msg };
+    if (line.length > limits.maxLine) {
+      bad ??= { error: 'SIP_BAD_HEADER', message: 'header line too long' };
+      continue;
+    }
     if (/^[ \t]/.test(line) && msg.headers.length) {
       msg.headers[msg.headers.length - 1][1] += ' ' + line.trim();
       continue;
     }
     const c = line.indexOf(':');
-    if (c <= 0 || !TOKEN.test(line.slice(0, c).trim())) return { error: 'SIP_BAD_HEADER', message: `bad header line ${JSON.stringify(line.slice(0, 60))}`, partial: msg };
+    if (c <= 0 || !TOKEN.test(line.slice(0, c).trim())) {
+      bad ??= { error: 'SIP_BAD_HEADER', message: `bad header line ${JSON.stringify(line.slice(0, 60))}` };
+      continue;
+    }
     if (msg.headers.length >= limits.maxHeaders) return { error: 'SIP_TOO_MANY_HEADERS', message: `more than ${limits.maxHeaders} headers`, partial: msg };
     msg.headers.push([canonicalName(line.slice(0, c)), line.slice(c + 1).trim()]);
   }
+  if (bad) return { ...bad, partial: msg };
   for (const h of ['Via', 'From', 'To', 'Call-ID', 'CSeq']) {
     if (!header(msg, h)) return { error: 'SIP_MISSING_HEADER', message: `missing ${h}`, partial: msg };
   }
