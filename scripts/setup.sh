@@ -26,11 +26,12 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a=
 # --- 1. Debian packages
 # Build of the mediasoup worker and the addon; espeak-ng (default TTS), sox (audio
 # tooling for tests/benches), pocketsphinx (default ASR), clang (libFuzzer harness),
-# libopus-dev (Opus for rooms and SIP).
+# libopus-dev (Opus for rooms and SIP), sip-tester (SIPp) and baresip (real SIP
+# peers for the telephony tests).
 pkgs=(g++ make python3 pkg-config meson ninja-build
       libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev
       espeak-ng sox libsox-fmt-all pocketsphinx pocketsphinx-en-us
-      libopus-dev clang)
+      libopus-dev clang sip-tester baresip)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
