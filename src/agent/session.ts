@@ -63,6 +63,8 @@ export interface BargeInRecord {
   framesAfterDecision: number;
   /** Decision → abort signal of the in-flight LLM/TTS requests. */
   abortDelayMs: number;
+  /** Decision time − (onset arrival + D): the detector's and the bridge's own delay. */
+  decisionDelayMs: number;
   speechId: string;
 }
 
@@ -258,6 +260,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       durationMs: this.config.interrupt.durationMs,
       framesAfterDecision: 0,
       abortDelayMs: abortedAt - decisionMs,
+      decisionDelayMs: decisionMs - onsetArrivalMs - this.config.interrupt.durationMs,
       speechId: stopped.id,
     };
     this.pendingBargeIn = rec;
@@ -572,6 +575,7 @@ export class AgentSession extends EventEmitter implements Ticker {
         InterruptSpeechDuration: b.durationMs,
         FramesAfterDecision: b.framesAfterDecision,
         AbortDelayMs: round(b.abortDelayMs),
+        DecisionDelayMs: round(b.decisionDelayMs),
         At: new Date(b.at).toISOString(),
       })),
       LastBargeInLatencyMs: last ? round(last.latencyMs) : null,

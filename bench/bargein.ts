@@ -1,0 +1,396 @@
+/**
+ * Barge-in latency bench: the number the project lives by (DESIGN.md).
+ *
+ * Starts the real bridge (the voxbridge CLI, real mediasoup worker) as a child
+ * process, a local server speaking the OpenAI wire protocol for LLM/TTS/ASR
+ * with realistic first-byte delays, and N simulated users at real-time pace
+ * over loopback. For D in {0, 200, 500} and N in {1, 10, 50, 100, 200} it
+ * measures, per barge-in, the bridge's own latency (arrival of the onset
+ * packet → last agent packet sent) and overhead = latency − D, plus the
+ * client-side view, frames after the decision, LLM/TTS abort delay, false
+ * barge-ins per minute on noise-only and echo-only users, wrongful interrupts
+ * by speech shorter than D, missed barge-ins, CPU and RSS per session and
+ * late agent frames. Prints a table, writes bench/out/bargein.json and SVGs.
+ *
+ *   npm run bench:bargein                      full matrix (about 15 minutes)
+ *   npm run bench:bargein -- --quick           N in {1,10}, 3 rounds (about 2 minutes)
+ *   npm run bench:bargein -- --n 1,50 --d 200 --rounds 5 --transport ws
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { OpenAiTestServer, textEvents } from '../test/helpers/openaiServer';
+import { makeAssets, RATE } from './bargein/assets';
+import { summarize, lineChart, cdf } from './bargein/report';
+import { SimUser, WsUser, type UserKind } from './bargein/users';
+import { machine, outDir, table, writeJson } from './util';
+
+const root = path.resolve(__dirname, '..');
+const API_KEY = 'bench-api-key-0123456789abcdef';
+
+interface Args {
+  n: number[];
+  d: number[];
+  rounds: number;
+  transport: string[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, transport: ['ws'] };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i + 1];
+    switch (argv[i]) {
+      case '--quick':
+        a.n = [1, 10];
+        a.rounds = 3;
+        break;
+      case '--n':
+        a.n = v.split(',').map(Number);
+        i++;
+        break;
+      case '--d':
+        a.d = v.split(',').map(Number);
+        i++;
+        break;
+      case '--rounds':
+        a.rounds = Number(v);
+        i++;
+        break;
+      case '--transport':
+        a.transport = v.split(',');
+        i++;
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i]}`);
+    }
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------- bridge process
+
+interface BridgeProc {
+  child: ChildProcess;
+  url: string;
+  pids: number[];
+}
+
+async function startBridge(): Promise<BridgeProc> {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'voxbridge.js')], {
+    cwd: root,
+    env: { ...process.env, VOXBRIDGE_PORT: '0', VOXBRIDGE_API_KEY: API_KEY, VOXBRIDGE_WORKERS: '1', VOXBRIDGE_MAX_SESSIONS: '2000', VOXBRIDGE_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (c) => reject(new Error(`bridge exited ${c}`)));
+  });
+  const health = (await (await fetch(`${url}/healthz`)).json()) as { workers: { pid: number }[] };
+  return { child, url, pids: [child.pid!, ...health.workers.map((w) => w.pid)] };
+}
+
+/** CPU seconds (user+system) of the processes, from /proc. */
+function cpuSeconds(pids: number[]): number {
+  const tick = 100; // USER_HZ on Linux
+  let s = 0;
+  for (const pid of pids) {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      s += (Number(parts[11]) + Number(parts[12])) / tick;
+    } catch {
+      /* gone */
+    }
+  }
+  return s;
+}
+
+function rssBytes(pids: number[]): number {
+  let s = 0;
+  for (const pid of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) s += Number(m[1]) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return s;
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+// ---------------------------------------------------------------- one cell
+
+interface CellResult {
+  transport: string;
+  D: number;
+  N: number;
+  speechUsers: number;
+  bargeIns: number;
+  overhead: ReturnType<typeof summarize>;
+  clientOverhead: ReturnType<typeof summarize>;
+  overheads: number[];
+  decisionDelay: ReturnType<typeof summarize>;
+  framesAfterDecision: number;
+  abortDelayMaxMs: number;
+  missed: number;
+  attempts: number;
+  falsePerMinNoise: number | null;
+  falsePerMinEcho: number | null;
+  wrongfulShort: string;
+  cpuPctPerSession: number;
+  cpuPctTotal: number;
+  rssMiBPerSession: number;
+  lateFramesPct: number;
+  lateClientPct: number;
+  seconds: number;
+}
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function userKinds(N: number, D: number): UserKind[] {
+  const kinds: UserKind[] = [];
+  for (let i = 0; i < N; i++) {
+    if (N >= 10 && i % 10 === 3) kinds.push('noise');
+    else if (N >= 10 && i % 10 === 7) kinds.push('echo');
+    else if (N >= 10 && D >= 500 && i % 10 === 5) kinds.push('short');
+    else kinds.push('speech');
+  }
+  return kinds;
+}
+
+async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnType<typeof makeAssets>, transport: string, D: number, N: number, rounds: number): Promise<CellResult> {
+  const api = async (action: string, body: Record<string, unknown>) => {
+    const r = await fetch(`${bridge.url}/api?Action=${action}`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: JSON.stringify(body) });
+    const j = (await r.json()) as Record<string, any>;
+    if (r.status !== 200) throw new Error(`${action}: ${r.status} ${JSON.stringify(j)}`);
+    return j;
+  };
+  const kinds = userKinds(N, D);
+  const rnd = prng(1000 * D + N);
+  const users: SimUser[] = kinds.map((k, i) => new WsUser(k, i, assets, api, rounds, rnd));
+  void transport;
+  const body = (i: number) => ({
+    RoomId: `bench-${D}-${N}-${i}`,
+    Config: {
+      LLMConfig: { Url: ai.baseUrl, ModelName: 'bench', APIKey: 'sk-bench', WindowSize: 2 },
+      TTSConfig: { Provider: 'openai', Url: ai.baseUrl, SampleRate: RATE },
+      ASRConfig: { Provider: 'openai', Url: ai.baseUrl, InterruptConfig: { InterruptSpeechDuration: D } },
+    },
+  });
+  for (let i = 0; i < users.length; i += 10) await Promise.all(users.slice(i, i + 10).map((u, k) => u.connect(bridge.url, API_KEY, body(i + k))));
+
+  // One drift-free 20 ms clock drives every user; starts are staggered over 1 s.
+  const t0 = performance.now();
+  const startAt = users.map(() => t0 + rnd() * 1000);
+  const cpu0 = cpuSeconds(bridge.pids);
+  const rss0 = rssBytes(bridge.pids);
+  const ticks0 = await metric(bridge.url, 'voxbridge_frame_clock_ticks');
+  const late0 = await metric(bridge.url, 'voxbridge_frame_clock_late_ticks');
+  const wallStart = performance.now();
+  let n = 0;
+  const deadline = t0 + rounds * 9000 + 20_000;
+  await new Promise<void>((resolve) => {
+    const step = () => {
+      const now = performance.now();
+      for (let i = 0; i < users.length; i++) {
+        const u = users[i];
+        if (!u.done && now >= startAt[i]) {
+          if (!(u as unknown as { started?: boolean }).started) {
+            (u as unknown as { started?: boolean }).started = true;
+            u.start();
+          }
+          u.tick(now);
+        }
+      }
+      const speechDone = users.every((u) => u.done || u.kind === 'noise' || u.kind === 'echo');
+      if (speechDone || now > deadline) {
+        resolve();
+        return;
+      }
+      n++;
+      setTimeout(step, Math.max(0, t0 + n * 20 - performance.now()));
+    };
+    step();
+  });
+  const seconds = (performance.now() - wallStart) / 1000;
+  const cpu = cpuSeconds(bridge.pids) - cpu0;
+  const rss = rssBytes(bridge.pids);
+  const ticks = (await metric(bridge.url, 'voxbridge_frame_clock_ticks')) - ticks0;
+  const late = (await metric(bridge.url, 'voxbridge_frame_clock_late_ticks')) - late0;
+
+  // Bridge-side records of every session.
+  const overheads: number[] = [];
+  const decisionDelays: number[] = [];
+  let framesAfter = 0;
+  let abortMax = 0;
+  let falseNoise = 0;
+  let falseEcho = 0;
+  let wrongful = 0;
+  let shortAttempts = 0;
+  const clientOver: number[] = [];
+  let missed = 0;
+  let attempts = 0;
+  for (const u of users) {
+    const d = await api('DescribeVoiceChat', { AgentInstanceId: u.agentId });
+    const b = (d.BargeIns as any[]) ?? [];
+    if (u.kind === 'noise') falseNoise += b.length;
+    else if (u.kind === 'echo') falseEcho += b.length;
+    else if (u.kind === 'short') {
+      wrongful += b.length;
+      shortAttempts += u.rounds.length;
+    } else {
+      for (const r of b) {
+        if (r.OverheadMs !== undefined) overheads.push(r.OverheadMs);
+        if (r.DecisionDelayMs !== undefined) decisionDelays.push(r.DecisionDelayMs);
+        framesAfter += r.FramesAfterDecision;
+        abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
+      }
+      for (const r of u.rounds) {
+        attempts++;
+        if (r.missed) missed++;
+        else if (Number.isFinite(r.clientLatencyMs)) clientOver.push(r.clientLatencyMs - D);
+      }
+    }
+    await api('StopVoiceChat', { AgentInstanceId: u.agentId }).catch(() => undefined);
+    u.close();
+  }
+  const minutes = seconds / 60;
+  const nNoise = users.filter((u) => u.kind === 'noise').length;
+  const nEcho = users.filter((u) => u.kind === 'echo').length;
+  const agentPk = users.reduce((a, u) => a + u.agentPackets, 0);
+  const latePk = users.reduce((a, u) => a + u.lateAgentPackets, 0);
+  await new Promise((r) => setTimeout(r, 500));
+  return {
+    transport,
+    D,
+    N,
+    speechUsers: users.filter((u) => u.kind === 'speech').length,
+    bargeIns: overheads.length,
+    overhead: summarize(overheads),
+    clientOverhead: summarize(clientOver),
+    overheads,
+    decisionDelay: summarize(decisionDelays),
+    framesAfterDecision: framesAfter,
+    abortDelayMaxMs: abortMax,
+    missed,
+    attempts,
+    falsePerMinNoise: nNoise ? falseNoise / (nNoise * minutes) : null,
+    falsePerMinEcho: nEcho ? falseEcho / (nEcho * minutes) : null,
+    wrongfulShort: shortAttempts ? `${wrongful}/${shortAttempts}` : 'n/a',
+    cpuPctPerSession: (100 * cpu) / seconds / N,
+    cpuPctTotal: (100 * cpu) / seconds,
+    rssMiBPerSession: (rss - rss0) / N / 2 ** 20,
+    lateFramesPct: ticks > 0 ? (100 * late) / ticks : NaN,
+    lateClientPct: agentPk ? (100 * latePk) / agentPk : NaN,
+    seconds,
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  console.log(`barge-in bench: N=${args.n.join(',')} D=${args.d.join(',')} rounds=${args.rounds} transport=${args.transport.join(',')}`);
+  const assets = makeAssets();
+  const ai = await OpenAiTestServer.start();
+  // A long answer, streamed with a realistic first-token delay; TTS streams
+  // ~2x faster than real time after 150 ms; ASR recognises nothing (no new turn).
+  const words = Array.from({ length: 200 }, (_, i) => ['plans', 'include', 'calls', 'data', 'support', 'and', 'roaming', 'options'][i % 8]).join(' ');
+  ai.defaultChat = { events: textEvents(words + '.', 60), firstByteDelayMs: 300, chunkDelayMs: 60 };
+  ai.defaultSpeech = { pcm: assets.agentSpeech, split: { every: 3200 }, firstByteDelayMs: 150, chunkDelayMs: 50 };
+  ai.defaultTranscription = { text: '' };
+  const bridge = await startBridge();
+  const results: CellResult[] = [];
+  let saturatedAt: number | null = null;
+  try {
+    for (const transport of args.transport) {
+      for (const D of args.d) {
+        for (const N of args.n) {
+          const r = await runCell(bridge, ai, assets, transport, D, N, args.rounds);
+          results.push(r);
+          console.log(
+            `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
+              `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%`,
+          );
+          if (r.attempts && (r.missed / r.attempts > 0.2 || r.lateFramesPct > 5)) {
+            saturatedAt = N;
+            console.log(`  saturated at N=${N} (missed ${r.missed}/${r.attempts}, late ${r.lateFramesPct.toFixed(1)}%): stopping this D`);
+            break;
+          }
+        }
+      }
+    }
+  } finally {
+    bridge.child.kill('SIGTERM');
+    await ai.close();
+  }
+
+  const f1 = (v: number | null) => (v === null || !Number.isFinite(v) ? 'n/a' : +v.toFixed(1));
+  const rows = results.map((r) => ({
+    path: r.transport,
+    D: r.D,
+    N: r.N,
+    'barge-ins': r.bargeIns,
+    'overhead p50': f1(r.overhead.p50),
+    p95: f1(r.overhead.p95),
+    p99: f1(r.overhead.p99),
+    'decision p50': f1(r.decisionDelay.p50),
+    'decision p99': f1(r.decisionDelay.p99),
+    'client p50': f1(r.clientOverhead.p50),
+    'client p99': f1(r.clientOverhead.p99),
+    'frames after': r.framesAfterDecision,
+    'abort max ms': f1(r.abortDelayMaxMs),
+    missed: `${r.missed}/${r.attempts}`,
+    'false/min noise': f1(r.falsePerMinNoise),
+    'false/min echo': f1(r.falsePerMinEcho),
+    'short<D interrupts': r.wrongfulShort,
+    'CPU%/session': +r.cpuPctPerSession.toFixed(2),
+    'RSS MiB/session': +r.rssMiBPerSession.toFixed(2),
+    'late frames %': f1(r.lateFramesPct),
+  }));
+  console.log(
+    '\nBarge-in overhead = bridge latency − D (ms): last agent packet sent − onset packet arrival − D. It can be negative by up to\n' +
+      'one frame: the last packet went out on the clock tick before the decision. decision = decision time − (onset arrival + D).\n' +
+      "client = the same latency seen from the simulated user's socket.\n",
+  );
+  console.log(table(rows));
+
+  // Pictures: overhead CDF per N for each D, and overhead percentiles vs N.
+  fs.mkdirSync(outDir, { recursive: true });
+  for (const D of args.d) {
+    const cells = results.filter((r) => r.D === D && r.overheads.length);
+    const svg = lineChart(`Barge-in overhead CDF, D = ${D} ms`, 'overhead = latency − D (ms)', 'fraction of barge-ins', cells.map((c) => ({ label: `N=${c.N} (${c.transport})`, points: cdf(c.overheads) })), { step: true });
+    fs.writeFileSync(path.join(outDir, `bargein-cdf-D${D}.svg`), svg);
+  }
+  const vsN = args.d.flatMap((D) =>
+    (['p50', 'p99'] as const).map((p) => ({
+      label: `D=${D} ${p}`,
+      points: results.filter((r) => r.D === D && r.overheads.length).map((r) => [r.N, r.overhead[p]] as [number, number]),
+    })),
+  );
+  fs.writeFileSync(path.join(outDir, 'bargein-overhead-vs-n.svg'), lineChart('Barge-in overhead vs concurrent sessions', 'concurrent sessions (N)', 'overhead (ms)', vsN, { xLog: true }));
+  const file = writeJson('bargein', { machine: machine(), args, saturatedAt, results: results.map(({ overheads, ...r }) => ({ ...r, overheads })) });
+  console.log(`\nwrote ${file} and SVGs in ${outDir}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

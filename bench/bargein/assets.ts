@@ -1,0 +1,85 @@
+/**
+ * Audio the simulated users send and the TTS server speaks, generated once per
+ * run with the same tools the tests use (espeak-ng, sox), with known labels:
+ * the true onset sample of each speech clip is measured on the clean clip.
+ */
+import { speak, labelSpeech, noise, music, clicks, babble } from '../../test/helpers/clips';
+import { sine } from '../../test/helpers/audio';
+
+export const RATE = 16000;
+export const FRAME = 320;
+
+export interface LabelledClip {
+  pcm: Int16Array;
+  /** First sample of speech. */
+  onset: number;
+  /** Speech samples in the clip (sum of labelled spans). */
+  speechSamples: number;
+}
+
+function framesOf(pcm: Int16Array): Int16Array[] {
+  const out: Int16Array[] = [];
+  for (let i = 0; i + FRAME <= pcm.length; i += FRAME) out.push(pcm.slice(i, i + FRAME));
+  return out;
+}
+
+function labelled(pcm: Int16Array, leadMs: number): LabelledClip {
+  const lead = new Int16Array((RATE * leadMs) / 1000);
+  const full = new Int16Array(lead.length + pcm.length);
+  full.set(pcm, lead.length);
+  const spans = labelSpeech(pcm, RATE).speech;
+  return { pcm: full, onset: lead.length + (spans[0]?.[0] ?? 0), speechSamples: spans.reduce((a, [s, e]) => a + (e - s), 0) };
+}
+
+function mixInto(dst: Int16Array, src: Int16Array): Int16Array {
+  const out = new Int16Array(dst.length);
+  for (let i = 0; i < dst.length; i++) out[i] = Math.max(-32768, Math.min(32767, dst[i] + (src[i % src.length] ?? 0)));
+  return out;
+}
+
+export interface BenchAssets {
+  /** Barge-in utterances (different speakers), each long enough for D = 500 + margin. */
+  speech: LabelledClip[];
+  /** A backchannel shorter than 500 ms of speech, for the wrongful-interrupt count at D = 500. */
+  short: LabelledClip;
+  /** Quiet room noise sent between utterances (-60 dBFS pink), as 20 ms frames. */
+  bed: Int16Array[];
+  /** Noise-only user audio: white/pink/brown noise, babble, music-like tones, clicks (~40 s). */
+  noiseOnly: Int16Array[];
+  /** What the TTS server speaks (a long espeak-ng paragraph at 16 kHz). */
+  agentSpeech: Int16Array;
+}
+
+export function makeAssets(): BenchAssets {
+  const lines = [
+    ['excuse me, can I ask you something else please', 'en-us'],
+    ['wait, stop, that is not what I asked about at all', 'en-gb'],
+    ['hold on a second, I have a different question', 'en-us+f3'],
+    ['sorry to interrupt, but could you repeat the price', 'en-us+m3'],
+  ] as const;
+  const bed = noise('pink', 4, RATE, -60, 11);
+  const speech = lines.map(([text, voice], i) => {
+    const c = labelled(speak(text, RATE, { voice }), 200 + 37 * i);
+    return { ...c, pcm: mixInto(c.pcm, bed) };
+  });
+  const shortRaw = labelled(speak('ok', RATE, { speed: 260 }), 200);
+  const short = { ...shortRaw, pcm: mixInto(shortRaw.pcm, bed) };
+  const noiseOnly = framesOf(
+    Int16Array.from([
+      ...noise('white', 5, RATE, -35, 3),
+      ...noise('pink', 5, RATE, -30, 4),
+      ...noise('brown', 5, RATE, -28, 5),
+      ...babble(10, RATE, -32),
+      ...music(8, RATE, -30),
+      ...clicks(5, RATE, -12),
+      ...mixInto(sine(1000, RATE, 2, 3000), bed),
+    ]),
+  );
+  const paragraph = speak(
+    'Thank you for calling. Let me walk you through the options we have for your account today. ' +
+      'First, there is the standard plan, which includes unlimited calls and a generous data allowance. ' +
+      'Second, the premium plan adds international roaming and priority support at any hour.',
+    RATE,
+  );
+  return { speech, short, bed: framesOf(bed), noiseOnly, agentSpeech: paragraph };
+}

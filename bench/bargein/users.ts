@@ -1,0 +1,245 @@
+/**
+ * Simulated users for the barge-in bench. Each user owns one agent session and
+ * one media leg (the telephony WebSocket media stream, or RTP/Opus through a
+ * mediasoup PlainTransport like a room participant), and sends one 20 ms frame
+ * per tick of the driver's shared drift-free clock.
+ *
+ * kinds:
+ *  - speech: the agent speaks a long answer; after a random delay the user says
+ *    a labelled utterance; the send time of the packet carrying its first speech
+ *    sample is t_onset (client side); agent packets then stop (t_stop, client side)
+ *  - short:  like speech, with a backchannel shorter than D (must not interrupt)
+ *  - noise:  noise, babble, music-like tones, clicks while the agent speaks
+ *  - echo:   the agent's own voice coming back (delayed, attenuated) plus room noise
+ */
+import WebSocket from 'ws';
+import type { BenchAssets, LabelledClip } from './assets';
+import { FRAME, RATE } from './assets';
+
+export type UserKind = 'speech' | 'short' | 'noise' | 'echo';
+
+export interface RoundResult {
+  /** Client: send time of the packet carrying the first speech sample. */
+  onsetSentAt: number;
+  /** Client: arrival of the last agent packet before it stopped (NaN if it never stopped). */
+  lastAgentAt: number;
+  clientLatencyMs: number;
+  /** Agent audio was still arriving at the end of the round. */
+  missed: boolean;
+  speechMs: number;
+}
+
+export interface Api {
+  (action: string, body: Record<string, unknown>): Promise<Record<string, any>>;
+}
+
+const ECHO_DELAY_FRAMES = 6; // 120 ms acoustic + network round trip
+const ECHO_GAIN = 0.25; // -12 dB
+
+export abstract class SimUser {
+  agentId = '';
+  rounds: RoundResult[] = [];
+  /** Agent packets received, with arrival times (for pacing/jitter). */
+  agentPackets = 0;
+  lateAgentPackets = 0;
+  private spurtStart = 0;
+  private spurtCount = 0;
+  lastAgentAt = 0;
+  firstAgentAtThisRound = 0;
+  private phase: 'idle' | 'waitAgent' | 'speaking' | 'cooldown' = 'idle';
+  private clip: LabelledClip | null = null;
+  private clipPos = 0;
+  private onsetSentAt = 0;
+  private speakAt = 0;
+  private cooldownUntil = 0;
+  private bedPos = 0;
+  private noisePos = 0;
+  private readonly echoRing: Int16Array[] = [];
+  private roundsLeft: number;
+  private nextKick = 0;
+  done = false;
+
+  constructor(
+    readonly kind: UserKind,
+    readonly index: number,
+    protected readonly assets: BenchAssets,
+    protected readonly api: Api,
+    rounds: number,
+    private readonly rnd: () => number,
+  ) {
+    this.roundsLeft = rounds;
+  }
+
+  abstract connect(url: string, apiKey: string, startBody: Record<string, unknown>): Promise<void>;
+  protected abstract sendFrame(pcm: Int16Array): void;
+  abstract close(): void;
+
+  /** Called by the transport for every agent audio packet (pcm when decoded, else null). */
+  protected onAgentPacket(pcm: Int16Array | null): void {
+    const now = performance.now();
+    // Lateness: packets are expected every 20 ms from the start of a talk-spurt.
+    if (now - this.lastAgentAt > 200) {
+      this.spurtStart = now;
+      this.spurtCount = 0;
+    } else {
+      this.spurtCount++;
+      if (now - (this.spurtStart + this.spurtCount * 20) > 10) this.lateAgentPackets++;
+      // Re-anchor slowly so one late packet does not mark all the following ones.
+      if (now < this.spurtStart + this.spurtCount * 20) this.spurtStart = now - this.spurtCount * 20;
+    }
+    this.agentPackets++;
+    this.lastAgentAt = now;
+    if (!this.firstAgentAtThisRound) this.firstAgentAtThisRound = now;
+    if (this.kind === 'echo' && pcm) this.echoRing.push(pcm);
+  }
+
+  /** Starts the agent speaking a long answer (a proactive LLM turn). */
+  protected kick(): void {
+    this.firstAgentAtThisRound = 0;
+    void this.api('SendAgentInstanceLLM', { AgentInstanceId: this.agentId, Text: 'Tell me about the plans.', Priority: 'Medium' }).catch(() => undefined);
+  }
+
+  start(): void {
+    this.phase = 'waitAgent';
+    this.kick();
+    this.nextKick = performance.now() + 12_000;
+  }
+
+  /** One 20 ms tick: decide what to send and send it. */
+  tick(now: number): void {
+    if (this.done) return;
+    switch (this.kind) {
+      case 'noise':
+      case 'echo':
+        return this.tickBackground(now);
+      default:
+        return this.tickSpeech(now);
+    }
+  }
+
+  private bed(): Int16Array {
+    const f = this.assets.bed[this.bedPos++ % this.assets.bed.length];
+    return f;
+  }
+
+  private tickBackground(now: number): void {
+    // Keep the agent talking; count false barge-ins on the bridge side.
+    if (now > this.nextKick || (this.lastAgentAt && now - this.lastAgentAt > 1500 && this.firstAgentAtThisRound)) {
+      this.kick();
+      this.nextKick = now + 12_000;
+    }
+    if (this.kind === 'noise') {
+      this.sendFrame(this.assets.noiseOnly[this.noisePos++ % this.assets.noiseOnly.length]);
+      return;
+    }
+    const bed = this.bed();
+    const echo = this.echoRing.length > ECHO_DELAY_FRAMES ? this.echoRing.shift()! : null;
+    if (!echo) {
+      this.sendFrame(bed);
+      return;
+    }
+    const f = new Int16Array(FRAME);
+    for (let i = 0; i < FRAME; i++) f[i] = Math.max(-32768, Math.min(32767, Math.round(bed[i] + ECHO_GAIN * (echo[i] ?? 0))));
+    this.sendFrame(f);
+  }
+
+  private tickSpeech(now: number): void {
+    switch (this.phase) {
+      case 'idle':
+        this.sendFrame(this.bed());
+        return;
+      case 'waitAgent':
+        this.sendFrame(this.bed());
+        if (this.firstAgentAtThisRound && !this.speakAt) this.speakAt = this.firstAgentAtThisRound + 800 + this.rnd() * 2200;
+        if (this.speakAt && now >= this.speakAt) {
+          this.clip = this.kind === 'short' ? this.assets.short : this.assets.speech[(this.index + this.rounds.length) % this.assets.speech.length];
+          this.clipPos = 0;
+          this.onsetSentAt = 0;
+          this.phase = 'speaking';
+        } else if (!this.firstAgentAtThisRound && now - this.nextKick > -12_000 + 8000) {
+          // The agent never started (overload): try again.
+          this.kick();
+          this.nextKick = now + 12_000;
+        }
+        return;
+      case 'speaking': {
+        const clip = this.clip!;
+        const f = clip.pcm.subarray(this.clipPos, this.clipPos + FRAME);
+        const frame = f.length === FRAME ? f : this.bed();
+        this.sendFrame(frame);
+        if (!this.onsetSentAt && this.clipPos + FRAME > clip.onset) this.onsetSentAt = performance.now();
+        this.clipPos += FRAME;
+        if (this.clipPos >= clip.pcm.length) {
+          this.phase = 'cooldown';
+          this.cooldownUntil = now + 1200;
+        }
+        return;
+      }
+      case 'cooldown':
+        this.sendFrame(this.bed());
+        if (now < this.cooldownUntil) return;
+        this.finishRound(now);
+        return;
+    }
+  }
+
+  private finishRound(now: number): void {
+    const stillTalking = now - this.lastAgentAt < 100;
+    const stopped = !stillTalking && this.lastAgentAt > this.onsetSentAt;
+    this.rounds.push({
+      onsetSentAt: this.onsetSentAt,
+      lastAgentAt: stopped ? this.lastAgentAt : NaN,
+      clientLatencyMs: stopped ? this.lastAgentAt - this.onsetSentAt : NaN,
+      missed: stillTalking,
+      speechMs: ((this.clip?.speechSamples ?? 0) / RATE) * 1000,
+    });
+    this.speakAt = 0;
+    if (--this.roundsLeft <= 0) {
+      this.done = true;
+      this.phase = 'idle';
+      return;
+    }
+    this.phase = 'waitAgent';
+    this.kick();
+    this.nextKick = now + 12_000;
+  }
+}
+
+/** The telephony path: WebSocket media stream, L16 16 kHz, with `clear` on barge-in. */
+export class WsUser extends SimUser {
+  private ws!: WebSocket;
+  private readonly out = Buffer.allocUnsafe(FRAME * 2);
+  clears = 0;
+
+  async connect(url: string, apiKey: string, startBody: Record<string, unknown>): Promise<void> {
+    const started = await this.api('StartVoiceChat', startBody);
+    this.agentId = started.AgentInstanceId;
+    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/media`);
+    await new Promise<void>((resolve, reject) => {
+      this.ws.once('open', resolve);
+      this.ws.once('error', reject);
+    });
+    this.ws.send(JSON.stringify({ event: 'start', agentInstanceId: this.agentId, apiKey, mediaFormat: { encoding: 'L16', sampleRate: RATE } }));
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        let pcm: Int16Array | null = null;
+        if (this.kind === 'echo') {
+          pcm = new Int16Array(data.length >> 1);
+          for (let i = 0; i < pcm.length; i++) pcm[i] = data.readInt16LE(2 * i);
+        }
+        this.onAgentPacket(pcm);
+      } else if (data.includes('"clear"')) this.clears++;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  protected sendFrame(pcm: Int16Array): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    for (let i = 0; i < FRAME; i++) this.out.writeInt16LE(pcm[i] ?? 0, 2 * i);
+    this.ws.send(this.out);
+  }
+
+  close(): void {
+    this.ws?.close();
+  }
+}
