@@ -90,9 +90,9 @@ export class AgentParticipant extends EventEmitter {
     this.output = {
       sendAudio: (frame, talkSpurtStart) => this.sendAudio(frame, talkSpurtStart),
       sendMessage: (msg) => this.broadcast(JSON.stringify(msg)),
-      clear: () => {
-        // Nothing is buffered on this side: packets leave as the core's clock makes them.
-      },
+      // Nothing is buffered on this side (packets leave as the core's clock makes
+      // them); the talk-spurt is closed with silence so receivers stop at once.
+      clear: () => this.endTalkSpurt(),
       end: (reason) => void setTimeout(() => this.close(reason), END_LINGER_MS).unref(),
     };
     session.on('message', this.onSessionMessage);
@@ -139,6 +139,16 @@ export class AgentParticipant extends EventEmitter {
     } catch (e) {
       // The frame clock swallows ticker errors: report the first one of a run here.
       if (this.sendErrors++ === 0) this.log.error('agent audio frame not sent', { error: e });
+    }
+  }
+
+  private endTalkSpurt(): void {
+    const p = this.audioProducer;
+    if (!p || p.closed || !this.sender) return;
+    try {
+      this.sender.endTalkSpurt();
+    } catch (e) {
+      this.log.warn('talk-spurt end not sent', { error: e });
     }
   }
 

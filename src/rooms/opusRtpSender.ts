@@ -36,13 +36,41 @@ export class OpusRtpSender {
   private ts = crypto.randomInt(0, 0x100000000);
   private lastAt = -Infinity;
   private started = false;
+  private spurtEnded = false;
   packets = 0;
+  silencePackets = 0;
   bytes = 0;
 
   constructor(private readonly opts: OpusRtpSenderOptions) {
     this.ssrc = opts.ssrc ?? crypto.randomInt(1, 0xffffffff);
     this.payloadType = opts.payloadType ?? OPUS_PAYLOAD_TYPE;
     this.encoder = createOpusEncoder({ sampleRate: opts.sampleRate ?? 16000, channels: 1, bitrate: opts.bitrate ?? 32000, complexity: 5 });
+  }
+
+  /**
+   * Ends the current talk-spurt at once (barge-in, manual interrupt, takeover):
+   * sends `frames` 20 ms frames of digital silence right after the last audio
+   * frame. Without them a receiver's jitter buffer, finding no next packet, would
+   * conceal the loss by extending the cut-off speech (WebRTC NetEq's expand
+   * fades over ~300 ms); with them it plays silence from the next frame on.
+   * They carry no agent audio; a repeated call sends nothing.
+   */
+  endTalkSpurt(frames = 2): void {
+    if (!this.started || this.spurtEnded) return;
+    this.spurtEnded = true;
+    const zero = new Int16Array((this.opts.sampleRate ?? 16000) / 50);
+    for (let i = 0; i < frames; i++) {
+      this.ts = (this.ts + TS_PER_FRAME) >>> 0;
+      const n = this.encoder.encode(zero, this.scratch);
+      const pkt = Buffer.allocUnsafe(12 + n);
+      writeRtpHeader(pkt, 0, this.payloadType, false, this.seq, this.ts, this.ssrc);
+      pkt.set(this.scratch.subarray(0, n), 12);
+      this.seq = (this.seq + 1) & 0xffff;
+      this.silencePackets++;
+      this.opts.send(pkt);
+    }
+    // The silence covers the next `frames` periods of the timeline.
+    this.lastAt = (this.opts.now ? this.opts.now() : performance.now()) + 20 * (frames - 1);
   }
 
   /** Encodes and sends one frame now. */
@@ -65,6 +93,7 @@ export class OpusRtpSender {
     pkt.set(this.scratch.subarray(0, n), 12);
     this.seq = (this.seq + 1) & 0xffff;
     this.started = true;
+    this.spurtEnded = false;
     this.lastAt = now;
     this.packets++;
     this.bytes += pkt.length;
