@@ -7,7 +7,8 @@
 #      try to download its worker; we build it ourselves)
 #   3. the mediasoup worker, built from the npm package's sources, cached by version
 #   4. the native addon (node-gyp, against the machine's Node headers)
-#   5. TypeScript -> dist/
+#   5. the room web page (esbuild bundle -> dist/web)
+#   6. TypeScript -> dist/
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -27,11 +28,13 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a=
 # Build of the mediasoup worker and the addon; espeak-ng (default TTS), sox (audio
 # tooling for tests/benches), pocketsphinx (default ASR), clang (libFuzzer harness),
 # libopus-dev (Opus for rooms and SIP), sip-tester (SIPp) and baresip (real SIP
-# peers for the telephony tests).
+# peers for the telephony tests), chromium (headless browser for the room page e2e
+# tests, driven by playwright-core).
 pkgs=(g++ make python3 pkg-config meson ninja-build
       libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev
       espeak-ng sox libsox-fmt-all pocketsphinx pocketsphinx-en-us
-      libopus-dev clang sip-tester baresip)
+      libopus-dev clang sip-tester baresip
+      chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -81,7 +84,13 @@ if [ ! -f "$addon" ] || [ -n "$(find binding.gyp native/src native/binding -newe
   ) 9>/tmp/voxbridge-native.lock
 fi
 
-# --- 5. TypeScript
+# --- 5. the room web page (web/ -> dist/web, esbuild)
+if [ ! -f dist/web/app.js ] || [ -n "$(find web proto -newer dist/web/app.js -type f 2>/dev/null | head -1)" ]; then
+  say "bundling the room web page"
+  node web/build.mjs
+fi
+
+# --- 6. TypeScript
 say "compiling TypeScript"
 ./node_modules/.bin/tsc -p tsconfig.json
 say "ready"

@@ -124,7 +124,7 @@ describe('PlainTransport RTP participant', () => {
       transportId: sendT.transportId,
       kind: 'audio',
       rtpParametersJson: JSON.stringify({
-        codecs: [{ mimeType: 'audio/opus', payloadType: 101, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }],
+        codecs: [{ mimeType: 'audio/opus', payloadType: 109, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }],
         encodings: [{ ssrc }],
       }),
     });
@@ -139,7 +139,7 @@ describe('PlainTransport RTP participant', () => {
       const wait = t0 + f * 20 - performance.now();
       if (wait > 0) await sleep(wait);
       const n = enc.encode(voice.subarray(f * 960, (f + 1) * 960), buf);
-      txSock.send(buildRtp(101, f === 0, seq, ts, ssrc, buf.subarray(0, n)), sendT.port, sendT.ip);
+      txSock.send(buildRtp(109, f === 0, seq, ts, ssrc, buf.subarray(0, n)), sendT.port, sendT.ip);
     }
 
     await until(() => messages.some((m) => m.type === 1003), 10_000, 'the user subtitle (1003)');
