@@ -23,6 +23,7 @@ import { OpenAiTestServer, textEvents } from '../test/helpers/openaiServer';
 import { makeAssets, RATE } from './bargein/assets';
 import { summarize, lineChart, cdf } from './bargein/report';
 import { SimUser, WsUser, type UserKind } from './bargein/users';
+import { RtpUser } from './bargein/rtpUser';
 import { machine, outDir, table, writeJson } from './util';
 
 const root = path.resolve(__dirname, '..');
@@ -36,7 +37,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, transport: ['ws'] };
+  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, transport: ['rtp', 'ws'] };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -181,10 +182,9 @@ async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnT
   };
   const kinds = userKinds(N, D);
   const rnd = prng(1000 * D + N);
-  const users: SimUser[] = kinds.map((k, i) => new WsUser(k, i, assets, api, rounds, rnd));
-  void transport;
+  const users: SimUser[] = kinds.map((k, i) => (transport === 'rtp' ? new RtpUser(k, i, assets, api, rounds, rnd) : new WsUser(k, i, assets, api, rounds, rnd)));
   const body = (i: number) => ({
-    RoomId: `bench-${D}-${N}-${i}`,
+    RoomId: `bench-${transport}-${D}-${N}-${i}`,
     Config: {
       LLMConfig: { Url: ai.baseUrl, ModelName: 'bench', APIKey: 'sk-bench', WindowSize: 2 },
       TTSConfig: { Provider: 'openai', Url: ai.baseUrl, SampleRate: RATE },

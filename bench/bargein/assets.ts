@@ -11,6 +11,8 @@ export const FRAME = 320;
 
 export interface LabelledClip {
   pcm: Int16Array;
+  /** The clip as 20 ms frames (shared arrays, so transports can cache their encoding). */
+  frames: Int16Array[];
   /** First sample of speech. */
   onset: number;
   /** Speech samples in the clip (sum of labelled spans). */
@@ -28,7 +30,7 @@ function labelled(pcm: Int16Array, leadMs: number): LabelledClip {
   const full = new Int16Array(lead.length + pcm.length);
   full.set(pcm, lead.length);
   const spans = labelSpeech(pcm, RATE).speech;
-  return { pcm: full, onset: lead.length + (spans[0]?.[0] ?? 0), speechSamples: spans.reduce((a, [s, e]) => a + (e - s), 0) };
+  return { pcm: full, frames: framesOf(full), onset: lead.length + (spans[0]?.[0] ?? 0), speechSamples: spans.reduce((a, [s, e]) => a + (e - s), 0) };
 }
 
 function mixInto(dst: Int16Array, src: Int16Array): Int16Array {
@@ -60,10 +62,12 @@ export function makeAssets(): BenchAssets {
   const bed = noise('pink', 4, RATE, -60, 11);
   const speech = lines.map(([text, voice], i) => {
     const c = labelled(speak(text, RATE, { voice }), 200 + 37 * i);
-    return { ...c, pcm: mixInto(c.pcm, bed) };
+    const pcm = mixInto(c.pcm, bed);
+    return { ...c, pcm, frames: framesOf(pcm) };
   });
   const shortRaw = labelled(speak('ok', RATE, { speed: 260 }), 200);
-  const short = { ...shortRaw, pcm: mixInto(shortRaw.pcm, bed) };
+  const shortPcm = mixInto(shortRaw.pcm, bed);
+  const short = { ...shortRaw, pcm: shortPcm, frames: framesOf(shortPcm) };
   const noiseOnly = framesOf(
     Int16Array.from([
       ...noise('white', 5, RATE, -35, 3),

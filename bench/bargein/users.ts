@@ -164,12 +164,11 @@ export abstract class SimUser {
         return;
       case 'speaking': {
         const clip = this.clip!;
-        const f = clip.pcm.subarray(this.clipPos, this.clipPos + FRAME);
-        const frame = f.length === FRAME ? f : this.bed();
+        const frame = clip.frames[this.clipPos / FRAME] ?? this.bed();
         this.sendFrame(frame);
         if (!this.onsetSentAt && this.clipPos + FRAME > clip.onset) this.onsetSentAt = performance.now();
         this.clipPos += FRAME;
-        if (this.clipPos >= clip.pcm.length) {
+        if (this.clipPos >= clip.frames.length * FRAME) {
           this.phase = 'cooldown';
           this.cooldownUntil = now + 1200;
         }
