@@ -145,6 +145,8 @@ describe.skipIf(!chromiumAvailable())('room page in Chromium', () => {
     // pocketsphinx hears the fake microphone; the echo policy answers "You said: ...".
     await until(page, "vb.messages.some(m => m.type === 1003) && vb.messages.some(m => m.type === 1002 && m.data.end && m.data.text.startsWith('You said'))", 40_000, 'the echo answer');
     await sleep(300);
-    await page.screenshot({ path: path.join(docs, 'screenshot-room.png'), fullPage: true });
+    // VOXBRIDGE_SCREENSHOT=1 refreshes docs/screenshot-room.png; otherwise it lands in test/.tmp.
+    const shot = process.env.VOXBRIDGE_SCREENSHOT === '1' ? path.join(docs, 'screenshot-room.png') : path.join(tmp, 'screenshot-room.png');
+    await page.screenshot({ path: shot, fullPage: true });
   }, 90_000);
 });
