@@ -6,6 +6,10 @@
  * visible in the metrics and the bench. One timer serves all sessions, which
  * keeps hundreds of sessions cheap.
  */
+import { createLogger } from '../log';
+
+const log = createLogger('frameClock');
+
 export interface Ticker {
   /** Called once per frame period; `frameTimeMs` is the ideal time of this frame. */
   tick(frameTimeMs: number): void;
@@ -17,6 +21,8 @@ export interface ClockStats {
   late: number;
   maxLateMs: number;
   reanchored: number;
+  /** Ticks that threw (logged). */
+  errors: number;
 }
 
 export class FrameClock {
@@ -24,7 +30,8 @@ export class FrameClock {
   private timer: NodeJS.Timeout | null = null;
   private anchor = 0;
   private n = 0;
-  readonly stats: ClockStats = { ticks: 0, late: 0, maxLateMs: 0, reanchored: 0 };
+  readonly stats: ClockStats = { ticks: 0, late: 0, maxLateMs: 0, reanchored: 0, errors: 0 };
+  private readonly reported = new WeakMap<Ticker, string>();
 
   constructor(
     readonly periodMs = 20,
@@ -72,8 +79,15 @@ export class FrameClock {
       for (const t of this.tickers) {
         try {
           t.tick(wall);
-        } catch {
-          // A failing session must not stop the others' audio; the session logs its own errors.
+        } catch (e) {
+          // A failing session must not stop the others' audio; report it (once per
+          // ticker per error message, so a persistent fault does not flood the log).
+          this.stats.errors++;
+          const key = (e as Error)?.message ?? String(e);
+          if (this.reported.get(t) !== key) {
+            this.reported.set(t, key);
+            log.error('frame tick failed', { error: e, stack: (e as Error)?.stack });
+          }
         }
       }
     }
