@@ -177,8 +177,11 @@ export function clicks(seconds: number, rate: Rate, peakDb: number, perSecond = 
   return out;
 }
 
-/** Several espeak-ng talkers at once: babble, the background of call centres and cafés. */
-export function babble(seconds: number, rate: Rate, levelDb: number, talkers = 6): Int16Array {
+/**
+ * Several espeak-ng talkers at once: babble, the background of call centres and cafés.
+ * `seed` (default 0, the original mix) shifts each talker's sentences and start time.
+ */
+export function babble(seconds: number, rate: Rate, levelDb: number, talkers = 6, seed = 0): Int16Array {
   const texts = [
     'the quarterly numbers came in lower than we expected last week',
     'could you send me the file before the meeting this afternoon',
@@ -193,8 +196,8 @@ export function babble(seconds: number, rate: Rate, levelDb: number, talkers = 6
   const n = Math.round(seconds * rate);
   const acc = new Float64Array(n);
   for (let k = 0; k < talkers; k++) {
-    let t = Math.round(((k * 0.37) % 1) * rate);
-    let j = k;
+    let t = Math.round(((k * 0.37 + seed * 0.29) % 1) * rate);
+    let j = k + seed;
     while (t < n) {
       const s = speak(texts[j % texts.length], rate, { voice: voices[k % voices.length], speed: 150 + 12 * k, pitch: 30 + 9 * k });
       for (let i = 0; i < s.length && t + i < n; i++) acc[t + i] += s[i];

@@ -1,0 +1,183 @@
+/**
+ * VAD accuracy + CPU bench: ours (native) vs the VAD before this work (baseline),
+ * Silero (via @livekit/agents-plugin-silero + onnxruntime-node) and the WebRTC VAD
+ * (npm webrtcvad), on the same generated, labelled clips (bench/vad/corpus.ts).
+ *   npm run bench:vad              # everything; table on stdout, JSON in bench/out/vad.json
+ *   npx vite-node bench/vad.ts -- --only=ours,baseline --quick
+ * Metrics: see bench/vad/metrics.ts. Single stream, one clip after the other.
+ */
+import { performance } from 'node:perf_hooks';
+import { BACKGROUNDS, echoOnlyClips, noiseOnlyClips, RATE, SNRS, speechSessions, type NoClip, type SpeechSession } from './vad/corpus';
+import { baseline, ours, oursTs, silero, webrtc, type Detector, type Result } from './vad/detectors';
+import { addTally, emptyTally, scoreSession, summarize, type SpeechTally } from './vad/metrics';
+import { machine, table, writeJson } from './util';
+
+const DS = [0, 200, 500, 1000];
+const args = process.argv.slice(2);
+const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const quick = args.includes('--quick');
+
+function log(msg: string): void {
+  process.stderr.write(`bench:vad: ${msg}\n`);
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  log('generating the labelled clips (cached in test/.tmp/clips)');
+  let sessions: SpeechSession[] = speechSessions();
+  let noClips: NoClip[] = [...noiseOnlyClips(), ...echoOnlyClips()];
+  if (quick) {
+    sessions = sessions.filter((s) => ['white', 'babble', 'clean'].includes(s.background) && (s.snrDb === null || s.snrDb === 10));
+    noClips = noClips.filter((c, k) => k % 3 === 0);
+  }
+  const speechSec = sessions.reduce((a, s) => a + s.pcm.length, 0) / RATE;
+  const noiseSec = noClips.filter((c) => c.group === 'noise').reduce((a, c) => a + c.pcm.length, 0) / RATE;
+  const echoSec = noClips.filter((c) => c.group === 'echo').reduce((a, c) => a + c.pcm.length, 0) / RATE;
+  log(`${sessions.length} speech sessions (${(speechSec / 60).toFixed(1)} min, ${sessions.reduce((a, s) => a + s.utts.length, 0)} utterances), ` +
+    `noise-only ${(noiseSec / 60).toFixed(1)} min, echo-only ${(echoSec / 60).toFixed(1)} min; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+
+  const detectors: Detector[] = [];
+  const skipped: Record<string, string> = {};
+  const want = (n: string) => !only || only.includes(n);
+  if (want('ours')) detectors.push(ours());
+  if (want('baseline')) detectors.push(baseline());
+  if (want('silero')) detectors.push(await silero());
+  if (want('webrtc')) {
+    const w = webrtc();
+    if ('skipped' in w) skipped.webrtc = w.skipped;
+    else detectors.push(w);
+  }
+
+  const json: Record<string, unknown> = { machine: machine(), rate: RATE, frameMs: 20, ds: DS, speechMin: speechSec / 60, noiseMin: noiseSec / 60, echoMin: echoSec / 60, skipped, detectors: {} };
+  const speechRows: Record<string, unknown>[] = [];
+  const bgRows: Record<string, unknown>[] = [];
+  const bargeRows: Record<string, unknown>[] = [];
+  const cpuRows: Record<string, unknown>[] = [];
+  const clipRows: Record<string, unknown>[] = [];
+  const cpu: Record<string, number> = {};
+
+  for (const det of detectors) {
+    const t1 = performance.now();
+    // speech sessions: starts, state, D = 200 (the only D the accuracy needs)
+    const bySnr = new Map<string, SpeechTally>();
+    const byBg = new Map<string, SpeechTally>();
+    let speechCpu = 0;
+    for (const s of sessions) {
+      const r = await det.run({ pcm: s.pcm, rate: RATE }, [200]);
+      speechCpu += r.cpuUs;
+      const t = scoreSession(s, r, RATE);
+      const snrKey = s.snrDb === null ? 'clean' : `${s.snrDb} dB`;
+      if (!bySnr.has(snrKey)) bySnr.set(snrKey, emptyTally());
+      addTally(bySnr.get(snrKey)!, t);
+      const bgKey = `${s.background}|${snrKey}`;
+      if (!byBg.has(bgKey)) byBg.set(bgKey, emptyTally());
+      addTally(byBg.get(bgKey)!, t);
+    }
+    // noise-only and echo-only: every D
+    const fb: Record<string, Record<number, number>> = { noise: {}, echo: {} };
+    const perClip: Record<string, Record<number, number>> = {};
+    let echoCpu = 0;
+    const stateOn: Record<string, [number, number]> = { noise: [0, 0], echo: [0, 0] };
+    for (const c of noClips) {
+      const r: Result = await det.run({ pcm: c.pcm, far: det.usesFarEnd ? c.far : undefined, rate: RATE }, DS);
+      if (c.group === 'echo') echoCpu += r.cpuUs;
+      stateOn[c.group][0] += r.state.reduce((a, v) => a + v, 0);
+      stateOn[c.group][1] += r.state.length;
+      perClip[c.name] = {};
+      for (const d of DS) {
+        const n = r.reached.get(d)?.length ?? 0;
+        fb[c.group][d] = (fb[c.group][d] ?? 0) + n;
+        perClip[c.name][d] = +(n / (c.pcm.length / RATE / 60)).toFixed(2);
+      }
+    }
+    const snrOrder = ['clean', ...SNRS.map((s) => `${s} dB`)];
+    const snrSummary: Record<string, unknown> = {};
+    for (const k of snrOrder) {
+      const t = bySnr.get(k);
+      if (!t) continue;
+      const sm = summarize(t);
+      snrSummary[k] = { ...sm, latMs: t.latMs.map((x) => Math.round(x)) };
+      speechRows.push({ detector: det.name, snr: k, ...sm });
+    }
+    const bgSummary: Record<string, unknown> = {};
+    for (const [k, t] of byBg) bgSummary[k] = summarize(t);
+    for (const bg of BACKGROUNDS) {
+      const t = byBg.get(`${bg}|10 dB`);
+      if (t) bgRows.push({ detector: det.name, background: `${bg} @10 dB`, ...summarize(t) });
+    }
+    const fbPerMin: Record<string, Record<number, number>> = { noise: {}, echo: {} };
+    for (const g of ['noise', 'echo'] as const) {
+      const min = (g === 'noise' ? noiseSec : echoSec) / 60;
+      for (const d of DS) fbPerMin[g][d] = +((fb[g][d] ?? 0) / Math.max(1e-9, min)).toFixed(2);
+    }
+    const row: Record<string, unknown> = { detector: det.name };
+    for (const d of DS) row[`noise D=${d}`] = fbPerMin.noise[d];
+    for (const d of DS) row[`echo D=${d}`] = fbPerMin.echo[d];
+    // share of the time the detector is in a speech segment (a long segment is one barge-in)
+    const inSpeechPct = { noise: +((100 * stateOn.noise[0]) / Math.max(1, stateOn.noise[1])).toFixed(1), echo: +((100 * stateOn.echo[0]) / Math.max(1, stateOn.echo[1])).toFixed(1) };
+    row['noise: % time in speech'] = inSpeechPct.noise;
+    row['echo: % time in speech'] = inSpeechPct.echo;
+    bargeRows.push(row);
+    for (const [name, v] of Object.entries(perClip)) clipRows.push({ detector: det.name, clip: name, 'D=0': v[0], 'D=200': v[200], 'D=500': v[500], 'D=1000': v[1000] });
+    cpu[det.name] = speechCpu / speechSec;
+    const echoPerSec = echoSec > 0 && det.usesFarEnd ? echoCpu / echoSec : NaN;
+    (json.detectors as Record<string, unknown>)[det.name] = {
+      usesFarEnd: det.usesFarEnd,
+      cpuUsPerAudioSec: speechCpu / speechSec,
+      cpuUsPerAudioSecWithFarEnd: echoPerSec,
+      bySnr: snrSummary,
+      byBackground: bgSummary,
+      falseBargeInsPerMin: fbPerMin,
+      inSpeechPctOfTime: inSpeechPct,
+      falseBargeInsPerMinByClip: perClip,
+    };
+    log(`${det.name}: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  }
+
+  // the TS fallback: CPU only (same decisions as native, parity-tested), on 2 sessions
+  if (want('ours') && !quick) {
+    const ts = oursTs();
+    let us = 0;
+    let sec = 0;
+    for (const s of sessions.slice(0, 2)) {
+      us += (await ts.run({ pcm: s.pcm, rate: RATE }, [200])).cpuUs;
+      sec += s.pcm.length / RATE;
+    }
+    cpu[ts.name] = us / sec;
+  }
+  const oursCpu = cpu.ours;
+  for (const [name, v] of Object.entries(cpu)) {
+    const d = (json.detectors as Record<string, { cpuUsPerAudioSecWithFarEnd?: number }>)[name];
+    cpuRows.push({
+      detector: name,
+      'CPU µs per s of audio': Math.round(v),
+      'µs per 10 ms': +(v / 100).toFixed(2),
+      'x ours': oursCpu ? +(v / oursCpu).toFixed(1) : NaN,
+      'with far end (echo clips)': d?.cpuUsPerAudioSecWithFarEnd !== undefined && !Number.isNaN(d.cpuUsPerAudioSecWithFarEnd) ? Math.round(d.cpuUsPerAudioSecWithFarEnd) : '-',
+    });
+  }
+  json.cpuUsPerAudioSec = cpu;
+  json.tables = { speech: speechRows, background10dB: bgRows, falseBargeIns: bargeRows, falseBargeInsByClip: clipRows, cpu: cpuRows };
+  const runSeconds = (performance.now() - t0) / 1000;
+  json.runSeconds = runSeconds;
+
+  console.log(`\nVAD bench: ${sessions.reduce((a, s) => a + s.utts.length, 0)} utterances in ${(speechSec / 60).toFixed(1)} min of speech sessions; 16 kHz, 20 ms frames\n`);
+  console.log('Speech sessions by SNR (miss: no start within the utterance + 150 ms; onset latency from its first labelled sample):');
+  console.log(table(speechRows));
+  console.log('\nBy background at 10 dB SNR:');
+  console.log(table(bgRows));
+  console.log(`\nFalse barge-ins per minute ("reached D" decisions) on noise-only (${(noiseSec / 60).toFixed(0)} min) and echo-only (${(echoSec / 60).toFixed(0)} min) clips:`);
+  console.log(table(bargeRows));
+  console.log('\nPer clip (false barge-ins per minute):');
+  console.log(table(clipRows));
+  console.log('\nCPU, single stream (process.cpuUsage around the processing loop over the speech sessions):');
+  console.log(table(cpuRows));
+  for (const [k, v] of Object.entries(skipped)) console.log(`\nskipped ${k}: ${v}`);
+  const file = writeJson(quick ? 'vad-quick' : 'vad', json);
+  console.log(`\n${file}; ${runSeconds.toFixed(0)} s`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,225 @@
+// Voice-activity detection with continuous-speech duration measurement: the
+// measurement behind automatic barge-in. Plain C++ (no Node headers); the same
+// algorithm, step for step, is in src/native/vadFallback.ts (parity-tested).
+//
+// Input: PCM16 mono frames of 10, 20 or 30 ms at 8, 16 or 48 kHz, read in place,
+// plus an optional far-end reference (what the agent is playing, same rate and
+// frame size) so that the agent's own voice leaking back is not taken for the user.
+//
+// Pipeline, per 10 ms hop at an internal 8 kHz rate (16 and 48 kHz are decimated
+// with small FIR filters):
+//   1. 100 Hz high-pass; 256-point FFT (Hann) -> 16 Bark-like band energies.
+//   2. Per-band noise floors by minimum statistics over ~1 s (adapts to stationary
+//      noise and to level/AGC changes; everything after works on ratios to it).
+//   3. Echo: far-end band energies over 0..320 ms of delay; a per-band regression
+//      of near-end on far-end envelopes (updated while the far end is active)
+//      picks the echo delay and gain; only near-end energy above the predicted
+//      echo (with a margin) counts.
+//   4. Evidence per hop: band SNR (mean of per-band dB above the floor),
+//      periodicity (normalized autocorrelation at 60-400 Hz of the LPC-whitened
+//      signal below 1 kHz: noise is not periodic), spectral-shape change over
+//      50 ms (speech keeps moving its formants; a level step does not), summed as
+//      log-odds; then three gates: sustain (share of 2 ms blocks over the last
+//      30 ms above the floor, below 1 kHz or broadband: clicks are shorter),
+//      enough SNR, and no tone (two spectral peaks holding the energy and not
+//      moving over 30 ms) or note (fine spectrum unchanged over 100 ms).
+//   5. A QUIET/SPEAKING state machine: speech starts after 2 speech hops with the
+//      onset backdated to the first 2 ms block of the run above the floor;
+//      dropouts shorter than the hangover keep the duration running; a longer
+//      silence ends it. "Duration D reached" fires once per segment when
+//      now - onset >= D, on a speech hop or a short quiet dropout, in a segment
+//      that had at least 2 voiced hops (D = 0 fires with the start).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace voxbridge {
+namespace vad {
+
+// Stable status values shared with the TypeScript side (src/native/vadFallback.ts).
+enum class Status : int32_t {
+  Ok = 0,
+  BadSampleRate = -1,   // not 8000, 16000 or 48000
+  BadFrameMs = -2,      // not 10, 20 or 30
+  BadInterruptMs = -3,  // outside [0, 10000]
+  BadHangoverMs = -4,   // outside [50, 2000]
+};
+
+// Per-frame flags (returned by process and written to FrameOut::flags).
+enum Flag : uint32_t {
+  kSpeech = 1,        // the stream is in a speech segment at the end of this frame
+  kSpeechStart = 2,   // a segment started in this frame (onsetSample is set)
+  kSpeechEnd = 4,     // a segment ended in this frame (endSample is set)
+  kDurationReached = 8,  // continuous speech reached the configured duration D
+  kFarEndActive = 16, // the far-end reference carried audio in the echo window
+};
+
+struct Config {
+  int sampleRate = 16000;
+  int frameMs = 20;
+  int interruptMs = 200;  // D; 0 fires at speech start
+  int hangoverMs = 200;   // silence that ends a segment; shorter dropouts do not
+};
+
+// Numbers written per frame; indices match the Float64Array of the binding.
+enum OutIndex : int {
+  kOutFlags = 0,
+  kOutScore = 1,       // speech evidence of the last hop, 0..1
+  kOutSpeechMs = 2,    // continuous speech duration at the end of the frame (0 when quiet)
+  kOutOnset = 3,       // first sample of the current/last segment (stream samples, -1 none)
+  kOutEnd = 4,         // sample after the last speech of the last ended segment (-1 none)
+  kOutReached = 5,     // sample at which duration D was reached in this segment (-1 none)
+  kOutSnrDb = 6,       // mean band SNR of the last hop (after echo removal)
+  kOutEchoDelayMs = 7, // estimated echo delay (-1 unknown)
+  kOutLastMs = 8,      // duration of the last ended segment
+  kOutCount = 9,
+};
+
+Status validate(const Config& c);
+
+class Vad {
+ public:
+  explicit Vad(const Config& c);  // call validate() first; bad configs fall back to defaults
+  void reset();
+  // pcm: frameSamples() samples; farEnd: the same count or nullptr. out: kOutCount doubles.
+  uint32_t process(const int16_t* pcm, const int16_t* farEnd, double* out);
+  Status setInterruptMs(int ms);
+  int frameSamples() const { return frameSamples_; }
+  const Config& config() const { return cfg_; }
+
+  // Diagnostics of the last hop (for tests and tuning).
+  struct Features {
+    double snrDb, sustain, harm, flux, score, echoGain, stat, statShort, peak;
+    int echoDelay;
+  };
+  const Features& features() const { return feat_; }
+
+  static constexpr int kHop = 80;         // 10 ms at 8 kHz
+  static constexpr int kFft = 256;
+  static constexpr int kBands = 16;
+  static constexpr int kDelays = 33;      // echo delays searched: 0..320 ms, in hops
+  static constexpr int kFarHist = kDelays + 2;
+  static constexpr int kPitchHist = 152;  // 4 kHz samples kept for periodicity
+  static constexpr int kRes = kPitchHist - 4;
+  static constexpr int kPitchWin = 80;    // 20 ms correlation window
+  static constexpr int kLagMin = 10;      // 400 Hz
+  static constexpr int kLagMax = 67;      // 60 Hz
+  static constexpr int kBlocks = 64;      // 2 ms energy blocks kept (sustain, onset refinement)
+  static constexpr int kMinSub = 5;       // minimum-statistics sub-windows
+  static constexpr int kMinSubLen = 20;   // hops per sub-window
+  static constexpr int kFluxLag = 5;      // hops between compared spectral shapes
+  static constexpr int kFluxKeep = 10;    // hops over which the largest shape change counts
+  static constexpr int kStartHops = 2;    // speech hops that start a segment
+  static constexpr int kReachVoiced = 2;  // voiced hops a segment needs before D > 0 is reached
+  static constexpr double kVoicedHarm = 0.5;
+  static constexpr int kCandGap = 8;      // non-speech hops that drop a candidate segment
+  static constexpr int kDropoutHops = 10; // a quiet dropout this short can confirm D
+  static constexpr int kRecent = 10;      // hops of recent decisions kept
+  static constexpr int kRecentMin = 5;    // speech hops among them for a dropout to confirm D
+  static constexpr int kStatLag = 10;     // hops between compared fine spectra (notes)
+  static constexpr int kStatShort = 3;    // the same for tones
+  static constexpr int kFir1 = 23;        // 48k -> 16k
+  static constexpr int kFir2 = 31;        // 16k -> 8k
+
+ private:
+  struct Channel {  // one signal path: near end or far end
+    double buf[kFft];              // last 256 samples at 8 kHz (high-passed)
+    double hpX1, hpX2, hpY1, hpY2;
+    double x1[kFir1 - 1 + 480];    // 48 kHz decimation history
+    double x2[kFir2 - 1 + 160];    // 16 kHz decimation history
+    double band[kBands];
+    double pow[kFft / 2 + 1];
+  };
+
+  void resetChannel(Channel& ch);
+  void toInternal(Channel& ch, const int16_t* pcm, double* out8, double* hfOut);
+  void highpass(Channel& ch, double* x);
+  void bands(Channel& ch, const double* x);
+  void lowband(const double* x8);
+  double periodicity();
+  double lagCorr(int n0, int lag, double e0) const;
+  uint32_t hop(double* near8, double* far8);
+  void echoUpdate();
+  int64_t refineOnset(int64_t hopEnd) const;
+  double scoreOf(double snrDb, double sustain, double harm, double flux, double peak, double statShort,
+                 double statLong) const;
+  void stationarity(double* statLong, double* statShort, double* peak);
+
+  Config cfg_;
+  int frameSamples_ = 0;
+  int decim_ = 1;        // input samples per internal sample
+  int groupDelay_ = 0;   // of the decimation filters, in input samples
+  double h1_[kFir1];
+  double h2_[kFir2];
+  double hpB_[3], hpA_[3];
+  double lpB_[3], lpA_[3];
+  double win_[kFft];
+  double cos_[kFft / 2 + 1], sin_[kFft / 2 + 1];
+  int rev_[kFft / 2];
+
+  Channel near_, far_;
+
+  // noise floors (minimum statistics)
+  double smooth_[kBands];
+  double subMin_[kMinSub][kBands];
+  double curMin_[kBands];
+  int subPos_, subCount_;
+  double floor_[kBands];
+  int hopsSeen_;
+  double hopSmooth_, hopCurMin_, hopMin_[kMinSub], hopFloor_;  // broadband hop energy
+  double lpSmooth_, lpCurMin_, lpMin_[kMinSub], lpFloor_;  // same, below 1 kHz
+  double lpBlk_[15];  // 2 ms block energies below 1 kHz, last 30 ms
+  int lpPos_;
+  // 4-8 kHz (16 and 48 kHz input only): 2 ms block energies of the differentiated 16 kHz signal
+  double hfHop_[5], hfBlk_[15];
+  int hfPos_;
+  double hfSmooth_, hfCurMin_, hfMin_[kMinSub], hfFloor_;
+
+  // spectral shape history (dB per band, mean removed) and shape change
+  double shapeHist_[kFluxLag + 1][kBands + 1];  // + 4-8 kHz at 16/48 kHz input
+  int shapePos_;
+  double fluxHist_[kFluxKeep];
+  int fluxPos_;
+
+  // 2 ms block energies (16 samples at 8 kHz)
+  double blk_[kBlocks];
+  int blkPos_;
+
+  // periodicity path (4 kHz)
+  double lpX1_, lpX2_, lpY1_, lpY2_;
+  double p4_[kPitchHist];
+  double res_[kRes];
+  double cum_[kRes + 1];
+
+  // echo
+  double farHist_[kFarHist][kBands];
+  double farTot_[kFarHist];
+  int farPos_;
+  double mx_[kDelays][kBands], mxx_[kDelays][kBands], mxy_[kDelays][kBands];
+  double my_[kBands], myy_[kBands];
+  int farActiveHops_;
+  int echoDelay_;
+  double echoGain_[kBands];
+
+  // decision state
+  int speechRun_, quietRun_, candGap_, segVoiced_;
+  bool speaking_, reachedFired_;
+  bool recent_[kRecent];
+  int recentPos_, recentCount_;
+  int segHops_, segSpeech_;  // hops and speech hops since the segment's first speech hop
+  int64_t onset_, end_, reached_, candOnset_, lastSpeechEnd_;
+  double lastMs_;
+  int64_t samples_;  // input samples consumed
+  int64_t hop8_;     // hops processed
+  Features feat_;
+
+  // scratch
+  double re_[kFft / 2], im_[kFft / 2];
+  double powHist_[kStatLag][kFft / 2 + 1];
+  int powPos_;
+  double statNow_, statPrev1_, statPrev2_;
+  double n8_[kHop], f8_[kHop];
+};
+
+}  // namespace vad
+}  // namespace voxbridge

@@ -1,0 +1,55 @@
+// CPU of native/src/vad.cpp on raw PCM16 mono files (no Node), for profiling:
+//   g++ -O3 -Inative/src native/test/vad_perf.cpp native/src/vad.cpp -o /tmp/vad_perf
+//   /tmp/vad_perf 16000 near.raw [far.raw]      # µs per second of audio
+//   valgrind --tool=callgrind /tmp/vad_perf ...  # where the time goes
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "vad.h"
+
+static std::vector<int16_t> readRaw(const char* path) {
+  std::vector<int16_t> v;
+  FILE* f = std::fopen(path, "rb");
+  if (!f) {
+    std::perror(path);
+    std::exit(2);
+  }
+  int16_t buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 2, 4096, f)) > 0) v.insert(v.end(), buf, buf + n);
+  std::fclose(f);
+  return v;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: vad_perf rate near.raw [far.raw] [repeats]\n");
+    return 2;
+  }
+  voxbridge::vad::Config c;
+  c.sampleRate = std::atoi(argv[1]);
+  c.frameMs = 20;
+  const std::vector<int16_t> near = readRaw(argv[2]);
+  const std::vector<int16_t> far = argc > 3 && argv[3][0] != '-' ? readRaw(argv[3]) : std::vector<int16_t>();
+  const int repeats = argc > 4 ? std::atoi(argv[4]) : 5;
+  voxbridge::vad::Vad vad(c);
+  const size_t n = static_cast<size_t>(vad.frameSamples());
+  double out[voxbridge::vad::kOutCount];
+  uint32_t acc = 0;
+  double check = 0;  // of every frame's score and SNR: equal sums = (almost surely) the same outputs
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < repeats; r++) {
+    vad.reset();
+    for (size_t i = 0; i + n <= near.size(); i += n)
+    {
+      acc += vad.process(near.data() + i, far.size() >= i + n ? far.data() + i : nullptr, out);
+      check += out[voxbridge::vad::kOutScore] + 1e-3 * out[voxbridge::vad::kOutSnrDb];
+    }
+  }
+  const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  const double sec = static_cast<double>(near.size()) / c.sampleRate * repeats;
+  std::printf("%.1f us per s of audio (%.2f us per 10 ms), flags sum %u, check %.17g\n", us / sec, us / sec / 100, acc, check);
+  return 0;
+}
