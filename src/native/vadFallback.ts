@@ -869,6 +869,10 @@ export class VadFallback {
     return flags;
   }
 
+  // The native core (vad.cpp) computes the same numbers more lazily: the FFT's j = 0
+  // butterflies without products, and the tone/note vetoes and periodicity only on
+  // hops that pass the SNR and sustain gates (elsewhere the score is 0 whatever they
+  // say), from a ring of the last 13 fine spectra. Every result is the same.
   private stationarity(): void {
     const cur = this.near.pow;
     const ph = this.powHist;
