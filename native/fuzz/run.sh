@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 runs="${1:-100000}"
-out="$root/build/fuzz"
+out="${VOXBRIDGE_FUZZ_DIR:-$root/.build/fuzz}"  # not build/: node-gyp rebuild wipes that
 mkdir -p "$out/corpus"
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$root/native/src" "$root/native/src/tlv.cpp" "$root/native/fuzz/tlv_fuzz.cpp" -o "$out/tlv_fuzz"
