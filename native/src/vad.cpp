@@ -32,6 +32,7 @@ constexpr double kEchoMargin = 4.0;       // near-end must exceed predicted echo
 constexpr double kSnrGate = 1.5;          // dB of mean band SNR below which nothing is speech
 constexpr double kSustainGate = 0.45;     // share of sustained 2 ms blocks below which nothing is
 constexpr int kSustainBlocks = 15;        // 30 ms of 2 ms blocks
+constexpr double kPeakRel = 0.01;  // -20 dB: sustained blocks are this close to the peak
 constexpr int kBlk = 16;                  // samples per block (2 ms)
 constexpr double kHfWeight = 3.0;         // 4-8 kHz spans about 3 more critical bands
 
@@ -581,9 +582,22 @@ uint32_t Vad::hop(double* near8, double* far8) {
 
   // sustain: share of the last 15 blocks (30 ms) 3 dB above their floor, below
   // 1 kHz (voiced speech) or over the whole band (fricatives); clicks are shorter
-  const double lpThr = (2.0 * lpFloor_) / (kHop / kBlk);
-  const double bbThr = (2.0 * hopFloor_) / (kHop / kBlk);
-  const double hfThr = (2.0 * hfFloor_) / (kHop / kBlk);
+  // A block counts when it is also within 20 dB of the loudest block of those 30 ms:
+  // a click's decaying tail stays above a floor near digital silence for its whole
+  // length, but not near its own peak; vowels and fricatives do.
+  double lpMax = 0, bbMax = 0, hfMax = 0;
+  for (int j = 0; j < kSustainBlocks; j++) {
+    if (lpBlk_[j] > lpMax) lpMax = lpBlk_[j];
+    const double v = blk_[(blkPos_ - 1 - j + kBlocks) % kBlocks];
+    if (v > bbMax) bbMax = v;
+    if (hfBlk_[j] > hfMax) hfMax = hfBlk_[j];
+  }
+  const double lpFl = (2.0 * lpFloor_) / (kHop / kBlk);
+  const double bbFl = (2.0 * hopFloor_) / (kHop / kBlk);
+  const double hfFl = (2.0 * hfFloor_) / (kHop / kBlk);
+  const double lpThr = lpFl > kPeakRel * lpMax ? lpFl : kPeakRel * lpMax;
+  const double bbThr = bbFl > kPeakRel * bbMax ? bbFl : kPeakRel * bbMax;
+  const double hfThr = hfFl > kPeakRel * hfMax ? hfFl : kPeakRel * hfMax;
   int aboveLp = 0, aboveBb = 0, aboveHf = 0;
   for (int j = 0; j < kSustainBlocks; j++) {
     if (lpBlk_[j] > lpThr) aboveLp++;

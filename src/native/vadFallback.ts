@@ -65,6 +65,7 @@ const ECHO_MARGIN = 4.0;
 const SNR_GATE = 1.5;
 const SUSTAIN_GATE = 0.45;
 const SUSTAIN_BLOCKS = 15;
+const PEAK_REL = 0.01; // -20 dB: sustained blocks are this close to the peak
 const BLK = 16;
 const HF_WEIGHT = 3.0;
 
@@ -772,9 +773,22 @@ export class VadFallback {
     let fluxMax = 0;
     for (let j = 0; j < FLUX_KEEP; j++) if (this.fluxHist[j] > fluxMax) fluxMax = this.fluxHist[j];
 
-    const lpThr = (2.0 * this.lpFloor) / (HOP / BLK);
-    const bbThr = (2.0 * this.hopFloor) / (HOP / BLK);
-    const hfThr = (2.0 * this.hfFloor) / (HOP / BLK);
+    // a block counts when it is also within 20 dB of the loudest block of those 30 ms
+    let lpMax = 0;
+    let bbMax = 0;
+    let hfMax = 0;
+    for (let j = 0; j < SUSTAIN_BLOCKS; j++) {
+      if (this.lpBlk[j] > lpMax) lpMax = this.lpBlk[j];
+      const v = this.blk[(this.blkPos - 1 - j + BLOCKS) % BLOCKS];
+      if (v > bbMax) bbMax = v;
+      if (this.hfBlk[j] > hfMax) hfMax = this.hfBlk[j];
+    }
+    const lpFl = (2.0 * this.lpFloor) / (HOP / BLK);
+    const bbFl = (2.0 * this.hopFloor) / (HOP / BLK);
+    const hfFl = (2.0 * this.hfFloor) / (HOP / BLK);
+    const lpThr = lpFl > PEAK_REL * lpMax ? lpFl : PEAK_REL * lpMax;
+    const bbThr = bbFl > PEAK_REL * bbMax ? bbFl : PEAK_REL * bbMax;
+    const hfThr = hfFl > PEAK_REL * hfMax ? hfFl : PEAK_REL * hfMax;
     let aboveLp = 0;
     let aboveBb = 0;
     let aboveHf = 0;
