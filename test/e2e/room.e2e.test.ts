@@ -137,7 +137,8 @@ describe.skipIf(!chromiumAvailable())('room page in Chromium', () => {
     const roomId = `demo-${Date.now().toString(36)}`;
     const wav = writeWav(path.join(tmp, 'demo.wav'), concat([silence(9), speak('hello there', 48000), silence(20)]), 48000);
     const page = await open(wav, `${h.url}/room/?room=${roomId}`);
-    expect(await page.isVisible('#demo-banner')).toBe(true);
+    // The banner appears once the page has asked the bridge whether the demo is on.
+    await page.waitForSelector('#demo-banner', { state: 'visible', timeout: 10_000 });
     await page.click('#join');
     await until(page, "vb.state === 'joined'", 15_000, 'the page to join');
     await until(page, agentHeard(), 20_000, 'the demo agent speaking');

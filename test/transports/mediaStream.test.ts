@@ -129,9 +129,11 @@ describe('WebSocket media stream', () => {
     // Never ahead of real time: N frames take about N × 20 ms to arrive.
     const span = audible[audible.length - 1].at - audible[0].at;
     expect(span).toBeGreaterThan((audible.length - 1) * 20 - 60);
+    // ...at every point of the answer, not only overall (a late clock tick may send the
+    // frames it missed back to back, which catches up but never runs ahead).
+    audible.forEach((f, k) => expect(f.at - audible[0].at).toBeGreaterThan(k * 20 - 60));
     const gaps = audible.slice(1).map((f, i) => f.at - audible[i].at);
     const stats = stack.media.legStats(id)!;
-    expect(stats.pacing.early).toBeLessThanOrEqual(2);
     expect(stats.framesPlayed).toBeGreaterThan(0);
     expect(stats.framesPlayed).toBeLessThanOrEqual(stats.framesSent);
     console.log(`[ws pacing] server: jitter p50 ${stats.pacing.jitterP50} ms p95 ${stats.pacing.jitterP95} ms max ${stats.pacing.jitterMax} ms; client gaps p50 ${percentile(gaps, 0.5).toFixed(1)} p95 ${percentile(gaps, 0.95).toFixed(1)} ms; marks played ${stats.framesPlayed}/${stats.framesSent}`);
