@@ -3,28 +3,31 @@
  * (listed in docs/ERRORS.md); tests assert class and code, never message text.
  */
 
-/** A request or message that is malformed or not allowed: answered with HTTP 4xx or an error frame. */
-export class InvalidParameterError extends Error {
-  override readonly name = 'InvalidParameterError';
-  readonly httpStatus: number;
-  /** e.g. `InvalidParameter.InterruptSpeechDuration` (the field is named after the dot). */
-  readonly code: string;
-  constructor(code: string, message: string, httpStatus = 400) {
+/** An error the API answers with an HTTP status and a stable code. */
+abstract class HttpCodedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus: number,
+  ) {
     super(message);
-    this.code = code;
-    this.httpStatus = httpStatus;
+  }
+}
+
+/** A request or message that is malformed or not allowed: answered with HTTP 4xx or an error frame. */
+export class InvalidParameterError extends HttpCodedError {
+  override readonly name = 'InvalidParameterError';
+  /** `code` is e.g. `InvalidParameter.InterruptSpeechDuration` (the field is named after the dot). */
+  constructor(code: string, message: string, httpStatus = 400) {
+    super(code, message, httpStatus);
   }
 }
 
 /** A state that forbids the call: closed session, taken-over agent, full queue. */
-export class InvalidStateError extends Error {
+export class InvalidStateError extends HttpCodedError {
   override readonly name = 'InvalidStateError';
-  readonly code: string;
-  readonly httpStatus: number;
   constructor(code: string, message: string, httpStatus = 409) {
-    super(message);
-    this.code = code;
-    this.httpStatus = httpStatus;
+    super(code, message, httpStatus);
   }
 }
 
