@@ -189,7 +189,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** User audio at CORE_RATE, any length; `arrivalMs` is when its packet reached the bridge. */
   pushUserAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
     if (this._ended) return;
-    this.user.push(pcm, arrivalMs, () => this.farEnd(arrivalMs));
+    this.user.push(pcm, arrivalMs, this.farEnd(arrivalMs));
   }
 
   private farEnd(now: number): Int16Array | null {
@@ -467,7 +467,7 @@ export class AgentSession extends EventEmitter implements Ticker {
 
   /** The human agent's voice (for subtitles of the agent side after takeover). */
   pushHumanAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
-    this.human?.push(pcm, arrivalMs, () => null);
+    this.human?.push(pcm, arrivalMs, null);
   }
 
   private onHumanUtterance(u: Utterance): void {

@@ -35,8 +35,9 @@ export class VoiceInput {
   private readonly ringStart = new Float64Array(HISTORY_FRAMES);
   private readonly ringArrival = new Float64Array(HISTORY_FRAMES);
   private ringN = 0;
-  /** Recent frames for the pre-roll. */
-  private preroll: Int16Array[] = [];
+  /** Pre-roll ring of recent frames, preallocated (no allocation per frame while quiet). */
+  private readonly preroll: Int16Array[];
+  private prerollN = 0;
   private utter: Int16Array[] | null = null;
   private utterSamples = 0;
   onsetArrivalMs = 0;
@@ -52,6 +53,7 @@ export class VoiceInput {
   ) {
     this.frameSamples = (sampleRate * frameMs) / 1000;
     this.pending = new Int16Array(this.frameSamples);
+    this.preroll = Array.from({ length: Math.ceil(PREROLL_MS / frameMs) }, () => new Int16Array(this.frameSamples));
   }
 
   get speaking(): boolean {
@@ -59,14 +61,14 @@ export class VoiceInput {
   }
 
   /**
-   * Feeds audio of any length; it is processed in VAD frames. `farEnd(n)` gives
-   * the agent audio playing at that moment (or null), for echo rejection.
+   * Feeds audio of any length; it is processed in VAD frames. `farEnd` is the
+   * agent audio playing at that moment (or null), for echo rejection.
    */
-  push(pcm: Int16Array, arrivalMs: number, farEnd: () => Int16Array | null): void {
+  push(pcm: Int16Array, arrivalMs: number, farEnd: Int16Array | null): void {
     let off = 0;
     while (off < pcm.length) {
       if (this.pendingLen === 0 && pcm.length - off >= this.frameSamples) {
-        this.frame(pcm.subarray(off, off + this.frameSamples), arrivalMs, farEnd());
+        this.frame(pcm.subarray(off, off + this.frameSamples), arrivalMs, farEnd);
         off += this.frameSamples;
         continue;
       }
@@ -76,7 +78,7 @@ export class VoiceInput {
       off += take;
       if (this.pendingLen === this.frameSamples) {
         this.pendingLen = 0;
-        this.frame(this.pending, arrivalMs, farEnd());
+        this.frame(this.pending, arrivalMs, farEnd);
       }
     }
   }
@@ -96,19 +98,20 @@ export class VoiceInput {
     r.durationReached = (flags & VadFlag.DurationReached) !== 0;
     r.speechMs = this.vad.speechMs;
 
-    const copy = f.slice();
     if (r.speechStart) {
       this.onsetArrivalMs = this.arrivalOf(this.vad.onsetSample, arrivalMs);
       this.onsetDated = true;
-      this.utter = [...this.preroll];
-      this.utterSamples = this.utter.reduce((a, b) => a + b.length, 0);
+      // The utterance starts with the pre-roll (oldest first), copied out of the ring.
+      const n = Math.min(this.prerollN, this.preroll.length);
+      this.utter = [];
+      for (let i = n; i > 0; i--) this.utter.push(this.preroll[(this.prerollN - i) % this.preroll.length].slice());
+      this.utterSamples = n * this.frameSamples;
     }
     if (this.utter) {
-      this.utter.push(copy);
-      this.utterSamples += copy.length;
+      this.utter.push(f.slice());
+      this.utterSamples += f.length;
     } else {
-      this.preroll.push(copy);
-      while (this.preroll.length * this.frameSamples > (PREROLL_MS * this.sampleRate) / 1000) this.preroll.shift();
+      this.preroll[this.prerollN++ % this.preroll.length].set(f);
     }
     this.onFrame(r, this);
     if (this.utter && (r.speechEnd || (flags & VadFlag.Speech) === 0 || this.utterSamples > (MAX_UTTERANCE_MS * this.sampleRate) / 1000)) {
@@ -120,7 +123,7 @@ export class VoiceInput {
       }
       this.utter = null;
       this.utterSamples = 0;
-      this.preroll = [];
+      this.prerollN = 0;
       this.onUtterance({ pcm, onsetArrivalMs: this.onsetArrivalMs, endArrivalMs: arrivalMs });
     }
     if (!this.utter) this.onsetDated = false;
