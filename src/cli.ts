@@ -51,6 +51,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     bridge = new Bridge(config);
     await bridge.start();
     console.log(`voxbridge ${VERSION} listening on ${bridge.url}`);
+    console.log(`web page: ${bridge.url}/room/  (on localhost it can start the built-in demo agent: open it, press Join, speak)`);
     if (config.apiKeyGenerated) console.log(`control API key (generated for this run; set VOXBRIDGE_API_KEY to fix it): ${config.apiKey}`);
   } catch (e) {
     if (e instanceof ConfigError) {
