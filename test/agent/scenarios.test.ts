@@ -325,4 +325,24 @@ describe('agent scenarios', () => {
     await c.until(() => c.messages.find((m) => m.type === 1002 && m.data.end && m.data.text === 'Here is the answer.'), 8000, 'second answer');
     await until(async () => ((await describeAgent(id)).State === 'listening' ? true : undefined), 8000, 'listening again');
   });
+
+  it('a TTS failure or an ASR failure becomes an error event and the agent keeps listening', async () => {
+    ai.scriptSpeech({ status: 503, errorBody: { error: { message: 'tts overloaded' } } }, tone(660, 0.4, false));
+    ai.scriptTranscription({ status: 500, errorBody: { error: { message: 'asr down' } } }, { text: 'second try' });
+    ai.scriptChat({ events: textEvents('Got it.') });
+    const { id, c } = await startAgent(config());
+    await h.ok('SendAgentInstanceTTS', { AgentInstanceId: id, Text: 'This will fail.' });
+    const ttsErr = await c.until(() => c.messages.find((m) => m.type === 'error' && /^Provider\.TTS\./.test(m.data.code)), 5000, 'TTS error');
+    expect(ttsErr.data.code).toBe('Provider.TTS.Http');
+    await until(async () => ((await describeAgent(id)).State === 'listening' ? true : undefined), 5000, 'listening after TTS failure');
+
+    await c.stream(pad(speech('hello are you there'), 1000));
+    const asrErr = await c.until(() => c.messages.find((m) => m.type === 'error' && /^Provider\.ASR\./.test(m.data.code)), 8000, 'ASR error');
+    expect(asrErr.data.code).toBe('Provider.ASR.Http');
+    expect((await describeAgent(id)).State).toBe('listening');
+    // The next utterance goes through.
+    await c.stream(pad(speech('second try'), 1000));
+    await c.until(() => c.subtitles(1003).find((x) => x.text === 'second try'), 8000, 'next user turn');
+    await c.until(() => c.frames.some((f) => freqOf(f) === 660), 8000, 'answer audio');
+  });
 });
