@@ -56,7 +56,6 @@ export class SpeechHandle extends EventEmitter {
   readonly meta: Record<string, unknown>;
   private readonly abort = new AbortController();
   private _state: SpeechState = 'queued';
-  private reason: string | null = null;
   private chunks: Int16Array[] = [];
   private chunkPos = 0;
   private buffered = 0;
@@ -211,7 +210,6 @@ export class SpeechHandle extends EventEmitter {
   private finish(state: SpeechState, reason: string | null): void {
     if (this.finished) return;
     this._state = state;
-    this.reason = reason;
     this.chunks = [];
     this.buffered = 0;
     if (!this.abort.signal.aborted) this.abort.abort();

@@ -11,16 +11,6 @@
  *   InvalidParameter.SampleRate (InvalidParameterError, resampler rates)
  * An aborted signal always surfaces as a DOMException named AbortError (isAbortError).
  */
-import type { AsrProvider } from './asr';
-import type { ChatProvider } from './chat';
-import { DemoEchoPolicy, type DemoPolicyConfig } from './demo';
-import { EspeakTts, type EspeakTtsConfig } from './espeakTts';
-import { OpenAiChatClient, type LlmConfig } from './llm';
-import { OpenAiAsr, type OpenAiAsrConfig } from './openaiAsr';
-import { OpenAiTts, type OpenAiTtsConfig } from './openaiTts';
-import { PocketsphinxAsr, type PocketsphinxAsrConfig } from './pocketsphinxAsr';
-import type { TtsProvider } from './tts';
-
 export type { AsrProvider, AsrResult } from './asr';
 export type { ChatEvent, ChatMessage, ChatProvider, ChatRequest, ChatTool, ToolCall } from './chat';
 export type { TtsOptions, TtsProvider } from './tts';
@@ -32,24 +22,11 @@ export { OpenAiTts } from './openaiTts';
 export { PocketsphinxAsr } from './pocketsphinxAsr';
 export { SentenceSplitter, splitSentences } from './sentences';
 export { StreamResampler, resample } from './resample';
-export type { DemoPolicyConfig, EspeakTtsConfig, LlmConfig, OpenAiAsrConfig, OpenAiTtsConfig, PocketsphinxAsrConfig };
+export type { DemoPolicyConfig } from './demo';
+export type { EspeakTtsConfig } from './espeakTts';
+export type { LlmConfig } from './llm';
+export type { OpenAiAsrConfig } from './openaiAsr';
+export type { OpenAiTtsConfig } from './openaiTts';
+export type { PocketsphinxAsrConfig } from './pocketsphinxAsr';
 
-/** An OpenAI-compatible LLM when `Url` is set, else the embedded DEMO echo policy. */
-export function createChatProvider(
-  config: (Partial<LlmConfig> & DemoPolicyConfig) | undefined,
-): ChatProvider {
-  if (config?.Url) return new OpenAiChatClient({ ...config, Url: config.Url, ModelName: config.ModelName ?? '' });
-  return new DemoEchoPolicy(config ?? {});
-}
-
-/** OpenAI-compatible TTS when `Url` is set, else espeak-ng. */
-export function createTtsProvider(config: (Partial<OpenAiTtsConfig> & EspeakTtsConfig) | undefined): TtsProvider {
-  if (config?.Url) return new OpenAiTts({ ...config, Url: config.Url });
-  return new EspeakTts(config ?? {});
-}
-
-/** OpenAI-compatible ASR when `Url` is set, else pocketsphinx. */
-export function createAsrProvider(config: (Partial<OpenAiAsrConfig> & PocketsphinxAsrConfig) | undefined): AsrProvider {
-  if (config?.Url) return new OpenAiAsr({ ...config, Url: config.Url });
-  return new PocketsphinxAsr(config ?? {});
-}
+// Agents get their providers from src/agent/providerFactory.ts (validated StartVoiceChat settings).

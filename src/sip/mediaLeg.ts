@@ -85,7 +85,6 @@ export class SipMediaLeg {
   private plain: types.PlainTransport | null = null;
   private direct: types.DirectTransport | null = null;
   private outProducer: types.Producer | null = null;
-  private inProducer: types.Producer | null = null;
   private remote: AudioDescription | null = null;
   private neg: Negotiated | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
@@ -216,7 +215,6 @@ export class SipMediaLeg {
     ];
     if (te && neg.dtmfPt !== null) codecs.push({ mimeType: 'audio/telephone-event', clockRate: 8000, payloadType: neg.dtmfPt });
     const producer = await this.plain!.produce({ kind: 'audio', rtpParameters: { codecs, encodings: [{ ssrc }] } });
-    this.inProducer = producer;
     const consumer = await this.direct!.consume({ producerId: producer.id, rtpCapabilities: this.router!.rtpCapabilities });
     const dtmfPt = te ? consumer.rtpParameters.codecs.find((c) => c.mimeType.toLowerCase() === 'audio/telephone-event')?.payloadType : undefined;
     const audioPt = consumer.rtpParameters.codecs[0].payloadType;
