@@ -227,6 +227,7 @@ export class OpenAiTestServer {
   defaultSpeech: SpeechScript = { pcm: new Int16Array(2400) };
   defaultTranscription: TranscriptionScript = { text: 'hello' };
   private readonly server: http.Server;
+  private readonly openOnSocket = new WeakMap<object, Map<RecordedRequest, (t: number) => void>>();
   private seq = 0;
   port = 0;
 
@@ -285,11 +286,25 @@ export class OpenAiTestServer {
       closedEarly: false,
       closed: new Promise<number>((r) => (onClosed = r)),
     };
-    socket.once('close', () => {
-      rec.closedAt = performance.now();
-      rec.closedEarly = rec.finishedAt === undefined;
-      onClosed(rec.closedAt);
-    });
+    // One close listener per keep-alive socket, tracking its unfinished requests
+    // (a listener per request would pile up over thousands of requests in benches).
+    let open = this.openOnSocket.get(socket);
+    if (!open) {
+      const set = new Map<RecordedRequest, (t: number) => void>();
+      this.openOnSocket.set(socket, set);
+      socket.once('close', () => {
+        const t = performance.now();
+        for (const [r, done] of set) {
+          r.closedAt = t;
+          r.closedEarly = r.finishedAt === undefined;
+          done(t);
+        }
+        set.clear();
+      });
+      open = set;
+    }
+    open.set(rec, onClosed);
+    res.once('finish', () => open!.delete(rec));
     const parts: Buffer[] = [];
     for await (const c of req) parts.push(c as Buffer);
     rec.body = Buffer.concat(parts);
