@@ -4,7 +4,7 @@
  * speech state per 10 ms, and "continuous speech reached D" decisions.
  *
  * - ours:      src/native/vad.ts (native addon; `ours (TS)` is the fallback, timed only)
- * - baseline:  the VAD as of commit 7ca0246, frozen in bench/vad/baseline and built
+ * - baseline:  the VAD as of commit 4f10888, frozen in bench/vad/baseline and built
  *              by the bench, so before/after are measured in the same run
  * - Silero:    silero_vad.onnx from @livekit/agents-plugin-silero, run with
  *              onnxruntime-node through that plugin's own OnnxModel/session code,
@@ -68,7 +68,7 @@ interface VadLike {
   process(pcm: Int16Array, far: Int16Array | null, out: Float64Array): number;
 }
 
-function runVadCore(make: (d: number) => VadLike, frameMs: number, input: Input, ds: number[], timedD: number): Result {
+export function runVadCore(make: (d: number) => VadLike, frameMs: number, input: Input, ds: number[], timedD: number): Result {
   const { pcm, rate } = input;
   const n = (rate / 1000) * frameMs;
   const out = new Float64Array(VadOut.Count);
@@ -149,7 +149,7 @@ export function baseline(): Detector {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Ctor = (require(node) as { NativeVad: NativeVadCtor }).NativeVad;
   return {
-    name: 'baseline (7ca0246)',
+    name: 'baseline (4f10888)',
     usesFarEnd: true,
     async run(input, ds) {
       return runVadCore((d) => new Ctor(input.rate, FRAME_MS, d, 200), FRAME_MS, input, ds, 200);

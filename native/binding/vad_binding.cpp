@@ -94,6 +94,7 @@ class NativeVad : public Napi::ObjectWrap<NativeVad> {
   }
 
   // features(out: Float64Array) -> writes snrDb, sustain, harm, flux, score, stat, statShort, peak
+  // (and with length >= 11: fgDb, bgDb, fgThr)
   Napi::Value Features(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsTypedArray() ||
@@ -110,6 +111,11 @@ class NativeVad : public Napi::ObjectWrap<NativeVad> {
     o[5] = f.stat;
     o[6] = f.statShort;
     o[7] = f.peak;
+    if (info[0].As<Napi::TypedArray>().ElementLength() >= 11) {
+      o[8] = f.fgDb;
+      o[9] = f.bgDb;
+      o[10] = f.fgThr;
+    }
     return env.Undefined();
   }
 

@@ -35,6 +35,20 @@ constexpr int kSustainBlocks = 15;        // 30 ms of 2 ms blocks
 constexpr double kPeakRel = 0.01;  // -20 dB: sustained blocks are this close to the peak
 constexpr int kBlk = 16;                  // samples per block (2 ms)
 constexpr double kHfWeight = 3.0;         // 4-8 kHz spans about 3 more critical bands
+// background (babble, music) vs foreground (the user)
+constexpr double kBgFast = 1.0 / 50;      // background learning per quiet hop (0.5 s)
+constexpr double kBgSlow = 1.0 / 1000;    // ... per hop of a segment that stands out (10 s)
+constexpr double kFgLearn = 6.0;          // dB: non-speech hops of a segment this close are learnt fast
+constexpr double kBgFree = 4.5;           // dB over the floor that stationary noise stays under
+constexpr double kBgRamp = 2.0;           // dB above that to a fully "busy" background
+constexpr double kFgK = 2.5;              // a foreground hop stands out by this many spreads...
+constexpr double kFgMin = 4.0;            // ... and by at least this many dB (at most kFgMax)
+constexpr double kFgMax = 8.0;
+constexpr int kFgDrop = 30;               // hops without foreground that end a segment
+constexpr int kBusyVoiced = 4;            // more voiced hops for D over a busy background
+constexpr double kBusyHarm = 0.1;         // ... with this much more periodicity
+constexpr double kBusyRecent = 5;         // ... and this many foreground hops in the last 200 ms
+constexpr double kStartPeak = 0.95;       // two spectral peaks holding this share: a tone, no start
 
 inline double clamp01(double x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
 inline double clampTo(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
@@ -173,13 +187,20 @@ void Vad::reset() {
   }
   farActiveHops_ = 0;
   echoDelay_ = -1;
+  bgDb_ = 0;
+  bgVar_ = 0;
   speechRun_ = 0;
   candGap_ = 0;
+  fgQuiet_ = 0;
+  lastFgEnd_ = 0;
   segVoiced_ = 0;
   quietRun_ = 0;
   for (int j = 0; j < kRecent; j++) recent_[j] = false;
   recentPos_ = 0;
   recentCount_ = 0;
+  for (int j = 0; j < kFgRecent; j++) fgRecent_[j] = false;
+  fgRecentPos_ = 0;
+  fgRecentCount_ = 0;
   segHops_ = 0;
   segSpeech_ = 0;
   for (int i = 0; i < 3; i++) {
@@ -564,6 +585,21 @@ uint32_t Vad::hop(double* near8, double* far8) {
   }
   const double snrDb = snrSum / kBands;
   shapeMean = shapeMean / nShape;
+  // foreground: the broadband level over the floor (dB) above the background, the
+  // mean (and spread) of that level over quiet hops. Stationary noise sits a few dB
+  // over its floor; babble and music sit well above it ("busy") and fluctuate, and
+  // there a start must stand out from them by a few spreads.
+  double fgDb = 0;
+  if (warm) {
+    double rs = 0, fs = 0;
+    for (int b = 0; b < kBands; b++) {
+      rs += resid[b];
+      fs += floor_[b];
+    }
+    fgDb = 10 * std::log10(1 + rs / fs) - bgDb_;
+  }
+  const double busy = clamp01((bgDb_ - kBgFree) / kBgRamp);
+  const double fgThr = busy * clampTo(kFgK * std::sqrt(bgVar_), kFgMin, kFgMax);
   const int prev = (shapePos_ + 1) % (kFluxLag + 1);  // kFluxLag hops ago
   double flux = 0;
   for (int b = 0; b < nShape; b++) {
@@ -627,6 +663,9 @@ uint32_t Vad::hop(double* near8, double* far8) {
   feat_.peak = peak;
   const double harm = open ? periodicity() : 0;
   const double score = open ? scoreOf(snrDb, sustain, harm, fluxMax, peak, statShort, statLong) : 0;
+  feat_.fgDb = fgDb;
+  feat_.bgDb = bgDb_;
+  feat_.fgThr = fgThr;
   feat_.snrDb = snrDb;
   feat_.sustain = sustain;
   feat_.harm = harm;
@@ -642,28 +681,45 @@ uint32_t Vad::hop(double* near8, double* far8) {
   const int64_t hopEnd = hopStart + decim_ * kHop;
   hop8_++;
   const bool isSpeech = score >= 0.5;
+  // voicing that counts towards D: stronger over a busy background (a crowd of voices
+  // is less periodic than one voice standing out of it)
+  const double voicedHarm = kVoicedHarm + busy * kBusyHarm;
+  // stands out from the background too, and is not a tone (two peaks hold the energy)
+  const bool isFg = isSpeech && fgDb >= fgThr && peak < kStartPeak;
+  if (warm) {
+    // the background learns quickly from quiet hops and from the non-speech hops of a
+    // segment close to it, slowly from the rest (a long utterance is not background)
+    const double a = !speaking_ || (!isSpeech && fgDb < kFgLearn) ? kBgFast : kBgSlow;
+    bgDb_ += a * fgDb;
+    bgVar_ += a * (fgDb * fgDb - bgVar_);
+  }
+  fgRecentCount_ += (isFg ? 1 : 0) - (fgRecent_[fgRecentPos_] ? 1 : 0);
+  fgRecent_[fgRecentPos_] = isFg;
+  fgRecentPos_ = (fgRecentPos_ + 1) % kFgRecent;
   recentCount_ += (isSpeech ? 1 : 0) - (recent_[recentPos_] ? 1 : 0);
   recent_[recentPos_] = isSpeech;
   recentPos_ = (recentPos_ + 1) % kRecent;
   // speech density of the (candidate) segment, counted from its first speech hop
-  if (!speaking_ && isSpeech && speechRun_ == 0) {
+  if (!speaking_ && isFg && speechRun_ == 0) {
     segHops_ = 0;
     segSpeech_ = 0;
   }
   segHops_++;
   if (isSpeech) segSpeech_++;
   if (!speaking_) {
-    // a candidate segment: speech hops with gaps of up to kCandGap hops; it
-    // starts once it has kStartHops speech hops
-    if (isSpeech) {
+    // a candidate segment: foreground speech hops with gaps of up to kCandGap hops;
+    // it starts once it has kStartHops of them
+    if (isFg) {
       if (speechRun_ == 0) candOnset_ = refineOnset(hopEnd);
       speechRun_++;
+      lastFgEnd_ = hopEnd;
       candGap_ = 0;
-      if (harm >= kVoicedHarm) segVoiced_++;
+      if (harm >= voicedHarm) segVoiced_++;
       if (speechRun_ >= kStartHops) {
         speaking_ = true;
         reachedFired_ = false;
         quietRun_ = 0;
+        fgQuiet_ = 0;
         onset_ = candOnset_;
         reached_ = -1;
         flags |= kSpeechStart;
@@ -673,20 +729,29 @@ uint32_t Vad::hop(double* near8, double* far8) {
       segVoiced_ = 0;
     }
   } else {
+    if (isFg) {
+      fgQuiet_ = 0;
+      lastFgEnd_ = hopEnd;
+      if (harm >= voicedHarm) segVoiced_++;
+    } else {
+      fgQuiet_++;
+    }
     if (isSpeech) {
       quietRun_ = 0;
-      if (harm >= kVoicedHarm) segVoiced_++;
     } else {
       if (quietRun_ == 0) lastSpeechEnd_ = hopStart;
       quietRun_++;
-      if (quietRun_ * 10 >= cfg_.hangoverMs) {
-        speaking_ = false;
-        speechRun_ = 0;
-        segVoiced_ = 0;
-        end_ = lastSpeechEnd_;
-        lastMs_ = ((end_ - onset_) * 1000.0) / cfg_.sampleRate;
-        flags |= kSpeechEnd;
-      }
+    }
+    // the segment ends after the hangover of silence, or when only background-like
+    // sound (babble, music) has kept it going for kFgDrop hops
+    const bool silent = quietRun_ * 10 >= cfg_.hangoverMs;
+    if (silent || fgQuiet_ >= kFgDrop) {
+      speaking_ = false;
+      speechRun_ = 0;
+      segVoiced_ = 0;
+      end_ = silent ? lastSpeechEnd_ : lastFgEnd_;
+      lastMs_ = ((end_ - onset_) * 1000.0) / cfg_.sampleRate;
+      flags |= kSpeechEnd;
     }
   }
   if (speaking_) {
@@ -699,7 +764,12 @@ uint32_t Vad::hop(double* near8, double* far8) {
     // last 100 ms that was mostly speech.
     const bool inWord = isSpeech || (quietRun_ <= kDropoutHops && recentCount_ >= kRecentMin);
     const bool dense = 2 * segSpeech_ >= segHops_;
-    const bool confirmed = cfg_.interruptMs == 0 || (segVoiced_ >= kReachVoiced && dense && inWord);
+    // over a busy background the segment needs more voiced foreground hops (babble:
+    // a voice of the crowd stands out now and then, for a syllable or two)
+    const int needVoiced = kReachVoiced + static_cast<int>(busy * kBusyVoiced + 0.5);
+    // and much of the last 200 ms must stand out (not a syllable now and then)
+    const bool standsOut = fgRecentCount_ >= static_cast<int>(busy * kBusyRecent + 0.5);
+    const bool confirmed = cfg_.interruptMs == 0 || (segVoiced_ >= needVoiced && dense && inWord && standsOut);
     if (!reachedFired_ && confirmed && ms >= cfg_.interruptMs) {
       reachedFired_ = true;
       flags |= kDurationReached;

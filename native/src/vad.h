@@ -89,7 +89,7 @@ class Vad {
 
   // Diagnostics of the last hop (for tests and tuning).
   struct Features {
-    double snrDb, sustain, harm, flux, score, echoGain, stat, statShort, peak;
+    double snrDb, sustain, harm, flux, score, echoGain, stat, statShort, peak, fgDb, bgDb, fgThr;
     int echoDelay;
   };
   const Features& features() const { return feat_; }
@@ -204,13 +204,20 @@ class Vad {
   int echoDelay_;
   double echoGain_[kBands];
 
+  // background: mean and variance of the broadband level over the floor (dB) on quiet
+  // hops; babble and music sit well above the stationary floor and fluctuate
+  double bgDb_, bgVar_;
+
   // decision state
-  int speechRun_, quietRun_, candGap_, segVoiced_;
+  int speechRun_, quietRun_, candGap_, segVoiced_, fgQuiet_;
   bool speaking_, reachedFired_;
   bool recent_[kRecent];
   int recentPos_, recentCount_;
+  static constexpr int kFgRecent = 20;  // foreground hops of the last 200 ms
+  bool fgRecent_[kFgRecent];
+  int fgRecentPos_, fgRecentCount_;
   int segHops_, segSpeech_;  // hops and speech hops since the segment's first speech hop
-  int64_t onset_, end_, reached_, candOnset_, lastSpeechEnd_;
+  int64_t onset_, end_, reached_, candOnset_, lastSpeechEnd_, lastFgEnd_;  // lastFgEnd_: end of the last foreground hop
   double lastMs_;
   int64_t samples_;  // input samples consumed
   int64_t hop8_;     // hops processed

@@ -68,6 +68,21 @@ const SUSTAIN_BLOCKS = 15;
 const PEAK_REL = 0.01; // -20 dB: sustained blocks are this close to the peak
 const BLK = 16;
 const HF_WEIGHT = 3.0;
+// background (babble, music) vs foreground (the user); see vad.cpp
+const BG_FAST = 1.0 / 50;
+const BG_SLOW = 1.0 / 1000;
+const FG_LEARN = 6.0;
+const BG_FREE = 4.5;
+const BG_RAMP = 2.0;
+const FG_K = 2.5;
+const FG_MIN = 4.0;
+const FG_MAX = 8.0;
+const FG_DROP = 30;
+const BUSY_VOICED = 4;
+const BUSY_HARM = 0.1;
+const BUSY_RECENT = 5;
+const START_PEAK = 0.95;
+const FG_RECENT = 20;
 
 const HOP = 80;
 const FFT = 256;
@@ -169,6 +184,12 @@ export interface VadFeatures {
   stat: number;
   statShort: number;
   peak: number;
+  /** Broadband level over the floor above the background, dB. */
+  fgDb: number;
+  /** The background: mean broadband level over the floor of quiet hops, dB. */
+  bgDb: number;
+  /** How far a hop must stand out from the background to start a segment, dB (0: not busy). */
+  fgThr: number;
 }
 
 export class VadFallback {
@@ -243,6 +264,14 @@ export class VadFallback {
   private echoDelay = -1;
   private readonly echoGain = new Float64Array(BANDS);
 
+  private bgDb = 0;
+  private bgVar = 0;
+  private fgQuiet = 0;
+  private lastFgEnd = 0;
+  private readonly fgRecent = new Uint8Array(FG_RECENT);
+  private fgRecentPos = 0;
+  private fgRecentCount = 0;
+
   private speechRun = 0;
   private quietRun = 0;
   private candGap = 0;
@@ -265,7 +294,7 @@ export class VadFallback {
   private lastMs = 0;
   private samples = 0;
   private hop8 = 0;
-  readonly features: VadFeatures = { snrDb: 0, sustain: 0, harm: 0, flux: 0, score: 0, stat: 0, statShort: 0, peak: 0 };
+  readonly features: VadFeatures = { snrDb: 0, sustain: 0, harm: 0, flux: 0, score: 0, stat: 0, statShort: 0, peak: 0, fgDb: 0, bgDb: 0, fgThr: 0 };
 
   private readonly re = new Float64Array(N2);
   private readonly im = new Float64Array(N2);
@@ -355,6 +384,13 @@ export class VadFallback {
     this.echoGain.fill(0);
     this.farActiveHops = 0;
     this.echoDelay = -1;
+    this.bgDb = 0;
+    this.bgVar = 0;
+    this.fgQuiet = 0;
+    this.lastFgEnd = 0;
+    this.fgRecent.fill(0);
+    this.fgRecentPos = 0;
+    this.fgRecentCount = 0;
     this.speechRun = 0;
     this.candGap = 0;
     this.segVoiced = 0;
@@ -758,6 +794,18 @@ export class VadFallback {
     }
     const snrDb = snrSum / BANDS;
     shapeMean = shapeMean / nShape;
+    let fgDb = 0;
+    if (warm) {
+      let rs = 0;
+      let fs = 0;
+      for (let b = 0; b < BANDS; b++) {
+        rs += resid[b];
+        fs += this.floor[b];
+      }
+      fgDb = 10 * Math.log10(1 + rs / fs) - this.bgDb;
+    }
+    const busy = clamp01((this.bgDb - BG_FREE) / BG_RAMP);
+    const fgThr = busy * clampTo(FG_K * Math.sqrt(this.bgVar), FG_MIN, FG_MAX);
     const prev = (this.shapePos + 1) % (FLUX_LAG + 1);
     let flux = 0;
     for (let b = 0; b < nShape; b++) {
@@ -812,6 +860,9 @@ export class VadFallback {
     feat.peak = this.peak;
     const harm = warm && snrDb >= SNR_GATE && sustain >= SUSTAIN_GATE ? this.periodicity() : 0;
     const score = warm ? scoreOf(snrDb, sustain, harm, fluxMax, this.peak, this.statShort, this.statLong) : 0;
+    feat.fgDb = fgDb;
+    feat.bgDb = this.bgDb;
+    feat.fgThr = fgThr;
     feat.snrDb = snrDb;
     feat.sustain = sustain;
     feat.harm = harm;
@@ -823,25 +874,37 @@ export class VadFallback {
     const hopEnd = hopStart + this.decim * HOP;
     this.hop8++;
     const isSpeech = score >= 0.5;
+    const voicedHarm = VOICED_HARM + busy * BUSY_HARM;
+    const isFg = isSpeech && fgDb >= fgThr && this.peak < START_PEAK;
+    if (warm) {
+      const a = !this.speaking || (!isSpeech && fgDb < FG_LEARN) ? BG_FAST : BG_SLOW;
+      this.bgDb += a * fgDb;
+      this.bgVar += a * (fgDb * fgDb - this.bgVar);
+    }
+    this.fgRecentCount += (isFg ? 1 : 0) - this.fgRecent[this.fgRecentPos];
+    this.fgRecent[this.fgRecentPos] = isFg ? 1 : 0;
+    this.fgRecentPos = (this.fgRecentPos + 1) % FG_RECENT;
     this.recentCount += (isSpeech ? 1 : 0) - this.recent[this.recentPos];
     this.recent[this.recentPos] = isSpeech ? 1 : 0;
     this.recentPos = (this.recentPos + 1) % RECENT;
-    if (!this.speaking && isSpeech && this.speechRun === 0) {
+    if (!this.speaking && isFg && this.speechRun === 0) {
       this.segHops = 0;
       this.segSpeech = 0;
     }
     this.segHops++;
     if (isSpeech) this.segSpeech++;
     if (!this.speaking) {
-      if (isSpeech) {
+      if (isFg) {
         if (this.speechRun === 0) this.candOnset = this.refineOnset(hopEnd);
         this.speechRun++;
+        this.lastFgEnd = hopEnd;
         this.candGap = 0;
-        if (harm >= VOICED_HARM) this.segVoiced++;
+        if (harm >= voicedHarm) this.segVoiced++;
         if (this.speechRun >= START_HOPS) {
           this.speaking = true;
           this.reachedFired = false;
           this.quietRun = 0;
+          this.fgQuiet = 0;
           this.onset = this.candOnset;
           this.reached = -1;
           flags |= VadFlag.SpeechStart;
@@ -851,20 +914,27 @@ export class VadFallback {
         this.segVoiced = 0;
       }
     } else {
+      if (isFg) {
+        this.fgQuiet = 0;
+        this.lastFgEnd = hopEnd;
+        if (harm >= voicedHarm) this.segVoiced++;
+      } else {
+        this.fgQuiet++;
+      }
       if (isSpeech) {
         this.quietRun = 0;
-        if (harm >= VOICED_HARM) this.segVoiced++;
       } else {
         if (this.quietRun === 0) this.lastSpeechEnd = hopStart;
         this.quietRun++;
-        if (this.quietRun * 10 >= cfg.hangoverMs) {
-          this.speaking = false;
-          this.speechRun = 0;
-          this.segVoiced = 0;
-          this.end = this.lastSpeechEnd;
-          this.lastMs = ((this.end - this.onset) * 1000.0) / cfg.sampleRate;
-          flags |= VadFlag.SpeechEnd;
-        }
+      }
+      const silent = this.quietRun * 10 >= cfg.hangoverMs;
+      if (silent || this.fgQuiet >= FG_DROP) {
+        this.speaking = false;
+        this.speechRun = 0;
+        this.segVoiced = 0;
+        this.end = silent ? this.lastSpeechEnd : this.lastFgEnd;
+        this.lastMs = ((this.end - this.onset) * 1000.0) / cfg.sampleRate;
+        flags |= VadFlag.SpeechEnd;
       }
     }
     if (this.speaking) {
@@ -872,7 +942,9 @@ export class VadFallback {
       const ms = ((hopEnd - this.onset) * 1000.0) / cfg.sampleRate;
       const inWord = isSpeech || (this.quietRun <= DROPOUT_HOPS && this.recentCount >= RECENT_MIN);
       const dense = 2 * this.segSpeech >= this.segHops;
-      const confirmed = cfg.interruptMs === 0 || (this.segVoiced >= REACH_VOICED && dense && inWord);
+      const needVoiced = REACH_VOICED + Math.trunc(busy * BUSY_VOICED + 0.5);
+      const standsOut = this.fgRecentCount >= Math.trunc(busy * BUSY_RECENT + 0.5);
+      const confirmed = cfg.interruptMs === 0 || (this.segVoiced >= needVoiced && dense && inWord && standsOut);
       if (!this.reachedFired && confirmed && ms >= cfg.interruptMs) {
         this.reachedFired = true;
         flags |= VadFlag.DurationReached;

@@ -165,6 +165,39 @@ for (const impl of impls) {
       }
     });
 
+    it('reports a new start for each utterance over music and over babble (the background does not hold the segment open)', () => {
+      const rate = 16000;
+      const texts = ['wait a second', 'no, that is wrong', 'can you repeat that', 'hold on please', 'that sounds good'];
+      for (const kind of ['music', 'babble'] as const) {
+        const parts: Array<{ pcm: Int16Array; at: number }> = [];
+        const truth: Array<[number, number]> = [];
+        let t = 3 * rate;
+        for (const [k, text] of texts.entries()) {
+          const c = clips.speechClip(text, { rate, voice: k % 2 ? 'en-gb+f3' : 'en-us', atMs: 0, speechDb: -20 });
+          parts.push({ pcm: c.pcm, at: t });
+          truth.push([t + c.speech[0][0], t + c.speech[c.speech.length - 1][1]]);
+          t += c.speech[c.speech.length - 1][1] + Math.round(1.5 * rate);
+        }
+        const bg = kind === 'music' ? clips.music(t / rate + 1, rate, -30) : clips.babble(t / rate + 1, rate, -30, 6, 2);
+        parts.push({ pcm: bg.subarray(0, t), at: 0 }); // 10 dB below the speech
+        const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), clips.mixAt(t, parts));
+        for (const [a, b] of truth) {
+          const hit = r.starts.find((k) => frameEnd(r, k) >= a && frameEnd(r, k) <= b + 0.15 * rate);
+          expect(hit, `${kind}: utterance at ${ms(a, rate)} ms`).toBeDefined();
+        }
+      }
+    });
+
+    it('starts no segment on DTMF, ringback or busy tones even at D = 0', () => {
+      const rate = 16000;
+      const sec = 12;
+      for (const [f, cad] of [[[697, 1209], { onMs: 100, offMs: 150 }], [[440, 480], { onMs: 2000, offMs: 4000 }], [[480, 620], { onMs: 500, offMs: 500 }]] as const) {
+        const pcm = clips.mixAt(sec * rate, [{ pcm: clips.tones([...f], sec, rate, -25, cad), at: 0 }, { pcm: clips.noise('white', sec, rate, -60, 5), at: 0 }]);
+        const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 0 }, { impl }), pcm);
+        expect(r.starts.length, `${f.join('+')} Hz`).toBe(0);
+      }
+    });
+
     describe('echo of the agent (far-end reference given)', () => {
       const texts = ['thanks for calling, how can i help you today', 'your order will arrive on thursday morning', 'is there anything else i can do for you', 'let me check that for you, one moment please', 'the total comes to forty two dollars'];
       function agentAudio(rate: VadSampleRate, sec: number): Int16Array {

@@ -1,5 +1,5 @@
-// The VAD as it was before the bench work (commit 7ca0246), frozen so that
-// `npm run bench:vad` measures before and after in the same run. Built by the
+// The VAD as of commit 4f10888 (before the babble/music and CPU work), frozen so
+// that `npm run bench:vad` measures before and after in the same run. Built by the
 // bench into bench/vad/baseline/build; the namespace is renamed by binding.gyp
 // so that it cannot clash with the project addon loaded in the same process.
 #include <napi.h>

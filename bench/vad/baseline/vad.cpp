@@ -1,6 +1,8 @@
 // Voice-activity detector; see vad.h for the pipeline. Every step is mirrored
 // line for line in src/native/vadFallback.ts: change both together (parity tests
-// compare decisions frame by frame).
+// compare decisions frame by frame). Two places here skip work that cannot change
+// a result (the TS side does it plainly): the FFT's j = 0 butterflies (twiddle 1),
+// and the vetoes/periodicity on hops that the SNR and sustain gates already zero.
 #include "vad.h"
 
 #include <cmath>
@@ -30,6 +32,7 @@ constexpr double kEchoMargin = 4.0;       // near-end must exceed predicted echo
 constexpr double kSnrGate = 1.5;          // dB of mean band SNR below which nothing is speech
 constexpr double kSustainGate = 0.45;     // share of sustained 2 ms blocks below which nothing is
 constexpr int kSustainBlocks = 15;        // 30 ms of 2 ms blocks
+constexpr double kPeakRel = 0.01;  // -20 dB: sustained blocks are this close to the peak
 constexpr int kBlk = 16;                  // samples per block (2 ms)
 constexpr double kHfWeight = 3.0;         // 4-8 kHz spans about 3 more critical bands
 
@@ -97,6 +100,14 @@ Vad::Vad(const Config& c) : cfg_(c) {
   for (int k = 0; k <= kFft / 2; k++) {
     cos_[k] = std::cos((2 * kPi * k) / kFft);
     sin_[k] = std::sin((2 * kPi * k) / kFft);
+  }
+  // per-stage twiddles, contiguous: stage with half-size h uses [h, 2h)
+  for (int half = 1; half < kFft / 2; half *= 2) {
+    const int step = kFft / (2 * half);
+    for (int j = 0; j < half; j++) {
+      twr_[half + j] = cos_[j * step];
+      twi_[half + j] = -sin_[j * step];
+    }
   }
   // bit reversal for the 128-point complex FFT
   for (int i = 0; i < kFft / 2; i++) {
@@ -171,7 +182,10 @@ void Vad::reset() {
   recentCount_ = 0;
   segHops_ = 0;
   segSpeech_ = 0;
-  statNow_ = statPrev1_ = statPrev2_ = 0;
+  for (int i = 0; i < 3; i++) {
+    statCache_[i] = 0;
+    statStamp_[i] = -1;
+  }
   speaking_ = false;
   reachedFired_ = false;
   onset_ = -1;
@@ -182,8 +196,7 @@ void Vad::reset() {
   lastMs_ = 0;
   samples_ = 0;
   hop8_ = 0;
-  std::memset(powHist_, 0, sizeof powHist_);
-  powPos_ = 0;
+  std::memset(powRing_, 0, sizeof powRing_);
   std::memset(&feat_, 0, sizeof feat_);
   feat_.echoDelay = -1;
 }
@@ -259,13 +272,23 @@ void Vad::bands(Channel& ch, const double* x) {
     re_[r] = ch.buf[2 * i] * win_[2 * i];
     im_[r] = ch.buf[2 * i + 1] * win_[2 * i + 1];
   }
+  // radix-2 stages; the twiddle of j = 0 is exactly 1, so that butterfly has no products
   for (int size = 2; size <= n2; size *= 2) {
     const int half = size / 2;
-    const int step = kFft / size;  // twiddle index step in the 256 table
+    const double* twr = twr_ + half;  // twiddles of this stage: twr_[half + j] = cos(2 pi j / size)
+    const double* twi = twi_ + half;
     for (int i = 0; i < n2; i += size) {
-      for (int j = 0; j < half; j++) {
-        const double wr = cos_[j * step];
-        const double wi = -sin_[j * step];
+      {
+        const int q = i + half;
+        const double tr = re_[q], ti = im_[q];
+        re_[q] = re_[i] - tr;
+        im_[q] = im_[i] - ti;
+        re_[i] = re_[i] + tr;
+        im_[i] = im_[i] + ti;
+      }
+      for (int j = 1; j < half; j++) {
+        const double wr = twr[j];
+        const double wi = twi[j];
         const int p = i + j;
         const int q = p + half;
         const double tr = wr * re_[q] - wi * im_[q];
@@ -559,9 +582,22 @@ uint32_t Vad::hop(double* near8, double* far8) {
 
   // sustain: share of the last 15 blocks (30 ms) 3 dB above their floor, below
   // 1 kHz (voiced speech) or over the whole band (fricatives); clicks are shorter
-  const double lpThr = (2.0 * lpFloor_) / (kHop / kBlk);
-  const double bbThr = (2.0 * hopFloor_) / (kHop / kBlk);
-  const double hfThr = (2.0 * hfFloor_) / (kHop / kBlk);
+  // A block counts when it is also within 20 dB of the loudest block of those 30 ms:
+  // a click's decaying tail stays above a floor near digital silence for its whole
+  // length, but not near its own peak; vowels and fricatives do.
+  double lpMax = 0, bbMax = 0, hfMax = 0;
+  for (int j = 0; j < kSustainBlocks; j++) {
+    if (lpBlk_[j] > lpMax) lpMax = lpBlk_[j];
+    const double v = blk_[(blkPos_ - 1 - j + kBlocks) % kBlocks];
+    if (v > bbMax) bbMax = v;
+    if (hfBlk_[j] > hfMax) hfMax = hfBlk_[j];
+  }
+  const double lpFl = (2.0 * lpFloor_) / (kHop / kBlk);
+  const double bbFl = (2.0 * hopFloor_) / (kHop / kBlk);
+  const double hfFl = (2.0 * hfFloor_) / (kHop / kBlk);
+  const double lpThr = lpFl > kPeakRel * lpMax ? lpFl : kPeakRel * lpMax;
+  const double bbThr = bbFl > kPeakRel * bbMax ? bbFl : kPeakRel * bbMax;
+  const double hfThr = hfFl > kPeakRel * hfMax ? hfFl : kPeakRel * hfMax;
   int aboveLp = 0, aboveBb = 0, aboveHf = 0;
   for (int j = 0; j < kSustainBlocks; j++) {
     if (lpBlk_[j] > lpThr) aboveLp++;
@@ -572,19 +608,25 @@ uint32_t Vad::hop(double* near8, double* far8) {
   if (aboveHf > above) above = aboveHf;
   const double sustain = static_cast<double>(above) / kSustainBlocks;
 
-  double statLong, statShort, peak;
-  stationarity(&statLong, &statShort, &peak);
-  // notes: the 100 ms stationarity averaged over 3 hops, so that it does not flicker
-  statPrev2_ = statPrev1_;
-  statPrev1_ = statNow_;
-  statNow_ = statLong;
-  statLong = (statNow_ + statPrev1_ + statPrev2_) / 3.0;
+  // the fine spectrum of this hop joins the history the tone/note vetoes compare with
+  const int64_t h = hop8_;
+  double* slot = powRing_[h % kRing];
+  for (int k = kEdges[0]; k < kEdges[kBands]; k++) slot[k] = near_.pow[k];
+  // the gates below make the score 0 whatever the rest says: periodicity and the
+  // tone/note vetoes are computed only where they can matter
+  const bool open = warm && snrDb > kSnrGate && sustain > kSustainGate;
+  double statLong = 0, statShort = 0, peak = 0;
+  if (open) {
+    // notes: the 100 ms stationarity averaged over 3 hops, so that it does not flicker
+    statLong = (statLongAt(h) + statLongAt(h - 1) + statLongAt(h - 2)) / 3.0;
+    statShort = specCorr(h, kStatShort);
+    peak = peakShare(slot);
+  }
   feat_.stat = statLong;
   feat_.statShort = statShort;
   feat_.peak = peak;
-  // periodicity only where it can matter: energy above the floor, sustained
-  const double harm = warm && snrDb >= kSnrGate && sustain >= kSustainGate ? periodicity() : 0;
-  const double score = warm ? scoreOf(snrDb, sustain, harm, fluxMax, peak, statShort, statLong) : 0;
+  const double harm = open ? periodicity() : 0;
+  const double score = open ? scoreOf(snrDb, sustain, harm, fluxMax, peak, statShort, statLong) : 0;
   feat_.snrDb = snrDb;
   feat_.sustain = sustain;
   feat_.harm = harm;
@@ -668,21 +710,35 @@ uint32_t Vad::hop(double* near8, double* far8) {
   return flags;
 }
 
-// Fine-spectrum correlation with kStatLag and kStatShort hops ago, and the share of
-// the energy in the two strongest 3-bin peaks (at least 3 bins apart).
-void Vad::stationarity(double* statLong, double* statShort, double* peak) {
-  const double* cur = near_.pow;
-  const double* oldL = powHist_[powPos_];
-  const double* oldS = powHist_[(powPos_ + kStatLag - kStatShort) % kStatLag];
-  double sl = 0, ss = 0, sxx = 0, sll = 0, sss = 0, tot = 0;
+// Normalized correlation of the fine spectra of hops h and h - lag (0 before the stream).
+double Vad::specCorr(int64_t h, int lag) const {
+  if (h - lag < 0) return 0;
+  const double* cur = powRing_[h % kRing];
+  const double* old = powRing_[(h - lag) % kRing];
+  double s = 0, sxx = 0, syy = 0;
   for (int k = kEdges[0]; k < kEdges[kBands]; k++) {
-    sl += cur[k] * oldL[k];
-    ss += cur[k] * oldS[k];
+    s += cur[k] * old[k];
     sxx += cur[k] * cur[k];
-    sll += oldL[k] * oldL[k];
-    sss += oldS[k] * oldS[k];
-    tot += cur[k];
+    syy += old[k] * old[k];
   }
+  return sxx > 0 && syy > 0 ? s / std::sqrt(sxx * syy) : 0;
+}
+
+// specCorr(h, kStatLag), remembered for the two hops after (the 3-hop average).
+double Vad::statLongAt(int64_t h) {
+  if (h < 0) return 0;
+  const int i = static_cast<int>(h % 3);
+  if (statStamp_[i] != h) {
+    statCache_[i] = specCorr(h, kStatLag);
+    statStamp_[i] = h;
+  }
+  return statCache_[i];
+}
+
+// Share of the energy in the two strongest 3-bin peaks (at least 3 bins apart).
+double Vad::peakShare(const double* cur) const {
+  double tot = 0;
+  for (int k = kEdges[0]; k < kEdges[kBands]; k++) tot += cur[k];
   double best = 0, best2 = 0;
   int k1 = 0;
   for (int k = kEdges[0] + 1; k < kEdges[kBands] - 1; k++) {
@@ -697,11 +753,7 @@ void Vad::stationarity(double* statLong, double* statShort, double* peak) {
     const double s3 = cur[k - 1] + cur[k] + cur[k + 1];
     if (s3 > best2) best2 = s3;
   }
-  for (int k = kEdges[0]; k < kEdges[kBands]; k++) powHist_[powPos_][k] = cur[k];
-  powPos_ = (powPos_ + 1) % kStatLag;
-  *statLong = sxx > 0 && sll > 0 ? sl / std::sqrt(sxx * sll) : 0;
-  *statShort = sxx > 0 && sss > 0 ? ss / std::sqrt(sxx * sss) : 0;
-  *peak = tot > 0 ? (best + best2) / tot : 0;
+  return tot > 0 ? (best + best2) / tot : 0;
 }
 
 // Backdates a speech start: the earliest 2 ms block of the contiguous run (gaps of

@@ -143,7 +143,9 @@ class Vad {
   int64_t refineOnset(int64_t hopEnd) const;
   double scoreOf(double snrDb, double sustain, double harm, double flux, double peak, double statShort,
                  double statLong) const;
-  void stationarity(double* statLong, double* statShort, double* peak);
+  double specCorr(int64_t h, int lag) const;
+  double statLongAt(int64_t h);
+  double peakShare(const double* pow) const;
 
   Config cfg_;
   int frameSamples_ = 0;
@@ -156,6 +158,7 @@ class Vad {
   double win_[kFft];
   double cos_[kFft / 2 + 1], sin_[kFft / 2 + 1];
   int rev_[kFft / 2];
+  double twr_[kFft / 2], twi_[kFft / 2];  // FFT twiddles per stage (see bands())
 
   Channel near_, far_;
 
@@ -215,9 +218,10 @@ class Vad {
 
   // scratch
   double re_[kFft / 2], im_[kFft / 2];
-  double powHist_[kStatLag][kFft / 2 + 1];
-  int powPos_;
-  double statNow_, statPrev1_, statPrev2_;
+  static constexpr int kRing = kStatLag + 3;  // fine spectra of the last 13 hops
+  double powRing_[kRing][kFft / 2 + 1];
+  double statCache_[3];   // specCorr(h, kStatLag) of the last hops that needed it
+  int64_t statStamp_[3];
   double n8_[kHop], f8_[kHop];
 };
 
