@@ -193,9 +193,11 @@ async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnT
   });
   for (let i = 0; i < users.length; i += 10) await Promise.all(users.slice(i, i + 10).map((u, k) => u.connect(bridge.url, API_KEY, body(i + k))));
 
-  // One drift-free 20 ms clock drives every user; starts are staggered over 1 s.
+  // One drift-free clock drives every user: 4 phases 5 ms apart (like real clients,
+  // users do not all send at the same instant); starts are staggered over 1 s.
   const t0 = performance.now();
   const startAt = users.map(() => t0 + rnd() * 1000);
+  const started = users.map(() => false);
   const cpu0 = cpuSeconds(bridge.pids);
   const rss0 = rssBytes(bridge.pids);
   const ticks0 = await metric(bridge.url, 'voxbridge_frame_clock_ticks');
@@ -206,15 +208,15 @@ async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnT
   await new Promise<void>((resolve) => {
     const step = () => {
       const now = performance.now();
-      for (let i = 0; i < users.length; i++) {
+      const phase = n % 4;
+      for (let i = phase; i < users.length; i += 4) {
         const u = users[i];
-        if (!u.done && now >= startAt[i]) {
-          if (!(u as unknown as { started?: boolean }).started) {
-            (u as unknown as { started?: boolean }).started = true;
-            u.start();
-          }
-          u.tick(now);
+        if (u.done || now < startAt[i]) continue;
+        if (!started[i]) {
+          started[i] = true;
+          u.start();
         }
+        u.tick(now);
       }
       const speechDone = users.every((u) => u.done || u.kind === 'noise' || u.kind === 'echo');
       if (speechDone || now > deadline) {
@@ -222,7 +224,7 @@ async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnT
         return;
       }
       n++;
-      setTimeout(step, Math.max(0, t0 + n * 20 - performance.now()));
+      setTimeout(step, Math.max(0, t0 + n * 5 - performance.now()));
     };
     step();
   });

@@ -17,7 +17,7 @@ export interface Ticker {
 
 export interface ClockStats {
   ticks: number;
-  /** Ticks that ran more than 10 ms after their ideal time. */
+  /** Sub-ticks that ran more than 10 ms after their ideal time. */
   late: number;
   maxLateMs: number;
   reanchored: number;
@@ -26,57 +26,78 @@ export interface ClockStats {
 }
 
 export class FrameClock {
-  private readonly tickers = new Set<Ticker>();
+  /**
+   * Tickers are spread over `phases` sub-ticks of the period (4 × 5 ms for 20 ms):
+   * each still gets one tick per period, but the work of many sessions (Opus
+   * encoding, sending) is not done in one burst that would delay everything else
+   * on the event loop, including the next tick.
+   */
+  private readonly phase = new Map<Ticker, number>();
+  private readonly byPhase: Set<Ticker>[];
+  private readonly subMs: number;
   private timer: NodeJS.Timeout | null = null;
   private anchor = 0;
-  private n = 0;
+  private m = 0;
   readonly stats: ClockStats = { ticks: 0, late: 0, maxLateMs: 0, reanchored: 0, errors: 0 };
   private readonly reported = new WeakMap<Ticker, string>();
 
   constructor(
     readonly periodMs = 20,
     private readonly maxCatchUp = 5,
-  ) {}
+    readonly phases = 4,
+  ) {
+    this.subMs = periodMs / phases;
+    this.byPhase = Array.from({ length: phases }, () => new Set<Ticker>());
+  }
 
   add(t: Ticker): void {
-    this.tickers.add(t);
+    if (this.phase.has(t)) return;
+    let best = 0;
+    for (let k = 1; k < this.phases; k++) if (this.byPhase[k].size < this.byPhase[best].size) best = k;
+    this.byPhase[best].add(t);
+    this.phase.set(t, best);
     if (!this.timer) this.startTimer();
   }
 
   remove(t: Ticker): void {
-    this.tickers.delete(t);
-    if (this.tickers.size === 0) this.stop();
+    const k = this.phase.get(t);
+    if (k === undefined) return;
+    this.byPhase[k].delete(t);
+    this.phase.delete(t);
+    if (this.phase.size === 0) this.stop();
   }
 
   get size(): number {
-    return this.tickers.size;
+    return this.phase.size;
   }
 
   private startTimer(): void {
     this.anchor = performance.now();
-    this.n = 0;
+    this.m = 0;
     this.schedule();
   }
 
   private schedule(): void {
-    const due = this.anchor + (this.n + 1) * this.periodMs;
+    const due = this.anchor + (this.m + 1) * this.subMs;
     this.timer = setTimeout(() => this.run(), Math.max(0, due - performance.now()));
   }
 
   private run(): void {
     this.timer = null;
     const now = performance.now();
-    let frames = 0;
-    while (this.anchor + (this.n + 1) * this.periodMs <= now + 0.5 && frames <= this.maxCatchUp) {
-      this.n++;
-      frames++;
-      const ideal = this.anchor + this.n * this.periodMs;
+    let steps = 0;
+    while (this.anchor + (this.m + 1) * this.subMs <= now + 0.5 && steps <= this.maxCatchUp * this.phases) {
+      this.m++;
+      steps++;
+      const tickers = this.byPhase[this.m % this.phases];
+      if (tickers.size === 0) continue;
+      const ideal = this.anchor + this.m * this.subMs;
       const lateMs = now - ideal;
       this.stats.ticks++;
       if (lateMs > 10) this.stats.late++;
       if (lateMs > this.stats.maxLateMs) this.stats.maxLateMs = lateMs;
       const wall = performance.timeOrigin + ideal;
-      for (const t of this.tickers) {
+      for (const t of tickers) {
         try {
           t.tick(wall);
         } catch (e) {
@@ -91,13 +112,13 @@ export class FrameClock {
         }
       }
     }
-    if (this.anchor + (this.n + 1) * this.periodMs <= now) {
+    if (this.anchor + (this.m + 1) * this.subMs <= now) {
       // Too far behind (event loop was blocked): re-anchor instead of bursting.
       this.stats.reanchored++;
       this.anchor = now;
-      this.n = 0;
+      this.m = 0;
     }
-    if (this.tickers.size) this.schedule();
+    if (this.phase.size) this.schedule();
   }
 
   stop(): void {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { FrameClock } from '../../src/agent/frameClock';
+
+describe('FrameClock', () => {
+  it('ticks every ticker once per period, spread over phases, without drift', async () => {
+    const clock = new FrameClock(20, 5, 4);
+    const times: number[][] = Array.from({ length: 8 }, () => []);
+    const tickers = times.map((arr) => ({ tick: () => arr.push(performance.now()) }));
+    const t0 = performance.now();
+    for (const t of tickers) clock.add(t);
+    await new Promise((r) => setTimeout(r, 1010));
+    for (const t of tickers) clock.remove(t);
+    const elapsed = performance.now() - t0;
+    for (const arr of times) {
+      // ~50 ticks per second each, never more than elapsed/20 + 1 (never ahead).
+      expect(arr.length).toBeGreaterThanOrEqual(45);
+      expect(arr.length).toBeLessThanOrEqual(Math.floor(elapsed / 20) + 1);
+    }
+    // Two tickers per phase: phases are 5 ms apart, so the first ticks of all 8 span ~15 ms.
+    const firsts = times.map((a) => a[0]).sort((a, b) => a - b);
+    expect(firsts[7] - firsts[0]).toBeGreaterThan(8);
+    expect(clock.size).toBe(0);
+  });
+
+  it('isolates a ticker that throws and counts it', async () => {
+    const clock = new FrameClock(20);
+    let good = 0;
+    const bad = {
+      tick: () => {
+        throw new Error('boom');
+      },
+    };
+    const ok = { tick: () => good++ };
+    clock.add(bad);
+    clock.add(ok);
+    await new Promise((r) => setTimeout(r, 120));
+    clock.remove(bad);
+    clock.remove(ok);
+    expect(good).toBeGreaterThan(3);
+    expect(clock.stats.errors).toBeGreaterThan(3);
+  });
+});
