@@ -28,6 +28,7 @@ import { VoiceInput, type Utterance, type VoiceFrameResult } from './voiceInput'
 export const CORE_RATE = 16000;
 export const FRAME_MS = 20;
 export const FRAME_SAMPLES = (CORE_RATE * FRAME_MS) / 1000;
+const SILENT_FRAME = new Int16Array(FRAME_SAMPLES);
 
 export type AgentState = 'listening' | 'thinking' | 'speaking' | 'taken-over' | 'ended';
 
@@ -192,9 +193,12 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.user.push(pcm, arrivalMs, this.farEnd(arrivalMs));
   }
 
-  private farEnd(now: number): Int16Array | null {
-    // The reference is what the agent was playing when this audio was captured.
-    return now - this.lastOutAt < 2 * FRAME_MS ? this.lastOut : null;
+  private farEnd(now: number): Int16Array {
+    // The reference is what the agent was playing when this audio was captured:
+    // silence when it was not speaking. Always a frame, never null, so the VAD's
+    // far-end history stays continuous and the echo tail after the agent stops
+    // (still arriving for the round-trip delay) is matched against it.
+    return now - this.lastOutAt < 2 * FRAME_MS ? this.lastOut : SILENT_FRAME;
   }
 
   /** Frame clock: one frame of agent audio per period. */
