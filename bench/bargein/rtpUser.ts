@@ -2,35 +2,21 @@
  * The room path of the bench: a participant that joins a mediasoup room through
  * the bridge's signaling (protobuf over WebSocket) and exchanges Opus RTP with
  * the agent over two PlainTransports on loopback, like an RTC client would.
- * User audio is Opus-encoded once per asset (packets replayed); only echo users
- * decode the agent's audio (to send it back delayed).
+ * Each user has its own Opus encoder, like a real client: packets cannot be
+ * cached and replayed across users, because Opus predicts each frame from the
+ * encoder's previous ones (a decoder fed packets from interleaved encoders
+ * produces loud artefacts). CELT low-delay at complexity 1 keeps the driver's
+ * cost at a few tens of µs per frame. Only echo users decode the agent's audio.
  */
 import dgram from 'node:dgram';
 import { RoomSignalingClient } from '../../test/rooms/signalingClient';
 import { createOpusEncoder } from '../../src/rooms/opusEncoder';
 import { loadOpusDecoder } from '../../src/rooms/opusRtpReceiver';
-import { buildRtp, createRtpView, parseRtp } from '../../src/media/rtp';
-import { FRAME, RATE } from './assets';
+import { createRtpView, parseRtp, writeRtpHeader } from '../../src/media/rtp';
+import { RATE } from './assets';
 import { SimUser } from './users';
 
 const PT = 101;
-const packetCache = new WeakMap<Int16Array, Buffer>();
-const sharedEncoder = () => createOpusEncoder({ sampleRate: RATE, channels: 1 });
-let cacheEncoder: ReturnType<typeof sharedEncoder> | null = null;
-
-/** Opus packet of a 20 ms frame; asset frames are encoded once and reused. */
-function opusOf(pcm: Int16Array, cache: boolean): Buffer {
-  if (cache) {
-    const hit = packetCache.get(pcm);
-    if (hit) return hit;
-  }
-  cacheEncoder ??= sharedEncoder();
-  const out = new Uint8Array(1275);
-  const n = cacheEncoder.encode(pcm.length === FRAME ? pcm : Int16Array.from({ length: FRAME }, (_, i) => pcm[i] ?? 0), out);
-  const b = Buffer.from(out.subarray(0, n));
-  if (cache) packetCache.set(pcm, b);
-  return b;
-}
 
 export class RtpUser extends SimUser {
   private sig!: RoomSignalingClient;
@@ -44,6 +30,8 @@ export class RtpUser extends SimUser {
   private agentPt = -1;
   private readonly view = createRtpView();
   private decoder: { decodeFrame(f: Uint8Array): { channelData: Float32Array[] } } | null = null;
+  private readonly encoder = createOpusEncoder({ sampleRate: RATE, channels: 1, application: 2, complexity: 1, bitrate: 32000 });
+  private readonly opus = new Uint8Array(1275);
 
   async connect(url: string, _apiKey: string, startBody: Record<string, unknown>): Promise<void> {
     const roomId = String(startBody.RoomId);
@@ -97,9 +85,12 @@ export class RtpUser extends SimUser {
   }
 
   protected sendFrame(pcm: Int16Array): void {
-    // Asset frames are shared arrays (cached packets); echo mixes are fresh ones.
-    const payload = opusOf(pcm, this.kind !== 'echo');
-    this.tx.send(buildRtp(PT, false, this.seq, this.ts, this.ssrc, payload), this.sendPort, this.sendIp);
+    const n = this.encoder.encode(pcm, this.opus);
+    // A fresh buffer per packet: dgram may still hold it after send() returns.
+    const pkt = Buffer.allocUnsafe(12 + n);
+    writeRtpHeader(pkt, 0, PT, false, this.seq, this.ts, this.ssrc);
+    pkt.set(this.opus.subarray(0, n), 12);
+    this.tx.send(pkt, this.sendPort, this.sendIp);
     this.seq = (this.seq + 1) & 0xffff;
     this.ts = (this.ts + 960) >>> 0;
   }
