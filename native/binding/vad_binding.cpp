@@ -17,10 +17,6 @@ Napi::Value throwArg(Napi::Env env, const char* msg) {
   return env.Undefined();
 }
 
-bool isInt16Array(const Napi::Value& v) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int16_array;
-}
-
 class NativeVad : public Napi::ObjectWrap<NativeVad> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -57,25 +53,35 @@ class NativeVad : public Napi::ObjectWrap<NativeVad> {
 
  private:
   // process(pcm: Int16Array, farEnd: Int16Array | null, out: Float64Array) -> flags
+  // Called 50-100 times a second per stream: one napi_get_typedarray_info per array
+  // (it fails on anything but a TypedArray) instead of the wrapper's several checks.
   Napi::Value Process(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 3 || !isInt16Array(info[0]) || !info[2].IsTypedArray())
-      return throwArg(env, "process(pcm: Int16Array, farEnd: Int16Array | null, out: Float64Array)");
-    auto pcm = info[0].As<Napi::Int16Array>();
     const size_t n = static_cast<size_t>(vad_.frameSamples());
-    if (pcm.ElementLength() != n) return throwArg(env, "process: pcm must hold exactly one frame");
+    if (info.Length() < 3) return throwArg(env, "process(pcm: Int16Array, farEnd: Int16Array | null, out: Float64Array)");
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    if (napi_get_typedarray_info(env, info[0], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_int16_array)
+      return throwArg(env, "process(pcm: Int16Array, farEnd: Int16Array | null, out: Float64Array)");
+    if (len != n) return throwArg(env, "process: pcm must hold exactly one frame");
+    const int16_t* pcm = static_cast<const int16_t*>(data);
     const int16_t* far = nullptr;
-    if (!info[1].IsNull() && !info[1].IsUndefined()) {
-      if (!isInt16Array(info[1])) return throwArg(env, "process: farEnd must be an Int16Array or null");
-      auto f = info[1].As<Napi::Int16Array>();
-      if (f.ElementLength() != n) return throwArg(env, "process: farEnd must hold exactly one frame");
-      far = f.Data();
+    napi_valuetype vt;
+    if (napi_typeof(env, info[1], &vt) != napi_ok) return throwArg(env, "process: bad farEnd");
+    if (vt != napi_null && vt != napi_undefined) {
+      if (napi_get_typedarray_info(env, info[1], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_int16_array)
+        return throwArg(env, "process: farEnd must be an Int16Array or null");
+      if (len != n) return throwArg(env, "process: farEnd must hold exactly one frame");
+      far = static_cast<const int16_t*>(data);
     }
-    auto out = info[2].As<Napi::TypedArray>();
-    if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < vad::kOutCount)
+    if (napi_get_typedarray_info(env, info[2], &type, &len, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_float64_array || len < static_cast<size_t>(vad::kOutCount))
       return throwArg(env, "process: out must be a Float64Array of length >= 9");
-    const uint32_t flags = vad_.process(pcm.Data(), far, out.As<Napi::Float64Array>().Data());
-    return Napi::Number::New(env, flags);
+    const uint32_t flags = vad_.process(pcm, far, static_cast<double*>(data));
+    napi_value r;
+    napi_create_uint32(env, flags, &r);
+    return Napi::Value(env, r);
   }
 
   // setInterruptMs(ms) -> status (0 ok, -3 out of range)

@@ -1,6 +1,7 @@
 // Voice-activity detection with continuous-speech duration measurement: the
 // measurement behind automatic barge-in. Plain C++ (no Node headers); the same
-// algorithm, step for step, is in src/native/vadFallback.ts (parity-tested).
+// algorithm, step for step, is in src/native/vadFallback.ts (in double where this
+// is float: parity-tested on decisions).
 //
 // Input: PCM16 mono frames of 10, 20 or 30 ms at 8, 16 or 48 kHz, read in place,
 // plus an optional far-end reference (what the agent is playing, same rate and
@@ -8,7 +9,8 @@
 //
 // Pipeline, per 10 ms hop at an internal 8 kHz rate (16 and 48 kHz are decimated
 // with small FIR filters):
-//   1. 100 Hz high-pass; 256-point FFT (Hann) -> 16 Bark-like band energies.
+//   1. 100 Hz high-pass; 256-point real FFT (Hann; float, as a 128-point complex
+//      one in 4-lane vectors) -> 16 Bark-like band energies.
 //   2. Per-band noise floors by minimum statistics over ~1 s (adapts to stationary
 //      noise and to level/AGC changes; everything after works on ratios to it).
 //   3. Echo: far-end band energies over 0..320 ms of delay; a per-band regression
@@ -23,12 +25,19 @@
 //      30 ms above the floor, below 1 kHz or broadband: clicks are shorter),
 //      enough SNR, and no tone (two spectral peaks holding the energy and not
 //      moving over 30 ms) or note (fine spectrum unchanged over 100 ms).
-//   5. A QUIET/SPEAKING state machine: speech starts after 2 speech hops with the
-//      onset backdated to the first 2 ms block of the run above the floor;
-//      dropouts shorter than the hangover keep the duration running; a longer
-//      silence ends it. "Duration D reached" fires once per segment when
-//      now - onset >= D, on a speech hop or a short quiet dropout, in a segment
-//      that had at least 2 voiced hops (D = 0 fires with the start).
+//   5. Background: the mean and spread of the broadband level over the floor on
+//      quiet hops. Stationary noise sits a few dB over its floor; babble and music
+//      sit well above it ("busy") and fluctuate. Over a busy background a hop is
+//      foreground only when it stands out from it by 2.5 spreads (4..8 dB).
+//   6. A QUIET/SPEAKING state machine: speech starts after 2 foreground speech hops
+//      (not tonal) with the onset backdated to the first 2 ms block of the run
+//      above the floor; dropouts shorter than the hangover keep the duration
+//      running; a longer silence ends it, and so do 300 ms without a foreground
+//      hop (babble or music carrying on after the user). "Duration D reached"
+//      fires once per segment when now - onset >= D, on a speech hop or a short
+//      quiet dropout, in a segment that had at least 2 voiced foreground hops (6,
+//      more periodic, and 5 of the last 20 hops foreground over a busy
+//      background); D = 0 fires with the start.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -122,43 +131,45 @@ class Vad {
   static constexpr int kFir2 = 31;        // 16k -> 8k
 
  private:
+  static constexpr int kHalfHist = (kFir2 - 1) / 2;  // 16 kHz history per phase
   struct Channel {  // one signal path: near end or far end
-    double buf[kFft];              // last 256 samples at 8 kHz (high-passed)
-    double hpX1, hpX2, hpY1, hpY2;
-    double x1[kFir1 - 1 + 480];    // 48 kHz decimation history
-    double x2[kFir2 - 1 + 160];    // 16 kHz decimation history
+    alignas(16) float ring[kFft];  // last 256 samples at 8 kHz (high-passed), circular
+    int ringPos;                   // where the next hop goes (a multiple of kHop)
+    int silentHops;                // hops of exact digital silence in a row (far end)
+    float hpX1, hpX2, hpY1, hpY2;
+    float x1[kFir1 - 1 + 480];     // 48 kHz decimation history
+    alignas(16) float ev[kHalfHist + kHop + 4];  // 16 kHz history, even samples
+    alignas(16) float od[kHalfHist + kHop + 4];  // ... odd samples
     double band[kBands];
-    double pow[kFft / 2 + 1];
+    alignas(16) float pow[kFft / 2 + 4];
   };
 
   void resetChannel(Channel& ch);
-  void toInternal(Channel& ch, const int16_t* pcm, double* out8, double* hfOut);
-  void highpass(Channel& ch, double* x);
-  void bands(Channel& ch, const double* x);
-  void lowband(const double* x8);
+  void toInternal(Channel& ch, const int16_t* pcm, float* out8, double* hfOut);
+  void filters(float* near8, float* far8);
+  void bands(Channel& ch, const float* x);
   double periodicity();
-  double lagCorr(int n0, int lag, double e0) const;
-  uint32_t hop(double* near8, double* far8);
+  uint32_t hop(float* near8, float* far8, bool farGiven);
   void echoUpdate();
   int64_t refineOnset(int64_t hopEnd) const;
   double scoreOf(double snrDb, double sustain, double harm, double flux, double peak, double statShort,
                  double statLong) const;
   double specCorr(int64_t h, int lag) const;
   double statLongAt(int64_t h);
-  double peakShare(const double* pow) const;
+  double peakShare(const float* pow) const;
 
   Config cfg_;
   int frameSamples_ = 0;
   int decim_ = 1;        // input samples per internal sample
   int groupDelay_ = 0;   // of the decimation filters, in input samples
-  double h1_[kFir1];
-  double h2_[kFir2];
-  double hpB_[3], hpA_[3];
-  double lpB_[3], lpA_[3];
-  double win_[kFft];
-  double cos_[kFft / 2 + 1], sin_[kFft / 2 + 1];
+  float h1_[kFir1];
+  float h2_[kFir2];
+  float hpB_[3], hpA_[3];
+  float lpB_[3], lpA_[3];
+  float win_[kFft];
+  alignas(16) float cos_[kFft / 2 + 4], sin_[kFft / 2 + 4];
   int rev_[kFft / 2];
-  double twr_[kFft / 2], twi_[kFft / 2];  // FFT twiddles per stage (see bands())
+  alignas(16) float twr_[kFft / 2], twi_[kFft / 2];  // FFT twiddles per stage (see bands())
 
   Channel near_, far_;
 
@@ -189,10 +200,9 @@ class Vad {
   int blkPos_;
 
   // periodicity path (4 kHz)
-  double lpX1_, lpX2_, lpY1_, lpY2_;
-  double p4_[kPitchHist];
-  double res_[kRes];
-  double cum_[kRes + 1];
+  float lpX1_, lpX2_, lpY1_, lpY2_;
+  alignas(16) float p4_[kPitchHist];
+  alignas(16) float res_[kRes + 4];
 
   // echo
   double farHist_[kFarHist][kBands];
@@ -224,12 +234,12 @@ class Vad {
   Features feat_;
 
   // scratch
-  double re_[kFft / 2], im_[kFft / 2];
+  alignas(16) float re_[kFft / 2], im_[kFft / 2];
   static constexpr int kRing = kStatLag + 3;  // fine spectra of the last 13 hops
-  double powRing_[kRing][kFft / 2 + 1];
+  alignas(16) float powRing_[kRing][kFft / 2 + 4];
   double statCache_[3];   // specCorr(h, kStatLag) of the last hops that needed it
   int64_t statStamp_[3];
-  double n8_[kHop], f8_[kHop];
+  alignas(16) float n8_[kHop], f8_[kHop];
 };
 
 }  // namespace vad

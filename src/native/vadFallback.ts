@@ -1,7 +1,11 @@
 /**
  * Voice-activity detector in TypeScript: the fallback of native/src/vad.cpp, step
- * for step the same algorithm and the same double-precision arithmetic in the
- * same order, so both give the same decisions frame by frame (parity-tested).
+ * for step the same algorithm. The native core runs its signal path (decimation,
+ * filters, FFT, periodicity, fine-spectrum vetoes) in float with 4-lane vectors;
+ * this file runs the same steps in double, so the two are not bit-identical: the
+ * parity test checks that they make the same decisions (flags, speechMs, onset)
+ * frame by frame on real clips, with scores equal to within 1e-3. The decision
+ * logic and the dB conversions (db10) are the same arithmetic on both sides.
  * See native/src/vad.h for the pipeline. Change both files together.
  *
  * Fixed-size state in typed arrays; nothing is allocated per frame.
@@ -82,6 +86,7 @@ const BUSY_VOICED = 4;
 const BUSY_HARM = 0.1;
 const BUSY_RECENT = 5;
 const START_PEAK = 0.95;
+const FAR_SKIP = 4;
 const FG_RECENT = 20;
 
 const HOP = 80;
@@ -113,6 +118,25 @@ const FIR1 = 23;
 const FIR2 = 31;
 const WARM = 3; // FFT / HOP, rounded down: hops before the FFT window holds real samples
 const BINS = N2 + 1;
+
+// db10(x) = 10 log10(x) for x > 0, computed as in vad.cpp (exponent from the bits,
+// atanh series for the mantissa), so both sides get the same double.
+const dbView = new DataView(new ArrayBuffer(8));
+function db10(x: number): number {
+  dbView.setFloat64(0, x);
+  const hi = dbView.getUint32(0);
+  let e = ((hi >>> 20) & 0x7ff) - 1023;
+  dbView.setUint32(0, (hi & 0x000fffff) | 0x3ff00000);
+  let m = dbView.getFloat64(0);
+  if (m > 1.4142135623730951) {
+    m *= 0.5;
+    e++;
+  }
+  const t = (m - 1) / (m + 1);
+  const t2 = t * t;
+  const ln = 2 * t * (1 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9)))));
+  return 4.342944819032518 * (ln + e * 0.6931471805599453);
+}
 
 function clamp01(x: number): number {
   return x < 0 ? 0 : x > 1 ? 1 : x;
@@ -264,6 +288,7 @@ export class VadFallback {
   private echoDelay = -1;
   private readonly echoGain = new Float64Array(BANDS);
 
+  private farSilent = 0;
   private bgDb = 0;
   private bgVar = 0;
   private fgQuiet = 0;
@@ -384,6 +409,7 @@ export class VadFallback {
     this.echoGain.fill(0);
     this.farActiveHops = 0;
     this.echoDelay = -1;
+    this.farSilent = 0;
     this.bgDb = 0;
     this.bgVar = 0;
     this.fgQuiet = 0;
@@ -430,8 +456,17 @@ export class VadFallback {
     const hops = this.frameSamples / hopIn;
     for (let h = 0; h < hops; h++) {
       this.toInternal(this.near, pcm, h * hopIn, this.n8, this.hfHop);
-      if (farEnd) this.toInternal(this.far, farEnd, h * hopIn, this.f8, null);
-      flags = (flags & ~VadFlag.Speech) | this.hop(this.n8, farEnd ? this.f8 : null);
+      let farLive = false;
+      if (farEnd) {
+        // a far end of digital zero for more than FAR_SKIP hops is not processed
+        let nz = 0;
+        for (let i = h * hopIn; i < (h + 1) * hopIn; i++) nz |= farEnd[i];
+        this.farSilent = nz ? 0 : this.farSilent + 1;
+        if (this.farSilent === FAR_SKIP + 1) this.far.reset();
+        farLive = this.farSilent <= FAR_SKIP;
+        if (farLive) this.toInternal(this.far, farEnd, h * hopIn, this.f8, null);
+      }
+      flags = (flags & ~VadFlag.Speech) | this.hop(this.n8, farLive ? this.f8 : null, farEnd !== null);
     }
     this.samples += this.frameSamples;
     const rate = this.config.sampleRate;
@@ -637,7 +672,7 @@ export class VadFallback {
     return (s * s) / (e0 * e1 + 1e-30);
   }
 
-  private hop(near8: Float64Array, far8: Float64Array | null): number {
+  private hop(near8: Float64Array, far8: Float64Array | null, farGiven: boolean): number {
     let flags = 0;
     const near = this.near;
     this.highpass(near, near8);
@@ -672,9 +707,13 @@ export class VadFallback {
     }
 
     let farActive = false;
-    if (far8) {
-      this.highpass(this.far, far8);
-      this.bands(this.far, far8);
+    if (farGiven) {
+      if (far8) {
+        this.highpass(this.far, far8);
+        this.bands(this.far, far8);
+      } else {
+        this.far.band.fill(0);
+      }
       this.farPos = (this.farPos + 1) % FAR_HIST;
       let tot = 0;
       for (let b = 0; b < BANDS; b++) {
@@ -775,21 +814,21 @@ export class VadFallback {
     for (let b = 0; b < BANDS; b++) {
       const g = resid[b] / this.floor[b];
       if (g > 1) {
-        const db = 10 * Math.log10(g);
+        const db = db10(g);
         snrSum += db < 30 ? db : 30;
       }
-      shape[b] = 10 * Math.log10(near.band[b] + this.floor[b]);
+      shape[b] = db10(near.band[b] + this.floor[b]);
       shapeMean += shape[b];
     }
     if (this.decim > 1) {
       if (!farActive && this.hfFloor > 0) {
         const g = hfE / this.hfFloor;
         if (g > 1) {
-          const db = 10 * Math.log10(g);
+          const db = db10(g);
           snrSum += HF_WEIGHT * (db < 30 ? db : 30);
         }
       }
-      shape[BANDS] = 10 * Math.log10(hfE + this.hfFloor + 1e-12);
+      shape[BANDS] = db10(hfE + this.hfFloor + 1e-12);
       shapeMean += shape[BANDS];
     }
     const snrDb = snrSum / BANDS;
@@ -802,7 +841,7 @@ export class VadFallback {
         rs += resid[b];
         fs += this.floor[b];
       }
-      fgDb = 10 * Math.log10(1 + rs / fs) - this.bgDb;
+      fgDb = db10(1 + rs / fs) - this.bgDb;
     }
     const busy = clamp01((this.bgDb - BG_FREE) / BG_RAMP);
     const fgThr = busy * clampTo(FG_K * Math.sqrt(this.bgVar), FG_MIN, FG_MAX);
@@ -858,7 +897,8 @@ export class VadFallback {
     feat.stat = this.statLong;
     feat.statShort = this.statShort;
     feat.peak = this.peak;
-    const harm = warm && snrDb >= SNR_GATE && sustain >= SUSTAIN_GATE ? this.periodicity() : 0;
+    const open = warm && snrDb > SNR_GATE && sustain > SUSTAIN_GATE;
+    const harm = open ? this.periodicity() : 0;
     const score = warm ? scoreOf(snrDb, sustain, harm, fluxMax, this.peak, this.statShort, this.statLong) : 0;
     feat.fgDb = fgDb;
     feat.bgDb = this.bgDb;

@@ -295,7 +295,11 @@ for (const impl of impls) {
 }
 
 describe('vad parity', () => {
-  it.skipIf(!nativeVadAvailable())('native and TS make the same decisions frame by frame on real clips', () => {
+  // The native core computes its signal path in float with 4-lane vectors (vad.cpp);
+  // the TS fallback computes the same steps in double. So the two are not bit-identical:
+  // they must make the same decisions (flags, speechMs, onset) frame by frame on real
+  // clips, with scores and SNRs equal to within a small tolerance.
+  it.skipIf(!nativeVadAvailable())('native and TS make the same decisions frame by frame on real clips (scores within 1e-3)', () => {
     const cases: Array<{ rate: VadSampleRate; pcm: Int16Array; far?: Int16Array }> = [];
     for (const rate of [8000, 16000, 48000] as VadSampleRate[]) {
       cases.push({ rate, pcm: clips.speechClip(SENTENCE, { rate, noise: { kind: 'white', snrDb: 10 } }).pcm });
@@ -307,6 +311,8 @@ describe('vad parity', () => {
       cases.push({ rate, pcm: near, far });
     }
     let frames = 0;
+    let maxScore = 0;
+    let maxSnr = 0;
     for (const c of cases) {
       for (const frameMs of [10, 20, 30] as VadFrameMs[]) {
         const a = createVad({ sampleRate: c.rate, frameMs }, { impl: 'native' });
@@ -321,13 +327,15 @@ describe('vad parity', () => {
           if (fa !== fb || a.speechMs !== b.speechMs || a.onsetSample !== b.onsetSample) {
             throw new Error(`parity broken at ${c.rate} Hz/${frameMs} ms, sample ${i}: flags ${fa} vs ${fb}, speechMs ${a.speechMs} vs ${b.speechMs}`);
           }
-          expect(Math.abs(a.score - b.score)).toBeLessThan(1e-9);
-          expect(Math.abs(a.snrDb - b.snrDb)).toBeLessThan(1e-9);
+          maxScore = Math.max(maxScore, Math.abs(a.score - b.score));
+          maxSnr = Math.max(maxSnr, Math.abs(a.snrDb - b.snrDb));
           expect(a.echoDelayMs).toBe(b.echoDelayMs);
         }
       }
     }
     expect(frames).toBeGreaterThan(10000);
+    expect(maxScore).toBeLessThan(1e-3);
+    expect(maxSnr).toBeLessThan(1e-2);
   });
 });
 
