@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,14 +148,31 @@ describe('PocketsphinxAsr.transcribe()', () => {
   it('runs at most MaxConcurrent recognisers and queues the rest', async () => {
     const pcm = await speak('Hello world.', 16000);
     const asr = new PocketsphinxAsr({ MaxConcurrent: 1 });
-    const t0 = performance.now();
+    // Count this process's recogniser children while three requests run (timing
+    // comparisons flaked on a loaded machine; the process count cannot).
+    const children = (): number => {
+      let n = 0;
+      for (const d of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+          const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+          const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+          if (ppid === process.pid && st.includes('(pocketsphinx')) n++;
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      return n;
+    };
+    let maxSeen = 0;
+    const poll = setInterval(() => (maxSeen = Math.max(maxSeen, children())), 15);
     const results = await Promise.all([1, 2, 3].map(() => asr.transcribe(pcm, 16000, signal())));
+    clearInterval(poll);
     expect(results.every((r) => typeof r.text === 'string')).toBe(true);
+    expect(maxSeen).toBe(1);
     // Serialised: the last one waited for the two before it.
-    const maxElapsed = Math.max(...results.map((r) => r.elapsedMs));
-    const minElapsed = Math.min(...results.map((r) => r.elapsedMs));
-    expect(maxElapsed).toBeGreaterThan(minElapsed * 2);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(maxElapsed - 5);
+    const sorted = results.map((r) => r.elapsedMs).sort((a, b) => a - b);
+    expect(sorted[2]).toBeGreaterThan(sorted[0]);
   });
 
   it('parses hypothesis lines, dropping markers', () => {
