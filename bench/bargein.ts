@@ -15,6 +15,7 @@
  *   npm run bench:bargein                      full matrix (about 15 minutes)
  *   npm run bench:bargein -- --quick           N in {1,10}, 3 rounds (about 2 minutes)
  *   npm run bench:bargein -- --n 1,50 --d 200 --rounds 5 --transport ws
+ *   npm run bench:bargein -- --n 50 --d 200 --transport rtp --cpu-prof   (V8 profile of the bridge)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,13 +35,18 @@ interface Args {
   d: number[];
   rounds: number;
   transport: string[];
+  /** Write a V8 CPU profile of the bridge process to bench/out/prof/. */
+  cpuProf: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, transport: ['rtp', 'ws'] };
+  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, transport: ['rtp', 'ws'], cpuProf: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
+      case '--cpu-prof':
+        a.cpuProf = true;
+        break;
       case '--quick':
         a.n = [1, 10];
         a.rounds = 3;
@@ -76,8 +82,9 @@ interface BridgeProc {
   pids: number[];
 }
 
-async function startBridge(): Promise<BridgeProc> {
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'voxbridge.js')], {
+async function startBridge(cpuProf: boolean): Promise<BridgeProc> {
+  const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(outDir, 'prof')] : [];
+  const child = spawn(process.execPath, [...prof, path.join(root, 'bin', 'voxbridge.js')], {
     cwd: root,
     env: { ...process.env, VOXBRIDGE_PORT: '0', VOXBRIDGE_API_KEY: API_KEY, VOXBRIDGE_WORKERS: '1', VOXBRIDGE_MAX_SESSIONS: '2000', VOXBRIDGE_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -315,7 +322,7 @@ async function main(): Promise<void> {
   ai.defaultChat = { events: textEvents(words + '.', 60), firstByteDelayMs: 300, chunkDelayMs: 60 };
   ai.defaultSpeech = { pcm: assets.agentSpeech, split: { every: 3200 }, firstByteDelayMs: 150, chunkDelayMs: 50 };
   ai.defaultTranscription = { text: '' };
-  const bridge = await startBridge();
+  const bridge = await startBridge(args.cpuProf);
   const results: CellResult[] = [];
   let saturatedAt: number | null = null;
   try {
@@ -338,6 +345,7 @@ async function main(): Promise<void> {
     }
   } finally {
     bridge.child.kill('SIGTERM');
+    await new Promise((r) => bridge.child.once('exit', r));
     await ai.close();
   }
 
