@@ -11,7 +11,7 @@
  */
 import crypto from 'node:crypto';
 import { writeRtpHeader } from '../media/rtp';
-import { createOpusEncoder, OPUS_MAX_PACKET, type OpusStreamEncoder } from './opusEncoder';
+import { AGENT_VOICE_OPUS, createOpusEncoder, OPUS_MAX_PACKET, type OpusStreamEncoder } from './opusEncoder';
 
 export const OPUS_PAYLOAD_TYPE = 100;
 export const OPUS_RTP_CLOCK = 48000;
@@ -44,7 +44,7 @@ export class OpusRtpSender {
   constructor(private readonly opts: OpusRtpSenderOptions) {
     this.ssrc = opts.ssrc ?? crypto.randomInt(1, 0xffffffff);
     this.payloadType = opts.payloadType ?? OPUS_PAYLOAD_TYPE;
-    this.encoder = createOpusEncoder({ sampleRate: opts.sampleRate ?? 16000, channels: 1, bitrate: opts.bitrate ?? 32000, complexity: 5 });
+    this.encoder = createOpusEncoder({ ...AGENT_VOICE_OPUS, sampleRate: opts.sampleRate ?? 16000, channels: 1, bitrate: opts.bitrate ?? AGENT_VOICE_OPUS.bitrate });
   }
 
   /**

@@ -32,7 +32,7 @@ import { PacingStats } from '../transports/pacing';
 import type { WorkerPool } from '../sfu/workerPool';
 import type { RtpPortAllocator } from './rtpPorts';
 import type { AudioDescription, Negotiated } from './sdp';
-import { createOpusEncoder, OPUS_MAX_PACKET, type OpusStreamEncoder } from '../rooms/opusEncoder';
+import { AGENT_VOICE_OPUS, createOpusEncoder, OPUS_MAX_PACKET, type OpusStreamEncoder } from '../rooms/opusEncoder';
 
 interface WasmOpusDecoder {
   ready: Promise<void>;
@@ -138,7 +138,7 @@ export class SipMediaLeg {
     if (!first) return this.update(remote);
     this.codec = new LegCodec({ encoding: neg.codec.kind === 'opus' ? 'L16' : neg.codec.kind, sampleRate: neg.codec.kind === 'opus' ? 16000 : 8000 });
     if (neg.codec.kind === 'opus') {
-      this.opusEnc = createOpusEncoder({ sampleRate: 16000, channels: 1 });
+      this.opusEnc = createOpusEncoder({ ...AGENT_VOICE_OPUS, sampleRate: 16000, channels: 1 });
       const Ctor = await loadOpusDecoder();
       const d = new Ctor({ sampleRate: 16000, channels: 1 });
       await d.ready;
