@@ -279,10 +279,15 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.armIdle();
     const turnId = ++this.turnSeq;
     const turn: TurnRecord = { turnId, source: 'user' };
-    this.asrChain = this.asrChain.then(() => this.recognise(u, turn));
+    // Speech shorter than InterruptSpeechDuration while the agent talks is a
+    // backchannel ("ok", "uh-huh"): it did not interrupt, so it must not start a
+    // new answer that would replace the one playing. It is still transcribed.
+    const p = this.splicer.playing;
+    const backchannel = this.config.interrupt.mode === 'duration' && p !== null && p.priority !== 'High';
+    this.asrChain = this.asrChain.then(() => this.recognise(u, turn, backchannel));
   }
 
-  private async recognise(u: Utterance, turn: TurnRecord): Promise<void> {
+  private async recognise(u: Utterance, turn: TurnRecord, backchannel: boolean): Promise<void> {
     if (this._ended) return;
     const t0 = performance.now();
     let text: string;
@@ -303,6 +308,11 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.send(this.subtitle(1003, text, ++this.sentenceSeq, true, this.config.targetUserIds[0]));
     this.history.add({ role: 'user', content: text, source: 'asr' });
     if (this.takenOver) return;
+    if (backchannel && this.splicer.playing) {
+      turn.answer = '';
+      this.emit('backchannel', { text });
+      return;
+    }
     const question = this.history.context(this.config.llm.systemPrompt, this.config.llm.windowSize);
     const opt: SamePriorityOption = this.config.interrupt.mode === 'off' ? 'Enqueue' : 'ClearAndInterrupt';
     try {

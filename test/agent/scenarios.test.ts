@@ -166,7 +166,8 @@ describe('agent scenarios', () => {
       const ttsReq = ai.requests.slice(before).filter((r) => r.path.endsWith('/audio/speech')).pop()!;
 
       if (D === 500) {
-        // "ok" is shorter than D: it must not interrupt.
+        // "ok" is shorter than D: it must not interrupt, nor start a new answer that
+        // would replace the one playing (a backchannel); it is still transcribed.
         const short = speak('ok', 16000, { speed: 260 });
         const spoken = labelSpeech(short, 16000).speech.reduce((a, [s0, s1]) => a + (s1 - s0), 0) / 16;
         expect(spoken).toBeLessThan(450);
@@ -174,6 +175,8 @@ describe('agent scenarios', () => {
         await c.stream(pad(short, 600));
         expect((await describeAgent(id)).BargeIns).toHaveLength(0);
         expect(c.frames.filter((f) => f.at > t + 700 && freqOf(f) === 440).length).toBeGreaterThan(5);
+        await c.until(() => c.subtitles(1003).length > 0, 5000, 'backchannel subtitle');
+        expect(ai.requests.slice(before).filter((r) => r.path.endsWith('/chat/completions'))).toHaveLength(1);
       }
 
       void c.stream(pad(speech('stop please, I want to ask you something else entirely'), 500));
