@@ -63,7 +63,7 @@ export class Bridge {
     registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });
     this.rooms = new RoomManager({ workers: this.workers, agents: this.agents, mediasoup: config.mediasoup, createVad: createVadStream });
     this.signaling = new SignalingServer({ rooms: this.rooms, agents: this.agents, tokenSecret: config.tokenSecret });
-    this.web = new WebRoutes({ agents: this.agents, tokenSecret: config.tokenSecret, demo: demoEnabled(config.host) });
+    this.web = new WebRoutes({ agents: this.agents, tokenSecret: config.tokenSecret, demo: demoEnabled(config.host, config.demo) });
     registerRoomActions(this.api, { agents: this.agents, tokenSecret: config.tokenSecret, publicUrl: () => this.url });
     const tel = config.telephony;
     this.media = new MediaStreamServer({ agents: this.agents, apiKey: config.apiKey, tokenSecret: config.tokenSecret, createVad: createVadStream, storedAgents: tel.agents });

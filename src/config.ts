@@ -31,6 +31,8 @@ export interface BridgeConfig {
   tokenSecret: string;
   maxSessions: number;
   shutdownTimeoutMs: number;
+  /** The web page's demo routes (demo token, built-in demo agent): 'auto' = on when listening on loopback. */
+  demo: 'auto' | 'on' | 'off';
   mediasoup: MediasoupConfig;
   /** SIP user agent, AudioSocket server, stored agents for calls (src/transports/telephonyConfig.ts). */
   telephony: TelephonySettings;
@@ -57,6 +59,7 @@ const ENV: Record<string, string> = {
   tokenSecret: 'VOXBRIDGE_TOKEN_SECRET',
   maxSessions: 'VOXBRIDGE_MAX_SESSIONS',
   shutdownTimeoutMs: 'VOXBRIDGE_SHUTDOWN_TIMEOUT_MS',
+  demo: 'VOXBRIDGE_DEMO',
   'mediasoup.numWorkers': 'VOXBRIDGE_WORKERS',
   'mediasoup.logLevel': 'VOXBRIDGE_MEDIASOUP_LOG_LEVEL',
   'mediasoup.rtcMinPort': 'VOXBRIDGE_RTC_MIN_PORT',
@@ -150,6 +153,9 @@ export function loadConfig(opts: LoadOptions = {}): BridgeConfig {
     tokenSecret: str('tokenSecret', ''),
     maxSessions: int('maxSessions', 200, 1, 100000),
     shutdownTimeoutMs: int('shutdownTimeoutMs', 5000, 100, 600000),
+    // VOXBRIDGE_DEMO=1/0 (the earlier spelling) still works.
+    demo: ({ '1': 'on', '0': 'off' } as Record<string, 'on' | 'off'>)[String(get('demo')?.value)] ??
+      (str('demo', 'auto', (v) => (['auto', 'on', 'off'].includes(v) ? null : 'must be auto, on or off')) as BridgeConfig['demo']),
     mediasoup: {
       numWorkers: int('mediasoup.numWorkers', Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1, 256),
       logLevel: str('mediasoup.logLevel', 'warn', (s) =>

@@ -46,4 +46,11 @@ describe('loadConfig()', () => {
     expect(() => loadConfig({ configFile: file, env: {} })).toThrow(/"prot".*unknown setting/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it('reads the demo switch: auto by default, on/off (and the older 1/0), anything else rejected', () => {
+    expect(loadConfig({ env: {} }).demo).toBe('auto');
+    expect(loadConfig({ env: { VOXBRIDGE_DEMO: 'off' } }).demo).toBe('off');
+    expect(loadConfig({ env: { VOXBRIDGE_DEMO: '1' } }).demo).toBe('on');
+    expect(() => loadConfig({ env: { VOXBRIDGE_DEMO: 'maybe' } })).toThrow(/"demo" must be auto, on or off/);
+  });
 });

@@ -9,8 +9,8 @@
  *   POST /demo/agent      { roomId }           → starts the embedded demo agent (echo
  *                          policy, espeak-ng, pocketsphinx) in that room
  *   POST /demo/takeover   { roomId, agentInstanceId? } → takes the room's agent over; a human-agent token
- * The demo routes are on when the bridge listens on loopback, or when
- * VOXBRIDGE_DEMO=1; VOXBRIDGE_DEMO=0 turns them off everywhere.
+ * The demo routes follow the `demo` setting (VOXBRIDGE_DEMO=auto|on|off; 1/0 also
+ * accepted): 'auto' turns them on only when the bridge listens on loopback.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,9 +41,8 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-export function demoEnabled(host: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.VOXBRIDGE_DEMO === '1') return true;
-  if (env.VOXBRIDGE_DEMO === '0') return false;
+export function demoEnabled(host: string, setting: 'auto' | 'on' | 'off'): boolean {
+  if (setting !== 'auto') return setting === 'on';
   return isLoopback(host);
 }
 
