@@ -226,6 +226,10 @@ void Vad::reset() {
     for (int b = 0; b < kBands; b++) farHist_[d][b] = 0;
   }
   farPos_ = 0;
+  for (int d = 0; d < kFarHist; d++)
+    for (int b = 0; b < kBands; b++) spurtHist_[d][b] = 0;
+  spurtPos_ = 0;
+  farRun_ = 0;
   for (int d = 0; d < kDelays; d++)
     for (int b = 0; b < kBands; b++) mx_[d][b] = mxx_[d][b] = mxy_[d][b] = 0;
   for (int b = 0; b < kBands; b++) {
@@ -557,6 +561,12 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       tot += far_.band[b];
     }
     farTot_[farPos_] = tot;
+    // the same bands in "talk-spurt time": advanced only by hops that carry far-end
+    // samples, so across a silence it still holds the end of the last spurt
+    if (far8 && far_.silentHops == 0) {
+      spurtPos_ = (spurtPos_ + 1) % kFarHist;
+      for (int b = 0; b < kBands; b++) spurtHist_[spurtPos_][b] = far_.band[b];
+    }
     for (int d = 0; d < kDelays; d++) {
       if (farTot_[(farPos_ - d + kFarHist) % kFarHist] > kFarActive) {
         farActive = true;
@@ -564,10 +574,16 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       }
     }
   }
+  farRun_ = farGiven && far_.silentHops == 0 ? farRun_ + 1 : 0;
   if (farActive) {
     flags |= kFarEndActive;
-    // the echo path is learnt while the near end is not talking (no double talk)
-    if (!speaking_) echoUpdate();
+    // the echo path is learnt while the near end is not talking (no double talk) and,
+    // once the delay is known, only inside a talk spurt whose echo has had time to
+    // arrive: not in its first delay + spread hops, nor once the far end is silent
+    // (an echo path that pauses with the far end, a playout buffer, plays the tail
+    // of a spurt only when the next one starts)
+    const bool settled = farActiveHops_ < kWarmHops || echoDelay_ < 0 || farRun_ > echoDelay_ + kEchoSpread;
+    if (!speaking_ && settled) echoUpdate();
   }
 
   // residual near-end energy after the predicted echo
@@ -584,11 +600,16 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
         }
         pred = kEchoPrior * mx;
       } else {
+        // the delay moves by a frame or two between talk spurts (the reference is the
+        // frame most recently sent): +-kEchoSpread hops around the estimate; and the
+        // echo may be held over a silence: the spurt history at the same delays
         double mx = 0;
-        for (int d = echoDelay_ - 1; d <= echoDelay_ + 1; d++) {
+        for (int d = echoDelay_ - kEchoSpread; d <= echoDelay_ + kEchoSpread; d++) {
           if (d < 0) continue;
           const double v = farHist_[(farPos_ - d + kFarHist) % kFarHist][b];
           if (v > mx) mx = v;
+          const double w = spurtHist_[(spurtPos_ - d + kFarHist) % kFarHist][b];
+          if (w > mx) mx = w;
         }
         pred = kEchoMargin * echoGain_[b] * mx;
       }

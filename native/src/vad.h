@@ -14,9 +14,14 @@
 //   2. Per-band noise floors by minimum statistics over ~1 s (adapts to stationary
 //      noise and to level/AGC changes; everything after works on ratios to it).
 //   3. Echo: far-end band energies over 0..320 ms of delay; a per-band regression
-//      of near-end on far-end envelopes (updated while the far end is active)
+//      of near-end on far-end envelopes (updated inside far-end talk spurts, once
+//      their echo has had time to arrive, while the near end is not talking)
 //      picks the echo delay and gain; only near-end energy above the predicted
-//      echo (with a margin) counts.
+//      echo (with a margin) counts. The prediction takes the loudest far end
+//      within +-40 ms of the estimated delay (the live reference's alignment moves
+//      by a frame or two from one talk spurt to the next), in wall-clock time and
+//      in talk-spurt time (an echo path that pauses with the far end, e.g. a
+//      playout buffer, brings the end of a spurt back when the next one starts).
 //   4. Evidence per hop: band SNR (mean of per-band dB above the floor),
 //      periodicity (normalized autocorrelation at 60-400 Hz of the LPC-whitened
 //      signal below 1 kHz: noise is not periodic), spectral-shape change over
@@ -107,7 +112,8 @@ class Vad {
   static constexpr int kFft = 256;
   static constexpr int kBands = 16;
   static constexpr int kDelays = 33;      // echo delays searched: 0..320 ms, in hops
-  static constexpr int kFarHist = kDelays + 2;
+  static constexpr int kEchoSpread = 4;   // hops either side of the estimated delay the prediction covers
+  static constexpr int kFarHist = kDelays + kEchoSpread + 1;
   static constexpr int kPitchHist = 152;  // 4 kHz samples kept for periodicity
   static constexpr int kRes = kPitchHist - 4;
   static constexpr int kPitchWin = 80;    // 20 ms correlation window
@@ -208,6 +214,9 @@ class Vad {
   double farHist_[kFarHist][kBands];
   double farTot_[kFarHist];
   int farPos_;
+  double spurtHist_[kFarHist][kBands];  // far bands in talk-spurt time (only hops with far samples)
+  int spurtPos_;
+  int farRun_;  // hops in a row with far-end samples (not digital silence)
   double mx_[kDelays][kBands], mxx_[kDelays][kBands], mxy_[kDelays][kBands];
   double my_[kBands], myy_[kBands];
   int farActiveHops_;

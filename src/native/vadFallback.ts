@@ -94,7 +94,8 @@ const FFT = 256;
 const N2 = 128;
 const BANDS = 16;
 const DELAYS = 33;
-const FAR_HIST = DELAYS + 2;
+const ECHO_SPREAD = 4; // hops either side of the estimated echo delay the prediction covers
+const FAR_HIST = DELAYS + ECHO_SPREAD + 1;
 const PITCH_HIST = 152;
 const RES = PITCH_HIST - 4;
 const PITCH_WIN = 80;
@@ -279,6 +280,9 @@ export class VadFallback {
   private readonly farHist = new Float64Array(FAR_HIST * BANDS);
   private readonly farTot = new Float64Array(FAR_HIST);
   private farPos = 0;
+  private readonly spurtHist = new Float64Array(FAR_HIST * BANDS);
+  private spurtPos = 0;
+  private farRun = 0;
   private readonly mx = new Float64Array(DELAYS * BANDS);
   private readonly mxx = new Float64Array(DELAYS * BANDS);
   private readonly mxy = new Float64Array(DELAYS * BANDS);
@@ -401,6 +405,9 @@ export class VadFallback {
     this.farTot.fill(0);
     this.farHist.fill(0);
     this.farPos = 0;
+    this.spurtHist.fill(0);
+    this.spurtPos = 0;
+    this.farRun = 0;
     this.mx.fill(0);
     this.mxx.fill(0);
     this.mxy.fill(0);
@@ -721,6 +728,12 @@ export class VadFallback {
         tot += this.far.band[b];
       }
       this.farTot[this.farPos] = tot;
+      // the same bands in "talk-spurt time": advanced only by hops that carry far-end
+      // samples, so across a silence it still holds the end of the last spurt
+      if (far8 && this.farSilent === 0) {
+        this.spurtPos = (this.spurtPos + 1) % FAR_HIST;
+        for (let b = 0; b < BANDS; b++) this.spurtHist[this.spurtPos * BANDS + b] = this.far.band[b];
+      }
       for (let d = 0; d < DELAYS; d++) {
         if (this.farTot[(this.farPos - d + FAR_HIST) % FAR_HIST] > FAR_ACTIVE) {
           farActive = true;
@@ -728,9 +741,16 @@ export class VadFallback {
         }
       }
     }
+    this.farRun = farGiven && this.farSilent === 0 ? this.farRun + 1 : 0;
     if (farActive) {
       flags |= VadFlag.FarEndActive;
-      if (!this.speaking) this.echoUpdate();
+      // the echo path is learnt while the near end is not talking (no double talk) and,
+      // once the delay is known, only inside a talk spurt whose echo has had time to
+      // arrive: not in its first delay + spread hops, nor once the far end is silent
+      // (an echo path that pauses with the far end, a playout buffer, plays the tail
+      // of a spurt only when the next one starts)
+      const settled = this.farActiveHops < WARM_HOPS_ECHO || this.echoDelay < 0 || this.farRun > this.echoDelay + ECHO_SPREAD;
+      if (!this.speaking && settled) this.echoUpdate();
     }
 
     const resid = this.resid;
@@ -746,11 +766,16 @@ export class VadFallback {
           }
           pred = ECHO_PRIOR * mx;
         } else {
+          // the delay moves by a frame or two between talk spurts (the reference is the
+          // frame most recently sent): +-ECHO_SPREAD hops around the estimate; and the
+          // echo may be held over a silence: the spurt history at the same delays
           let mx = 0;
-          for (let d = this.echoDelay - 1; d <= this.echoDelay + 1; d++) {
+          for (let d = this.echoDelay - ECHO_SPREAD; d <= this.echoDelay + ECHO_SPREAD; d++) {
             if (d < 0) continue;
             const v = this.farHist[((this.farPos - d + FAR_HIST) % FAR_HIST) * BANDS + b];
             if (v > mx) mx = v;
+            const w = this.spurtHist[((this.spurtPos - d + FAR_HIST) % FAR_HIST) * BANDS + b];
+            if (w > mx) mx = w;
           }
           pred = ECHO_MARGIN * this.echoGain[b] * mx;
         }
