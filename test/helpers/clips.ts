@@ -351,3 +351,96 @@ export function echoOf(x: Int16Array, rate: number, delayMs: number, gainDbValue
   }
   return out;
 }
+
+export interface LiveEchoOptions {
+  rate: Rate;
+  seconds: number;
+  /** Agent sentences (clean TTS, any level: each is scaled to -18 dBFS). */
+  sentences: Int16Array[];
+  /** Nominal echo delay, ms. */
+  delayMs: number;
+  gainDb: number;
+  /** Pink room noise on the near end, dBFS (default -60). */
+  noiseDb?: number;
+  /**
+   * Per answer the delay moves by a whole 20 ms frame within +-jitterMs (default 20):
+   * the live reference is the agent frame most recently sent, so its alignment with
+   * the echo shifts by a frame from one talk spurt to the next.
+   */
+  jitterMs?: number;
+  /**
+   * Packet playout (the bench's WebSocket echo user): the echo is a FIFO of the
+   * agent's packets, advanced only while packets arrive, so the last delay's worth
+   * of a talk spurt comes back only when the agent starts again, seconds later.
+   */
+  heldTail?: boolean;
+  seed?: number;
+}
+
+/**
+ * The agent's voice as the live bridge sees it come back: answers of 1-4 sentences
+ * with digital-zero gaps between sentences (150-600 ms), a third of the answers cut
+ * off mid-word (as by a barge-in), 1-3 s of digital silence between answers; the
+ * near end is that far end delayed and attenuated (no low-pass) over quiet room
+ * noise. Far and near are 20 ms frame-aligned like the session's feed.
+ */
+export function liveEcho(o: LiveEchoOptions): { far: Int16Array; near: Int16Array; answers: number } {
+  const rate = o.rate;
+  const F = rate / 50;
+  const n = Math.floor((o.seconds * rate) / F) * F;
+  const rnd = prng(o.seed ?? 1);
+  const far = new Int16Array(n);
+  const sent = new Uint8Array(n / F); // frames the agent sent (answers, with their sentence gaps)
+  const spurtDelay = new Float64Array(n / F); // echo delay (samples) per frame, set per answer
+  const jitter = o.jitterMs ?? 20;
+  let t = Math.round(0.5 * rate / F) * F;
+  let j = o.seed ?? 0;
+  let answers = 0;
+  while (t < n) {
+    const k = 1 + Math.floor(rnd() * 4);
+    const cut = rnd() < 0.35 ? Math.round((0.3 + 1.5 * rnd()) * rate) : Infinity;
+    const steps = Math.round(jitter / 20);
+    const d = Math.max(0, o.delayMs + 20 * (Math.floor(rnd() * (2 * steps + 1)) - steps));
+    const start = t;
+    for (let s = 0; s < k && t < n && t - start < cut; s++) {
+      const pcm = scaleToRms(o.sentences[j++ % o.sentences.length], -18);
+      // the TTS pads its output with silence: keep only the speech, as a TTS stream does
+      let a = 0;
+      let b = pcm.length;
+      while (a < b && Math.abs(pcm[a]) < 30) a++;
+      while (b > a && Math.abs(pcm[b - 1]) < 30) b--;
+      for (let i = a; i < b && t < n && t - start < cut; i++) far[t++] = pcm[i];
+      if (s < k - 1 && t - start < cut) t += Math.round((0.15 + 0.45 * rnd()) * rate);
+    }
+    t = Math.min(n, Math.ceil(t / F) * F);
+    for (let f = start / F; f < t / F; f++) {
+      sent[f] = 1;
+      spurtDelay[f] = Math.round((d * rate) / 1000);
+    }
+    answers++;
+    t += Math.round((1 + 2 * rnd()) * rate / F) * F;
+  }
+  const g = 10 ** (o.gainDb / 20);
+  const echo = new Float64Array(n);
+  if (o.heldTail) {
+    const depth = Math.max(1, Math.round(o.delayMs / 20));
+    const fifo: number[] = [];
+    for (let f = 0; f < n / F; f++) {
+      if (sent[f]) fifo.push(f);
+      if (fifo.length > depth) {
+        const src = fifo.shift()! * F;
+        for (let i = 0; i < F; i++) echo[f * F + i] = g * far[src + i];
+      }
+    }
+  } else {
+    // a wall-clock delay line whose delay is the one of the answer the sample belongs to
+    let d = spurtDelay[0];
+    for (let i = 0; i < n; i++) {
+      if (sent[Math.floor(i / F)]) d = spurtDelay[Math.floor(i / F)];
+      if (i >= d) echo[i + 0] = g * far[i - d];
+    }
+  }
+  const bed = noise('pink', Math.ceil(n / rate), rate, o.noiseDb ?? -60, 50 + (o.seed ?? 0));
+  const near = Int16Array.from(echo, (v, i) => clamp16(v + bed[i]));
+  return { far, near, answers };
+}

@@ -241,6 +241,64 @@ for (const impl of impls) {
           }
         }
       });
+
+      // The live pattern (regression: the bench's 'echo' user got 10-21 false barge-ins
+      // a minute with 0 offline): answers with sentence gaps of digital silence, restarts
+      // after 1-3 s, answers cut off mid-word; the delay moving by a 20 ms frame from one
+      // answer to the next (the reference is the agent frame most recently sent), or the
+      // echo played from a packet FIFO that stops with the agent (the end of a spurt
+      // comes back when the next one starts). Any speech start on it is a false barge-in
+      // in the session (its policy also acts on speechMs >= D).
+      const liveSentences = (rate: VadSampleRate) => texts.map((t) => clips.speak(t, rate, { voice: 'en-us+f4' }));
+
+      it('starts no segment on live-like echo: restarts after silences, sentence gaps, moving delay, held tail', () => {
+        const rate = 16000;
+        const sentences = liveSentences(rate);
+        for (const [delay, gain, held] of [[140, -12, false], [140, -12, true], [60, -6, false], [250, -20, true], [60, -20, true], [250, -6, false]] as const) {
+          const { far, near } = clips.liveEcho({ rate, seconds: 30, sentences, delayMs: delay, gainDb: gain, heldTail: held, seed: 5 });
+          const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), near, far);
+          expect(r.starts.map((k) => ms(frameEnd(r, k), rate)), `echo ${delay} ms ${gain} dB${held ? ', held tail' : ''}`).toEqual([]);
+        }
+      });
+
+      it('still detects the user talking over live-like echo, even right after the agent restarts', () => {
+        const rate = 16000;
+        const sentences = liveSentences(rate);
+        const F = rate / 50;
+        const user = ['wait, stop', 'no, that is wrong', 'hello, can you hear me', 'yes please do that'];
+        for (const [delay, gain, held] of [[140, -12, true], [250, -20, false]] as const) {
+          const { far, near } = clips.liveEcho({ rate, seconds: 40, sentences, delayMs: delay, gainDb: gain, heldTail: held, seed: 3 });
+          // answer starts: the first far frame with samples after >= 1 s of digital silence
+          const restarts: number[] = [];
+          for (let k = 0, zeros = 0; k * F < far.length; k++) {
+            const silent = far.subarray(k * F, (k + 1) * F).every((v) => v === 0);
+            if (!silent && zeros >= 50 && k * F > 5 * rate) restarts.push(k * F);
+            zeros = silent ? zeros + 1 : 0;
+          }
+          const parts = [{ pcm: near, at: 0 }];
+          const truth: Array<[number, number]> = [];
+          let last = -Infinity;
+          for (const s of restarts) {
+            if (s - last < 4 * rate) continue;
+            const j = truth.length;
+            const u = clips.speechClip(user[j % user.length], { rate, voice: 'en-gb+f3', atMs: 0, speechDb: -20 + gain / 2 });
+            const at = s + Math.round([0.02, 0.1, 0.6][j % 3] * rate) - u.speech[0][0]; // 20 ms, 100 ms, 600 ms after the restart
+            parts.push({ pcm: u.pcm, at });
+            truth.push([at + u.speech[0][0], at + u.speech[u.speech.length - 1][1]]);
+            last = s;
+          }
+          expect(truth.length).toBeGreaterThanOrEqual(3);
+          const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), clips.mixAt(near.length, parts), far);
+          for (const [a] of truth) {
+            const hit = r.reachedAt.find((k) => frameEnd(r, k) > a && frameEnd(r, k) < a + 0.6 * rate);
+            expect(hit, `user at ${ms(a, rate)} ms, echo ${delay} ms ${gain} dB${held ? ', held tail' : ''}`).toBeDefined();
+          }
+          for (const k of r.reachedAt) {
+            const o = r.onset[k];
+            expect(truth.some(([a, b]) => o > a - 0.1 * rate && o < b), `barge-in dated ${ms(o, rate)} ms`).toBe(true);
+          }
+        }
+      });
     });
 
     it('works at 8, 16 and 48 kHz with 10, 20 and 30 ms frames', () => {
@@ -309,6 +367,15 @@ describe('vad parity', () => {
       const user = clips.speechClip('hello, can you hear me', { rate, atMs: 1500, speechDb: -26 }).pcm;
       const near = clips.mixAt(far.length, [{ pcm: clips.echoOf(far, rate, 80, -10), at: 0 }, { pcm: user, at: 0 }]);
       cases.push({ rate, pcm: near, far });
+    }
+    {
+      // the live echo pattern: restarts after silences, held tail, moving delay
+      const sentences = ['thanks for calling, how can i help you today', 'is there anything else i can do for you'].map((t) => clips.speak(t, 16000, { voice: 'en-us+f4' }));
+      for (const heldTail of [false, true]) {
+        const { far, near } = clips.liveEcho({ rate: 16000, seconds: 15, sentences, delayMs: 140, gainDb: -12, heldTail, seed: 7 });
+        const user = clips.speechClip('hello, can you hear me', { rate: 16000, atMs: 9000, speechDb: -26 }).pcm;
+        cases.push({ rate: 16000, pcm: clips.mixAt(near.length, [{ pcm: near, at: 0 }, { pcm: user, at: 0 }]), far });
+      }
     }
     let frames = 0;
     let maxScore = 0;
