@@ -7,7 +7,7 @@
  * Metrics: see bench/vad/metrics.ts. Single stream, one clip after the other.
  */
 import { performance } from 'node:perf_hooks';
-import { BACKGROUNDS, echoOnlyClips, noiseOnlyClips, RATE, SNRS, speechSessions, type NoClip, type SpeechSession } from './vad/corpus';
+import { BACKGROUNDS, doubleTalkClips, echoOnlyClips, noiseOnlyClips, RATE, SNRS, speechSessions, type NoClip, type SpeechSession } from './vad/corpus';
 import { baseline, ours, oursTs, silero, webrtc, type Detector, type Result } from './vad/detectors';
 import { addTally, emptyTally, scoreSession, summarize, type SpeechTally } from './vad/metrics';
 import { machine, table, writeJson } from './util';
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   log('generating the labelled clips (cached in test/.tmp/clips)');
   let sessions: SpeechSession[] = speechSessions();
   let noClips: NoClip[] = [...noiseOnlyClips(), ...echoOnlyClips()];
+  const dtClips = doubleTalkClips();
   if (quick) {
     sessions = sessions.filter((s) => ['white', 'babble', 'clean'].includes(s.background) && (s.snrDb === null || s.snrDb === 10));
     noClips = noClips.filter((c, k) => k % 3 === 0);
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   const bargeRows: Record<string, unknown>[] = [];
   const cpuRows: Record<string, unknown>[] = [];
   const clipRows: Record<string, unknown>[] = [];
+  const dtRows: Record<string, unknown>[] = [];
   const cpu: Record<string, number> = {};
   const cpuAccuracyPass: Record<string, number> = {};
 
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
     }
     // noise-only and echo-only: every D
     const fb: Record<string, Record<number, number>> = { noise: {}, echo: {} };
-    const perClip: Record<string, Record<number, number>> = {};
+    const perClip: Record<string, Record<string | number, number>> = {};
     let echoCpu = 0;
     const stateOn: Record<string, [number, number]> = { noise: [0, 0], echo: [0, 0] };
     for (const c of noClips) {
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
       if (c.group === 'echo') echoCpu += r.cpuUs;
       stateOn[c.group][0] += r.state.reduce((a, v) => a + v, 0);
       stateOn[c.group][1] += r.state.length;
-      perClip[c.name] = {};
+      perClip[c.name] = { starts: +(r.starts.length / (c.pcm.length / RATE / 60)).toFixed(2) };
       for (const d of DS) {
         const n = r.reached.get(d)?.length ?? 0;
         fb[c.group][d] = (fb[c.group][d] ?? 0) + n;
@@ -121,7 +123,26 @@ async function main(): Promise<void> {
     row['noise: % time in speech'] = inSpeechPct.noise;
     row['echo: % time in speech'] = inSpeechPct.echo;
     bargeRows.push(row);
-    for (const [name, v] of Object.entries(perClip)) clipRows.push({ detector: det.name, clip: name, 'D=0': v[0], 'D=200': v[200], 'D=500': v[500], 'D=1000': v[1000] });
+    for (const [name, v] of Object.entries(perClip)) clipRows.push({ detector: det.name, clip: name, 'starts/min': v.starts, 'D=0': v[0], 'D=200': v[200], 'D=500': v[500], 'D=1000': v[1000] });
+    // double talk: the user over the agent's echo, detected when D = 200 is reached
+    // within 600 ms of the user's first labelled sample
+    const dt: Record<string, unknown> = {};
+    if (det.usesFarEnd) {
+      for (const c of dtClips) {
+        const r = await det.run({ pcm: c.pcm, far: c.far, rate: RATE }, [200]);
+        const reached = r.reached.get(200) ?? [];
+        const lat: number[] = [];
+        for (const [a] of c.users) {
+          const h = reached.find((x) => x > a && x < a + 0.6 * RATE);
+          if (h !== undefined) lat.push(((h - a) * 1000) / RATE);
+        }
+        const extra = reached.filter((x) => !c.users.some(([a, b]) => x > a && x < b + 0.3 * RATE)).length;
+        lat.sort((x, y) => x - y);
+        const row = { detector: det.name, clip: c.name, users: c.users.length, detected: lat.length, 'D reached p50 ms': lat.length ? Math.round(lat[lat.length >> 1]) : NaN, 'max ms': lat.length ? Math.round(lat[lat.length - 1]) : NaN, 'other D-reached': extra };
+        dtRows.push(row);
+        dt[c.name] = row;
+      }
+    }
     cpuAccuracyPass[det.name] = speechCpu / speechSec;
     const echoPerSec = echoSec > 0 && det.usesFarEnd ? echoCpu / echoSec : NaN;
     (json.detectors as Record<string, unknown>)[det.name] = {
@@ -133,6 +154,7 @@ async function main(): Promise<void> {
       falseBargeInsPerMin: fbPerMin,
       inSpeechPctOfTime: inSpeechPct,
       falseBargeInsPerMinByClip: perClip,
+      doubleTalk: dt,
     };
     log(`${det.name}: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   }
@@ -169,7 +191,7 @@ async function main(): Promise<void> {
     });
   }
   json.cpuUsPerAudioSec = cpu;
-  json.tables = { speech: speechRows, background10dB: bgRows, falseBargeIns: bargeRows, falseBargeInsByClip: clipRows, cpu: cpuRows };
+  json.tables = { speech: speechRows, background10dB: bgRows, falseBargeIns: bargeRows, falseBargeInsByClip: clipRows, doubleTalk: dtRows, cpu: cpuRows };
   const runSeconds = (performance.now() - t0) / 1000;
   json.runSeconds = runSeconds;
 
@@ -180,8 +202,10 @@ async function main(): Promise<void> {
   console.log(table(bgRows));
   console.log(`\nFalse barge-ins per minute ("reached D" decisions) on noise-only (${(noiseSec / 60).toFixed(0)} min) and echo-only (${(echoSec / 60).toFixed(0)} min) clips:`);
   console.log(table(bargeRows));
-  console.log('\nPer clip (false barge-ins per minute):');
+  console.log('\nPer clip (speech starts and false barge-ins per minute):');
   console.log(table(clipRows));
+  console.log('\nDouble talk (the user over the echo; detected = D = 200 reached within 600 ms of the user\'s onset):');
+  console.log(table(dtRows));
   console.log(`\nCPU, single stream (process.cpuUsage around the processing loop; best of ${CPU_ROUNDS} rounds over ${(cpuSec / 60).toFixed(1)} min of speech sessions):`);
   console.log(table(cpuRows));
   for (const [k, v] of Object.entries(skipped)) console.log(`\nskipped ${k}: ${v}`);

@@ -246,9 +246,94 @@ export function echoOnlyClips(): NoClip[] {
     [250, -6, 3000, 'white', -60],
     [80, -10, 2000, 'brown', -50],
   ];
-  return cfgs.map(([delay, gain, lp, kind, lvl], k) => {
+  const steady = cfgs.map(([delay, gain, lp, kind, lvl], k) => {
     const far = agentSpeech(CLIP_S, 31 + k);
     const near = clips.mixAt(n, [{ pcm: clips.echoOf(far, RATE, delay, gain, lp), at: 0 }, { pcm: clips.noise(kind, CLIP_S, RATE, lvl, 40 + k), at: 0 }]);
     return { name: `echo ${delay} ms ${gain} dB lp ${lp} Hz`, group: 'echo' as const, pcm: near, far };
   });
+  return [...steady, ...liveEchoClips()];
+}
+
+/** The agent's sentences as the live TTS sends them (see agentSpeech). */
+function agentSentences(): Int16Array[] {
+  return AGENT_TEXTS.map((t, j) => clips.speak(t, RATE, { voice: j % 2 ? 'en-gb+m2' : 'en-us+f4', speed: 170 }));
+}
+
+/**
+ * Echo as the live bridge sees it (clips.liveEcho): answers with digital-zero
+ * sentence gaps, restarts after 1-3 s of silence, answers cut off mid-word; the
+ * delay moving by a 20 ms frame from one answer to the next (the reference is the
+ * agent frame most recently sent), or the echo played from a packet FIFO that
+ * stops with the agent (the bench:bargein WebSocket echo user: the end of a spurt
+ * comes back when the next one starts). Pink room noise at -60 dBFS.
+ */
+export function liveEchoClips(): NoClip[] {
+  const sentences = agentSentences();
+  const cfgs: Array<[number, number, boolean]> = [
+    // delay ms, echo gain dB, held tail
+    [140, -12, false],
+    [140, -12, true],
+    [60, -6, false],
+    [60, -20, true],
+    [250, -20, false],
+    [250, -6, true],
+  ];
+  return cfgs.map(([delay, gain, heldTail], k) => {
+    const { far, near } = clips.liveEcho({ rate: RATE, seconds: CLIP_S, sentences, delayMs: delay, gainDb: gain, heldTail, seed: 61 + k });
+    return { name: `live echo ${delay} ms ${gain} dB, ${heldTail ? 'held tail' : 'delay moves'}`, group: 'echo' as const, pcm: near, far };
+  });
+}
+
+export interface DoubleTalkClip {
+  name: string;
+  pcm: Int16Array;
+  far: Int16Array;
+  /** The user's speech over the echo: [first, last] labelled sample. */
+  users: Array<[number, number]>;
+}
+
+const USER_TEXTS = ['wait, stop', 'no, that is wrong', 'hello, can you hear me', 'yes please do that', 'hold on a second', 'can i ask something'];
+
+/**
+ * The user talking over the agent's echo, at the level of the double-talk test in
+ * test/native/vad.test.ts (-20 + gain/2 dBFS): over steady echo every 3 s inside the agent's speech, and over
+ * live-like echo 20 ms, 100 ms or 600 ms after the agent (re)starts an answer.
+ */
+export function doubleTalkClips(): DoubleTalkClip[] {
+  const out: DoubleTalkClip[] = [];
+  const user = (j: number, gain: number) => clips.speechClip(USER_TEXTS[j % USER_TEXTS.length], { rate: RATE, voice: j % 2 ? 'en-gb+f3' : 'en-us+m3', atMs: 0, speechDb: -20 + gain / 2 });
+  for (const [k, [delay, gain]] of [[40, -12], [140, -12], [250, -6], [120, -20]].entries()) {
+    const far = agentSpeech(CLIP_S, 71 + k);
+    const parts = [{ pcm: clips.echoOf(far, RATE, delay, gain, 3000), at: 0 }, { pcm: clips.noise('pink', CLIP_S, RATE, -60, 80 + k), at: 0 }];
+    const users: Array<[number, number]> = [];
+    for (let t = 3, j = 0; t < CLIP_S - 3; t += 3, j++) {
+      const u = user(j, gain);
+      const at = Math.round(t * RATE);
+      parts.push({ pcm: u.pcm, at });
+      users.push([at + u.speech[0][0], at + u.speech[u.speech.length - 1][1]]);
+    }
+    out.push({ name: `over echo ${delay} ms ${gain} dB`, pcm: clips.mixAt(far.length, parts), far, users });
+  }
+  const sentences = agentSentences();
+  const F = RATE / 50;
+  for (const [k, [delay, gain, heldTail]] of ([[140, -12, false], [140, -12, true], [250, -20, true]] as const).entries()) {
+    const { far, near } = clips.liveEcho({ rate: RATE, seconds: CLIP_S, sentences, delayMs: delay, gainDb: gain, heldTail, seed: 91 + k });
+    const parts = [{ pcm: near, at: 0 }];
+    const users: Array<[number, number]> = [];
+    let last = -Infinity;
+    for (let f = 0, zeros = 0; f * F < far.length; f++) {
+      const silent = far.subarray(f * F, (f + 1) * F).every((v) => v === 0);
+      if (!silent && zeros >= 50 && f * F > 5 * RATE && f * F - last >= 4 * RATE && f * F < (CLIP_S - 2) * RATE) {
+        const j = users.length;
+        const u = user(j, gain);
+        const at = f * F + Math.round([0.02, 0.1, 0.6][j % 3] * RATE) - u.speech[0][0];
+        parts.push({ pcm: u.pcm, at });
+        users.push([at + u.speech[0][0], at + u.speech[u.speech.length - 1][1]]);
+        last = f * F;
+      }
+      zeros = silent ? zeros + 1 : 0;
+    }
+    out.push({ name: `over live echo ${delay} ms ${gain} dB, ${heldTail ? 'held tail' : 'delay moves'}, at restarts`, pcm: clips.mixAt(near.length, parts), far, users });
+  }
+  return out;
 }
