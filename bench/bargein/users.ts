@@ -54,7 +54,9 @@ export abstract class SimUser {
   private cooldownUntil = 0;
   private bedPos = 0;
   private noisePos = 0;
-  private readonly echoRing: Int16Array[] = [];
+  /** Agent audio received since the last tick (echo users), and the echo delay line. */
+  private readonly echoIn: Int16Array[] = [];
+  private readonly echoLine: (Int16Array | null)[] = Array.from({ length: ECHO_DELAY_FRAMES }, () => null);
   private roundsLeft: number;
   private nextKick = 0;
   done = false;
@@ -90,7 +92,7 @@ export abstract class SimUser {
     this.agentPackets++;
     this.lastAgentAt = now;
     if (!this.firstAgentAtThisRound) this.firstAgentAtThisRound = now;
-    if (this.kind === 'echo' && pcm) this.echoRing.push(pcm);
+    if (this.kind === 'echo' && pcm) this.echoIn.push(pcm);
   }
 
   /** Starts the agent speaking a long answer (a proactive LLM turn). */
@@ -133,7 +135,11 @@ export abstract class SimUser {
       return;
     }
     const bed = this.bed();
-    const echo = this.echoRing.length > ECHO_DELAY_FRAMES ? this.echoRing.shift()! : null;
+    // A real delay line: it advances every tick, with silence when the agent sent
+    // nothing, so what comes back is exactly the agent's audio of ECHO_DELAY_FRAMES ago.
+    this.echoLine.push(this.echoIn.shift() ?? null);
+    if (this.echoIn.length > 2) this.echoIn.splice(0, this.echoIn.length - 2); // bounded jitter
+    const echo = this.echoLine.shift()!;
     if (!echo) {
       this.sendFrame(bed);
       return;

@@ -21,6 +21,8 @@ export interface VoiceObservation {
   speechStart: boolean;
   /** VAD reported that continuous speech reached the configured D in this frame. */
   durationReached: boolean;
+  /** The current segment reached D earlier (the user is still talking past D). */
+  reachedInSegment: boolean;
   /** Continuous speech so far, ms. */
   speechMs: number;
 }
@@ -40,7 +42,10 @@ export const INTERRUPT_DURATION_MAX = 3000;
 export function decideInterrupt(s: InterruptSettings, v: VoiceObservation, p: PlaybackState): InterruptDecision {
   if (s.mode === 'off' || !p.active || p.priority === 'High') return { interrupt: false };
   if (s.mode === 'immediate') return v.speechStart || v.speechMs > 0 ? { interrupt: true, cause: 'voiceOnset' } : { interrupt: false };
-  return v.durationReached || v.speechMs >= s.durationMs ? { interrupt: true, cause: 'voiceDuration' } : { interrupt: false };
+  // Only the detector's own "D reached" counts (it requires voiced, dense speech, not
+  // just a segment that lasted D through its hangover); a segment that reached D before
+  // this task started playing interrupts it too, since the user is still talking.
+  return v.durationReached || v.reachedInSegment ? { interrupt: true, cause: 'voiceDuration' } : { interrupt: false };
 }
 
 /** The VAD's "duration reached" threshold for these settings (0 = at onset; -1 = never). */

@@ -237,7 +237,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     const playing = this.splicer.playing;
     const d = decideInterrupt(
       this.config.interrupt,
-      { speechStart: r.speechStart, durationReached: r.durationReached, speechMs: r.speechMs },
+      { speechStart: r.speechStart, durationReached: r.durationReached, reachedInSegment: r.reachedInSegment, speechMs: r.speechMs },
       { active: true, priority: playing.priority },
     );
     if (d.interrupt && v.hasOnset) this.bargeIn(d.cause, v.onsetArrivalMs);

@@ -12,6 +12,8 @@ export interface VoiceFrameResult {
   speechStart: boolean;
   speechEnd: boolean;
   durationReached: boolean;
+  /** D was reached earlier in the current segment and the user is still in it. */
+  reachedInSegment: boolean;
   speechMs: number;
 }
 
@@ -42,7 +44,8 @@ export class VoiceInput {
   private utterSamples = 0;
   onsetArrivalMs = 0;
   private onsetDated = false;
-  readonly result: VoiceFrameResult = { flags: 0, speechStart: false, speechEnd: false, durationReached: false, speechMs: 0 };
+  readonly result: VoiceFrameResult = { flags: 0, speechStart: false, speechEnd: false, durationReached: false, reachedInSegment: false, speechMs: 0 };
+  private reached = false;
 
   constructor(
     readonly vad: VadStream,
@@ -97,6 +100,10 @@ export class VoiceInput {
     r.speechEnd = (flags & VadFlag.SpeechEnd) !== 0;
     r.durationReached = (flags & VadFlag.DurationReached) !== 0;
     r.speechMs = this.vad.speechMs;
+    if (r.speechStart) this.reached = false;
+    r.reachedInSegment = this.reached && (flags & VadFlag.Speech) !== 0;
+    if (r.durationReached) this.reached = true;
+    if (r.speechEnd) this.reached = false;
 
     if (r.speechStart) {
       this.onsetArrivalMs = this.arrivalOf(this.vad.onsetSample, arrivalMs);
