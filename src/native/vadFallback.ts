@@ -11,14 +11,9 @@
  * Fixed-size state in typed arrays; nothing is allocated per frame.
  */
 
-/** Per-frame flags, as returned by process() (same values as vad.h). */
-export const VadFlag = {
-  Speech: 1,
-  SpeechStart: 2,
-  SpeechEnd: 4,
-  DurationReached: 8,
-  FarEndActive: 16,
-} as const;
+/** Per-frame flags, as returned by process() (same values as vad.h); defined once in vadTypes.ts. */
+import { VadFlag } from './vadTypes';
+export { VadFlag };
 
 /** Indices of the numbers process() writes into `out` (same as vad.h OutIndex). */
 export const VadOut = {
