@@ -51,6 +51,11 @@ constexpr int kFgDrop = 30;               // hops without foreground that end a 
 constexpr int kBusyVoiced = 4;            // more voiced hops for D over a busy background
 constexpr double kBusyHarm = 0.1;         // ... with this much more periodicity
 constexpr double kBusyRecent = 5;         // ... and this many foreground hops in the last 200 ms
+// A segment's own hops, from its onset to its start, are learnt as segment hops (not at
+// the fast rate of quiet hops) when the background was quiet and learnt before the onset:
+// otherwise the user's first syllable makes a quiet room look busy to the rest of the
+// segment (see relearnSegmentStart).
+constexpr int kBgSettled = 100;           // warm hops learnt before the onset
 constexpr double kStartPeak = 0.95;
 constexpr int kFarSkip = 4;               // silent far-end hops after which it is skipped       // two spectral peaks holding this share: a tone, no start
 
@@ -240,6 +245,12 @@ void Vad::reset() {
   echoDelay_ = -1;
   bgDb_ = 0;
   bgVar_ = 0;
+  bgHops_ = 0;
+  for (int j = 0; j < kBgHist; j++) {
+    bgHistDb_[j] = bgHistVar_[j] = bgHistLvl_[j] = 0;
+    bgHistSpeech_[j] = false;
+    bgHistHop_[j] = -1;
+  }
   speechRun_ = 0;
   candGap_ = 0;
   fgQuiet_ = 0;
@@ -801,6 +812,15 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   // stands out from the background too, and is not a tone (two peaks hold the energy)
   const bool isFg = isSpeech && fgDb >= fgThr && peak < kStartPeak;
   if (warm) {
+    // (kept per hop for relearnSegmentStart: the background before this hop's update,
+    // the hop's level over the floor, whether it was speech)
+    const int slot = static_cast<int>((hop8_ - 1) % kBgHist);
+    bgHistDb_[slot] = bgDb_;
+    bgHistVar_[slot] = bgVar_;
+    bgHistLvl_[slot] = fgDb + bgDb_;
+    bgHistSpeech_[slot] = isSpeech;
+    bgHistHop_[slot] = hop8_ - 1;
+    bgHops_++;
     // the background learns quickly from quiet hops and from the non-speech hops of a
     // segment close to it, slowly from the rest (a long utterance is not background)
     const double a = !speaking_ || (!isSpeech && fgDb < kFgLearn) ? kBgFast : kBgSlow;
@@ -837,6 +857,7 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
         onset_ = candOnset_;
         reached_ = -1;
         flags |= kSpeechStart;
+        relearnSegmentStart();
       }
     } else if (speechRun_ > 0 && ++candGap_ > kCandGap) {
       speechRun_ = 0;
@@ -892,6 +913,30 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     }
   }
   return flags;
+}
+
+// At a segment start: when the background was quiet (not busy) and learnt before the
+// onset, the hops from the onset on are learnt again as segment hops (slowly, unless
+// non-speech close to the background), from the background as it was before them.
+void Vad::relearnSegmentStart() {
+  const int64_t last = hop8_ - 1;  // this hop
+  const int64_t first = onset_ / (static_cast<int64_t>(decim_) * kHop);
+  if (first < 0 || last - first >= kBgHist) return;
+  const int s0 = static_cast<int>(first % kBgHist);
+  if (bgHistHop_[s0] != first || bgHops_ - (last - first + 1) < kBgSettled) return;
+  if (bgHistDb_[s0] > kBgFree) return;
+  double bg = bgHistDb_[s0];
+  double v = bgHistVar_[s0];
+  for (int64_t h = first; h <= last; h++) {
+    const int k = static_cast<int>(h % kBgHist);
+    if (bgHistHop_[k] != h) continue;
+    const double fg = bgHistLvl_[k] - bg;
+    const double a = !bgHistSpeech_[k] && fg < kFgLearn ? kBgFast : kBgSlow;
+    bg += a * fg;
+    v += a * (fg * fg - v);
+  }
+  bgDb_ = bg;
+  bgVar_ = v;
 }
 
 // Normalized correlation of the fine spectra of hops h and h - lag (0 before the stream).
@@ -1012,6 +1057,11 @@ void Vad::echoUpdate() {
       }
     }
   }
+  // no positive correlation at any delay once the path is known (the user's own onset,
+  // with no echo on the line): keep the delay, whose gains then go to 0, rather than
+  // fall back to the warm-up prior (a +3 dB echo of the loudest far end) that masks
+  // the user for the rest of the segment
+  if (best < 0 && farActiveHops_ > kWarmHops && echoDelay_ >= 0) best = echoDelay_;
   echoDelay_ = best;
   for (int b = 0; b < kBands; b++) {
     if (best < 0) {

@@ -33,7 +33,11 @@
 //   5. Background: the mean and spread of the broadband level over the floor on
 //      quiet hops. Stationary noise sits a few dB over its floor; babble and music
 //      sit well above it ("busy") and fluctuate. Over a busy background a hop is
-//      foreground only when it stands out from it by 2.5 spreads (4..8 dB).
+//      foreground only when it stands out from it by 2.5 spreads (4..8 dB). The
+//      hops of a segment, from its onset on, are learnt as segment hops (slowly):
+//      at the start, those learnt fast as "quiet" before it was known are learnt
+//      again when the background was quiet and learnt before the onset (else the
+//      user's first syllable would make a quiet room "busy" for the rest of it).
 //   6. A QUIET/SPEAKING state machine: speech starts after 2 foreground speech hops
 //      (not tonal) with the onset backdated to the first 2 ms block of the run
 //      above the floor; dropouts shorter than the hangover keep the duration
@@ -226,6 +230,12 @@ class Vad {
   // background: mean and variance of the broadband level over the floor (dB) on quiet
   // hops; babble and music sit well above the stationary floor and fluctuate
   double bgDb_, bgVar_;
+  static constexpr int kBgHist = 32;  // hops of background state kept (onset backdating + candidate gaps)
+  int64_t bgHops_;                    // warm hops the background has learnt from
+  double bgHistDb_[kBgHist], bgHistVar_[kBgHist], bgHistLvl_[kBgHist];  // per hop: state before, level
+  bool bgHistSpeech_[kBgHist];
+  int64_t bgHistHop_[kBgHist];
+  void relearnSegmentStart();
 
   // decision state
   int speechRun_, quietRun_, candGap_, segVoiced_, fgQuiet_;

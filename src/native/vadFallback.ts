@@ -80,6 +80,12 @@ const FG_DROP = 30;
 const BUSY_VOICED = 4;
 const BUSY_HARM = 0.1;
 const BUSY_RECENT = 5;
+// A segment's own hops, from its onset to its start, are learnt as segment hops (not at
+// the fast rate of quiet hops) when the background was quiet and learnt before the onset:
+// otherwise the user's first syllable makes a quiet room look busy to the rest of the
+// segment. Hops of background state kept for that (onset backdating + candidate gaps).
+const BG_HIST = 32;
+const BG_SETTLED = 100;
 const START_PEAK = 0.95;
 const FAR_SKIP = 4;
 const FG_RECENT = 20;
@@ -290,6 +296,13 @@ export class VadFallback {
   private farSilent = 0;
   private bgDb = 0;
   private bgVar = 0;
+  private bgHops = 0; // warm hops the background has learnt from
+  /** Per hop (hop8 % BG_HIST): the background before the hop's update, its level, whether speech. */
+  private readonly bgHistDb = new Float64Array(BG_HIST);
+  private readonly bgHistVar = new Float64Array(BG_HIST);
+  private readonly bgHistLvl = new Float64Array(BG_HIST);
+  private readonly bgHistSpeech = new Uint8Array(BG_HIST);
+  private readonly bgHistHop = new Float64Array(BG_HIST);
   private fgQuiet = 0;
   private lastFgEnd = 0;
   private readonly fgRecent = new Uint8Array(FG_RECENT);
@@ -414,6 +427,12 @@ export class VadFallback {
     this.farSilent = 0;
     this.bgDb = 0;
     this.bgVar = 0;
+    this.bgHops = 0;
+    this.bgHistDb.fill(0);
+    this.bgHistVar.fill(0);
+    this.bgHistLvl.fill(0);
+    this.bgHistSpeech.fill(0);
+    this.bgHistHop.fill(-1);
     this.fgQuiet = 0;
     this.lastFgEnd = 0;
     this.fgRecent.fill(0);
@@ -937,6 +956,13 @@ export class VadFallback {
     const voicedHarm = VOICED_HARM + busy * BUSY_HARM;
     const isFg = isSpeech && fgDb >= fgThr && this.peak < START_PEAK;
     if (warm) {
+      const slot = (this.hop8 - 1) % BG_HIST;
+      this.bgHistDb[slot] = this.bgDb;
+      this.bgHistVar[slot] = this.bgVar;
+      this.bgHistLvl[slot] = fgDb + this.bgDb;
+      this.bgHistSpeech[slot] = isSpeech ? 1 : 0;
+      this.bgHistHop[slot] = this.hop8 - 1;
+      this.bgHops++;
       const a = !this.speaking || (!isSpeech && fgDb < FG_LEARN) ? BG_FAST : BG_SLOW;
       this.bgDb += a * fgDb;
       this.bgVar += a * (fgDb * fgDb - this.bgVar);
@@ -968,6 +994,7 @@ export class VadFallback {
           this.onset = this.candOnset;
           this.reached = -1;
           flags |= VadFlag.SpeechStart;
+          this.relearnSegmentStart();
         }
       } else if (this.speechRun > 0 && ++this.candGap > CAND_GAP) {
         this.speechRun = 0;
@@ -1013,6 +1040,32 @@ export class VadFallback {
       }
     }
     return flags;
+  }
+
+  /**
+   * At a segment start: when the background was quiet (not busy) and learnt before the
+   * onset, the hops from the onset on are learnt again as segment hops (slowly, unless
+   * non-speech close to the background), from the background as it was before them.
+   */
+  private relearnSegmentStart(): void {
+    const last = this.hop8 - 1; // this hop
+    const first = Math.floor(this.onset / (this.decim * HOP));
+    if (last - first >= BG_HIST || first < 0) return;
+    const s0 = first % BG_HIST;
+    if (this.bgHistHop[s0] !== first || this.bgHops - (last - first + 1) < BG_SETTLED) return;
+    if (this.bgHistDb[s0] > BG_FREE) return;
+    let bg = this.bgHistDb[s0];
+    let v = this.bgHistVar[s0];
+    for (let h = first; h <= last; h++) {
+      const k = h % BG_HIST;
+      if (this.bgHistHop[k] !== h) continue;
+      const fg = this.bgHistLvl[k] - bg;
+      const a = !this.bgHistSpeech[k] && fg < FG_LEARN ? BG_FAST : BG_SLOW;
+      bg += a * fg;
+      v += a * (fg * fg - v);
+    }
+    this.bgDb = bg;
+    this.bgVar = v;
   }
 
   // The native core (vad.cpp) computes the same numbers more lazily: the FFT's j = 0
@@ -1117,6 +1170,11 @@ export class VadFallback {
         }
       }
     }
+    // no positive correlation at any delay once the path is known (the user's own onset,
+    // with no echo on the line): keep the delay, whose gains then go to 0, rather than
+    // fall back to the warm-up prior (a +3 dB echo of the loudest far end) that masks
+    // the user for the rest of the segment
+    if (best < 0 && this.farActiveHops > WARM_HOPS_ECHO && this.echoDelay >= 0) best = this.echoDelay;
     this.echoDelay = best;
     for (let b = 0; b < BANDS; b++) {
       if (best < 0) {
