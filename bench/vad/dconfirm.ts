@@ -16,6 +16,9 @@ const F = 320;
 const args = process.argv.slice(2);
 const impl = args.includes('--ts') || !nativeVadAvailable() ? 'ts' : 'native';
 const why = args.includes('--why');
+// --first: as a session's first round in bench:bargein: 2 s of room noise with the agent
+// silent, then the agent starts and the user says the sentence 0.8-3.0 s later
+const first = args.includes('--first');
 const whyD = Number(args.find((a) => a.startsWith('--d='))?.slice(4) ?? 200);
 
 export const LINES: Array<[string, string]> = [
@@ -55,14 +58,15 @@ function trials(): Trial[] {
       let first = 0;
       while (first < clip.length && Math.abs(clip[first]) < 100) first++;
       for (let k = 0; k < 6; k++) {
-        const lead = Math.round(((0.6 + 4 * rnd()) * RATE) / F) * F + Math.floor(rnd() * F);
+        const idle = first ? 2 * RATE : 0;
+        const lead = idle + (first ? Math.round(((0.8 + 2.2 * rnd()) * RATE) / F) * F : Math.round(((0.6 + 4 * rnd()) * RATE) / F) * F) + Math.floor(rnd() * F);
         const n = lead + clip.length + RATE / 2;
         const near = new Int16Array(n);
         for (let i = 0; i < n; i++) near[i] = bed[i % bed.length];
         mix(near, clip, lead);
         const far = new Int16Array(n);
         const off = Math.floor(rnd() * (paragraph.length - n));
-        far.set(paragraph.subarray(off, off + n));
+        far.set(paragraph.subarray(off, off + n - idle), idle);
         out.push({ name: `${ti}/${voice}/${k}`, near, far, onset: lead + first });
       }
     }
