@@ -162,8 +162,10 @@ describe('WebSocket media stream', () => {
     const session = stack.agents.get(id)!;
     const b = session.bargeIns[0];
     expect(b.framesAfterDecision).toBe(0);
-    // After clear, at most the one frame already in flight is audible, then nothing from the interrupted answer.
-    const after = g.audible(clear.at + 25, clear.at + 800);
+    // After clear, at most the one frame already in flight is audible, then nothing from the
+    // interrupted answer. (The window stops before an answer to the first part of the
+    // utterance could start: the VAD ends a segment at the pause after "stop please,".)
+    const after = g.audible(clear.at + 25, clear.at + 400);
     expect(after.length).toBe(0);
     console.log(`[ws barge-in] onset → clear at the gateway ${(clear.at - onsetAt).toFixed(1)} ms; bridge latency (onset → last frame) ${b.latencyMs?.toFixed(1)} ms; frames after decision ${b.framesAfterDecision}`);
     expect(clear.at - onsetAt).toBeLessThan(600);
