@@ -146,7 +146,9 @@ describe('WebSocket media stream', () => {
   it('barge-in: clear reaches the gateway and the agent audio stops', async () => {
     ai.scriptTranscription({ text: 'hello' }, { text: 'stop please' });
     ai.scriptChat({ events: textEvents('Let me tell you a long story.') }, { events: textEvents('Okay.') });
-    ai.scriptSpeech(toneSpeech(8), toneSpeech(0.5));
+    // The answer to the barge-in utterance is silent, so audible audio after the clear can
+    // only come from the interrupted answer.
+    ai.scriptSpeech(toneSpeech(8), { pcm: new Int16Array(12000) });
     const g = new Gateway({ agent: 'support', apiKey: API_KEY });
     await until(() => g.event('started'), 5000, 'started');
     const id = g.event('started')!.agentInstanceId as string;
@@ -163,9 +165,8 @@ describe('WebSocket media stream', () => {
     const b = session.bargeIns[0];
     expect(b.framesAfterDecision).toBe(0);
     // After clear, at most the one frame already in flight is audible, then nothing from the
-    // interrupted answer. (The window stops before an answer to the first part of the
-    // utterance could start: the VAD ends a segment at the pause after "stop please,".)
-    const after = g.audible(clear.at + 25, clear.at + 400);
+    // interrupted answer.
+    const after = g.audible(clear.at + 25, clear.at + 800);
     expect(after.length).toBe(0);
     console.log(`[ws barge-in] onset → clear at the gateway ${(clear.at - onsetAt).toFixed(1)} ms; bridge latency (onset → last frame) ${b.latencyMs?.toFixed(1)} ms; frames after decision ${b.framesAfterDecision}`);
     expect(clear.at - onsetAt).toBeLessThan(600);
