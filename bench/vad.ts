@@ -43,7 +43,11 @@ async function main(): Promise<void> {
   const skipped: Record<string, string> = {};
   const want = (n: string) => !only || only.includes(n);
   if (want('ours')) detectors.push(ours());
-  if (want('baseline')) detectors.push(baseline());
+  if (want('baseline')) {
+    const b = baseline();
+    if ('skipped' in b) skipped.baseline = b.skipped;
+    else detectors.push(b);
+  }
   if (want('silero')) detectors.push(await silero());
   if (want('webrtc')) {
     const w = webrtc();

@@ -4,8 +4,9 @@
  * speech state per 10 ms, and "continuous speech reached D" decisions.
  *
  * - ours:      src/native/vad.ts (native addon; `ours (TS)` is the fallback, timed only)
- * - baseline:  the VAD as of commit 4f10888, frozen in bench/vad/baseline and built
- *              by the bench, so before/after are measured in the same run
+ * - baseline:  the VAD as of commit 4f10888, taken from git history (plus the small
+ *              build recipe in bench/vad/baseline) and built by the bench, so before/after
+ *              are measured in the same run
  * - Silero:    silero_vad.onnx from @livekit/agents-plugin-silero, run with
  *              onnxruntime-node through that plugin's own OnnxModel/session code,
  *              and its VADStream decision logic (below) for starts and D
@@ -143,13 +144,32 @@ export function gypBuild(dir: string, product: string, sources: string[]): strin
   return node;
 }
 
-export function baseline(): Detector {
-  const dir = path.join(__dirname, 'baseline');
-  const node = gypBuild(dir, 'voxbridge_vad_baseline.node', ['vad.cpp', 'vad.h', 'vad_binding.cpp', 'addon.cpp', 'binding.gyp']);
+/** The commit whose VAD the bench compares against. */
+export const BASELINE_COMMIT = '4f10888';
+const BASELINE_SOURCES = { 'vad.cpp': 'native/src/vad.cpp', 'vad.h': 'native/src/vad.h', 'vad_binding.cpp': 'native/binding/vad_binding.cpp' };
+
+/**
+ * The baseline detector. Its sources come from git history rather than a copy in
+ * the tree; a checkout without that history cannot build it (the bench then skips it).
+ */
+export function baseline(): Detector | { skipped: string } {
+  const dir = path.join(ROOT, '.build', `vad-baseline-${BASELINE_COMMIT}`);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of ['binding.gyp', 'addon.cpp']) fs.copyFileSync(path.join(__dirname, 'baseline', f), path.join(dir, f));
+  for (const [f, src] of Object.entries(BASELINE_SOURCES)) {
+    const dst = path.join(dir, f);
+    if (fs.existsSync(dst)) continue;
+    try {
+      fs.writeFileSync(dst, execFileSync('git', ['-C', ROOT, 'show', `${BASELINE_COMMIT}:${src}`], { stdio: ['ignore', 'pipe', 'ignore'] }));
+    } catch {
+      return { skipped: `baseline: commit ${BASELINE_COMMIT} is not in this checkout's git history` };
+    }
+  }
+  const node = gypBuild(dir, 'voxbridge_vad_baseline.node', [...Object.keys(BASELINE_SOURCES), 'addon.cpp', 'binding.gyp']);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Ctor = (require(node) as { NativeVad: NativeVadCtor }).NativeVad;
   return {
-    name: 'baseline (4f10888)',
+    name: `baseline (${BASELINE_COMMIT})`,
     usesFarEnd: true,
     async run(input, ds) {
       return runVadCore((d) => new Ctor(input.rate, FRAME_MS, d, 200), FRAME_MS, input, ds, 200);

@@ -1,7 +1,8 @@
-// The VAD as of commit 4f10888 (before the babble/music and CPU work), frozen so
-// that `npm run bench:vad` measures before and after in the same run. Built by the
-// bench into bench/vad/baseline/build; the namespace is renamed by binding.gyp
-// so that it cannot clash with the project addon loaded in the same process.
+// Entry point of the baseline VAD build: the VAD sources of commit 4f10888 (before the
+// babble/music and CPU work) are taken from git history by bench/vad/detectors.ts and
+// built next to this file in .build/, so `npm run bench:vad` measures before and after
+// in the same run. binding.gyp renames the namespace so that it cannot clash with the
+// project addon loaded in the same process.
 #include <napi.h>
 
 namespace voxbridge {
