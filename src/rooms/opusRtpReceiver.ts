@@ -17,6 +17,7 @@ const log = createLogger('rooms.rx');
 const CORE_RATE = 16000;
 const FRAME = 320;
 const MAX_CONCEAL = 5;
+const SILENCE = new Int16Array(MAX_CONCEAL * FRAME);
 
 interface WasmOpusDecoder {
   ready: Promise<void>;
@@ -53,6 +54,7 @@ export class OpusRtpReceiver {
   private decoder: WasmOpusDecoder | null = null;
   private readonly view = createRtpView();
   private lastSeq = -1;
+  private scratch = new Int16Array(FRAME * 6);
   private closed = false;
   readonly stats: ReceiverStats = { packets: 0, malformed: 0, lost: 0, late: 0, decodeErrors: 0 };
 
@@ -88,7 +90,7 @@ export class OpusRtpReceiver {
       if (delta > 1) {
         const missing = delta - 1;
         this.stats.lost += missing;
-        if (missing <= MAX_CONCEAL) this.onPcm(new Int16Array(missing * FRAME), arrivalMs);
+        if (missing <= MAX_CONCEAL) this.onPcm(SILENCE.subarray(0, missing * FRAME), arrivalMs);
       }
     }
     this.lastSeq = v.sequenceNumber;
@@ -104,7 +106,9 @@ export class OpusRtpReceiver {
     if (out.errors.length) this.stats.decodeErrors += out.errors.length;
     const f = out.channelData[0];
     if (!f || out.samplesDecoded === 0) return;
-    const pcm = new Int16Array(out.samplesDecoded);
+    // One reused buffer: the PCM is valid only during onPcm (the session copies what it keeps).
+    if (this.scratch.length < out.samplesDecoded) this.scratch = new Int16Array(out.samplesDecoded);
+    const pcm = this.scratch.subarray(0, out.samplesDecoded);
     for (let i = 0; i < pcm.length; i++) {
       const s = f[i]! * 32768;
       pcm[i] = s > 32767 ? 32767 : s < -32768 ? -32768 : Math.round(s);
