@@ -206,8 +206,8 @@ export class SipCall {
       sendMessage: (m) => {
         if (m.type === 1003 || m.type === 1002) this.log.debug('subtitle', { type: m.type, text: (m.data as { text?: string })?.text });
       },
-      // RTP leaves at once through mediasoup: nothing is buffered downstream to drop.
-      clear: () => {},
+      // RTP leaves at once through mediasoup; only the leg's own encoder buffers hold old speech.
+      clear: () => this.media?.resetOutput(),
       end: (reason) => this.hangup(reason),
     };
     s.attach(this.output);

@@ -245,6 +245,11 @@ export class SipMediaLeg {
     this.ev.onAudio(this.codec!.decode(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)), arrival);
   }
 
+  /** Drops buffered output of interrupted speech (barge-in): encoder and resampler state. */
+  resetOutput(): void {
+    this.codec?.resetOutput();
+  }
+
   /** RFC 4733: one digit per event (events are told apart by their RTP timestamp). */
   private onDtmfPacket(pkt: Buffer, off: number, len: number, ts: number): void {
     if (len < 4 || ts === this.lastDtmfTs) return;

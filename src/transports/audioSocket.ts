@@ -147,7 +147,8 @@ class AudioSocketCall {
     this.output = {
       sendAudio: (frame) => this.sendAudio(frame),
       sendMessage: () => {},
-      clear: () => {},
+      // Nothing to tell the peer (AudioSocket has no clear), but our own buffers must drop the old speech.
+      clear: () => this.codec.resetOutput(),
       end: () => {
         // The agent hung up (after its closing words): hang-up frame, then FIN.
         this.writeFrame(AudioSocketKind.Hangup, Buffer.alloc(0));

@@ -69,6 +69,16 @@ export class LegCodec {
     return all.subarray(0, this.frameBytes);
   }
 
+  /**
+   * Drops what the output side still holds of interrupted speech — the encoded bytes
+   * waiting for a whole frame and the resampler's history — so the first frame after
+   * a barge-in carries none of it.
+   */
+  resetOutput(): void {
+    this.down?.reset();
+    this.pending = Buffer.alloc(0);
+  }
+
   /** Wire bytes → 16 kHz PCM (a new array the caller may keep). Odd trailing L16 bytes are ignored. */
   decode(data: Uint8Array): Int16Array {
     let pcm: Int16Array;

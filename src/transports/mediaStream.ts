@@ -245,6 +245,7 @@ export class MediaStreamServer {
         sendMessage: (m) => leg.json({ event: 'message', data: m }),
         clear: () => {
           leg.clears++;
+          leg.codec.resetOutput();
           leg.json({ event: 'clear' });
         },
         end: (reason) => {
