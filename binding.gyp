@@ -9,6 +9,7 @@
         "native/binding/tlv_binding.cpp",
         "native/binding/vad_binding.cpp",
         "native/src/opus_encoder.cpp",
+        "native/src/opus_decoder.cpp",
         "native/binding/opus_binding.cpp"
       ],
       "include_dirs": [

@@ -1,11 +1,15 @@
 /**
- * Opus encode bench for the agent's voice: µs per 20 ms frame and CPU share of
+ * Opus bench. Encoding (the agent's voice): µs per 20 ms frame and CPU share of
  * one core per stream, on espeak-ng speech, for each candidate encoder:
  *   - libopus (Debian libopus-dev) through our addon (src/rooms/opusEncoder.ts)
  *   - @discordjs/opus (its bundled libopus), when VOXBRIDGE_BENCH_DISCORD_OPUS
  *     points at an installed copy (it is not a dependency)
  * Settings: 32 kb/s, complexity 5, mono; the addon in each application mode
  * (@discordjs/opus always creates its encoder with OPUS_APPLICATION_AUDIO).
+ * Decoding (the voices the agent hears, src/rooms/opusDecoder.ts): the same
+ * speech encoded like a browser (48 kHz VOIP, 32 kb/s) and like our agent (CELT
+ * low delay), decoded to 16 kHz by the addon's libopus and by npm `opus-decoder`
+ * (WASM, the fallback); the ratio is measured in the same run.
  *   npx vite-node bench/opus.ts
  */
 import { execFileSync } from 'node:child_process';
@@ -13,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createOpusEncoder, opusLibraryVersion } from '../src/rooms/opusEncoder';
+import { createOpusDecoder } from '../src/rooms/opusDecoder';
 import { machine, table, timeIt, writeJson } from './util';
 
 function speech(rate: number): Int16Array {
@@ -80,4 +85,32 @@ if (discordPath) {
 }
 
 console.log(table(rows));
-writeJson('opus.json', { machine: machine(), rows });
+
+const decodeRows: Record<string, unknown>[] = [];
+async function decodeBench(): Promise<void> {
+  for (const [label, rate, app] of [
+    ['browser-like: 48 kHz voip', 48000, 0],
+    ['agent-like: 16 kHz low delay', 16000, 2],
+  ] as const) {
+    const enc = createOpusEncoder({ sampleRate: rate, channels: 1, bitrate: 32000, complexity: 5, application: app });
+    const src = rate === 16000 ? pcm16 : pcm48;
+    const pkts: Uint8Array[] = [];
+    for (let i = 0; i + rate / 50 <= src.length; i += rate / 50) pkts.push(out.slice(0, enc.encode(src.subarray(i, i + rate / 50), out)));
+    const ns: Record<string, number> = {};
+    for (const impl of ['native', 'wasm'] as const) {
+      const d = await createOpusDecoder({ sampleRate: 16000, channels: 1, impl });
+      const pcm = new Int16Array(1920);
+      let k = 0;
+      const r = timeIt(() => {
+        d.decode(pkts[k++ % pkts.length]!, pcm);
+      }, 2000);
+      d.free();
+      ns[impl] = r.nsPerOp;
+      decodeRows.push({ stream: label, decoder: impl === 'native' ? `addon ${opusLibraryVersion()}` : 'opus-decoder (wasm)', usPerPacket: +(r.nsPerOp / 1000).toFixed(1), corePctPerStream: +((r.nsPerOp / 1000 / 20000) * 100).toFixed(3) });
+    }
+    decodeRows.push({ stream: label, decoder: 'ratio wasm / native', usPerPacket: +(ns.wasm! / ns.native!).toFixed(2), corePctPerStream: '' });
+  }
+  console.log(table(decodeRows));
+}
+
+void decodeBench().then(() => writeJson('opus.json', { machine: machine(), rows, decodeRows }));

@@ -1,46 +1,28 @@
 /**
  * A participant's voice for the agent: RTP packets (from a DirectTransport
- * consumer) → depacketize → Opus decode (npm `opus-decoder`, libopus in WASM)
- * → 16 kHz PCM16 with the packet's arrival time.
+ * consumer) → depacketize → Opus decode (libopus via the addon; WASM fallback,
+ * see opusDecoder.ts) → 16 kHz PCM16 with the packet's arrival time.
  *
  * The decoder is created at 16 kHz mono: libopus decodes straight to the core's
  * rate (it synthesises at the requested rate), so no resampler and no extra
  * delay sit between the wire and the VAD. Lost packets (a sequence gap of up
- * to MAX_CONCEAL frames) are replaced by silence so that the VAD's clock keeps
- * the real time; older or duplicate packets are dropped. Malformed packets are
- * counted, never thrown.
+ * to MAX_CONCEAL packets) are concealed (libopus PLC) so that the VAD's clock
+ * keeps the real time and a lost packet inside a word does not cut it; older or
+ * duplicate packets are dropped. Malformed packets are counted, never thrown.
  */
 import { createRtpView, parseRtp } from '../media/rtp';
 import { createLogger } from '../log';
+import { createOpusDecoder, loadWasmOpusDecoder, type OpusStreamDecoder } from './opusDecoder';
 
 const log = createLogger('rooms.rx');
 const CORE_RATE = 16000;
 const FRAME = 320;
 const MAX_CONCEAL = 5;
-const SILENCE = new Int16Array(MAX_CONCEAL * FRAME);
+/** 120 ms at 16 kHz: the longest Opus packet. */
+const MAX_PACKET_SAMPLES = 1920;
 
-interface WasmOpusDecoder {
-  ready: Promise<void>;
-  decodeFrame(frame: Uint8Array): { channelData: Float32Array[]; samplesDecoded: number; errors: unknown[] };
-  reset(): Promise<void>;
-  free(): void;
-}
-type DecoderCtor = new (o: { sampleRate: number; channels: number }) => WasmOpusDecoder;
-
-let ctor: Promise<DecoderCtor> | undefined;
-/** `opus-decoder` is an ES module: required directly on Node ≥ 20.19, imported otherwise. */
-export function loadOpusDecoder(): Promise<DecoderCtor> {
-  ctor ??= (async () => {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return (require('opus-decoder') as { OpusDecoder: DecoderCtor }).OpusDecoder;
-    } catch {
-      const dynImport = new Function('s', 'return import(s)') as (s: string) => Promise<{ OpusDecoder: DecoderCtor }>;
-      return (await dynImport('opus-decoder')).OpusDecoder;
-    }
-  })();
-  return ctor;
-}
+/** The WASM decoder's constructor (tests and the bench use it as an independent decoder). */
+export const loadOpusDecoder = loadWasmOpusDecoder;
 
 export interface ReceiverStats {
   packets: number;
@@ -51,10 +33,12 @@ export interface ReceiverStats {
 }
 
 export class OpusRtpReceiver {
-  private decoder: WasmOpusDecoder | null = null;
+  private decoder: OpusStreamDecoder | null = null;
   private readonly view = createRtpView();
   private lastSeq = -1;
-  private scratch = new Int16Array(FRAME * 6);
+  /** Samples of the last decoded packet: what a lost packet is concealed as. */
+  private lastSamples = FRAME;
+  private readonly scratch = new Int16Array(MAX_PACKET_SAMPLES);
   private closed = false;
   readonly stats: ReceiverStats = { packets: 0, malformed: 0, lost: 0, late: 0, decodeErrors: 0 };
 
@@ -64,9 +48,7 @@ export class OpusRtpReceiver {
   ) {}
 
   async start(): Promise<void> {
-    const Ctor = await loadOpusDecoder();
-    const d = new Ctor({ sampleRate: CORE_RATE, channels: 1 });
-    await d.ready;
+    const d = await createOpusDecoder({ sampleRate: CORE_RATE, channels: 1 });
     if (this.closed) d.free();
     else this.decoder = d;
   }
@@ -90,30 +72,25 @@ export class OpusRtpReceiver {
       if (delta > 1) {
         const missing = delta - 1;
         this.stats.lost += missing;
-        if (missing <= MAX_CONCEAL) this.onPcm(SILENCE.subarray(0, missing * FRAME), arrivalMs);
+        if (missing <= MAX_CONCEAL) {
+          for (let k = 0; k < missing; k++) {
+            const n = d.conceal(this.scratch, this.lastSamples);
+            if (n > 0) this.onPcm(this.scratch.subarray(0, n), arrivalMs);
+          }
+        }
       }
     }
     this.lastSeq = v.sequenceNumber;
     if (v.payloadLength === 0) return;
-    let out;
-    try {
-      out = d.decodeFrame(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength));
-    } catch (e) {
+    // One reused buffer: the PCM is valid only during onPcm (the session copies what it keeps).
+    const n = d.decode(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength), this.scratch);
+    if (n <= 0) {
       this.stats.decodeErrors++;
-      if (this.stats.decodeErrors === 1) log.warn('opus decode failed', { error: e });
+      if (this.stats.decodeErrors === 1) log.warn('opus decode failed', { status: n, impl: d.impl });
       return;
     }
-    if (out.errors.length) this.stats.decodeErrors += out.errors.length;
-    const f = out.channelData[0];
-    if (!f || out.samplesDecoded === 0) return;
-    // One reused buffer: the PCM is valid only during onPcm (the session copies what it keeps).
-    if (this.scratch.length < out.samplesDecoded) this.scratch = new Int16Array(out.samplesDecoded);
-    const pcm = this.scratch.subarray(0, out.samplesDecoded);
-    for (let i = 0; i < pcm.length; i++) {
-      const s = f[i]! * 32768;
-      pcm[i] = s > 32767 ? 32767 : s < -32768 ? -32768 : Math.round(s);
-    }
-    this.onPcm(pcm, arrivalMs);
+    this.lastSamples = n;
+    this.onPcm(this.scratch.subarray(0, n), arrivalMs);
   }
 
   close(): void {

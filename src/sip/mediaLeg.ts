@@ -33,27 +33,8 @@ import type { WorkerPool } from '../sfu/workerPool';
 import type { RtpPortAllocator } from './rtpPorts';
 import type { AudioDescription, Negotiated } from './sdp';
 import { AGENT_VOICE_OPUS, createOpusEncoder, OPUS_MAX_PACKET, type OpusStreamEncoder } from '../rooms/opusEncoder';
+import { createOpusDecoder, type OpusStreamDecoder } from '../rooms/opusDecoder';
 
-interface WasmOpusDecoder {
-  ready: Promise<void>;
-  decodeFrame(frame: Uint8Array): { channelData: Float32Array[]; samplesDecoded: number };
-  free(): void;
-}
-type OpusDecoderCtor = new (o: { sampleRate: number; channels: number }) => WasmOpusDecoder;
-let opusDecoderCtor: Promise<OpusDecoderCtor> | undefined;
-/** `opus-decoder` (libopus in WASM) is an ES module: required on Node ≥ 20.19, imported otherwise. */
-function loadOpusDecoder(): Promise<OpusDecoderCtor> {
-  opusDecoderCtor ??= (async () => {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return (require('opus-decoder') as { OpusDecoder: OpusDecoderCtor }).OpusDecoder;
-    } catch {
-      const dynImport = new Function('s', 'return import(s)') as (s: string) => Promise<{ OpusDecoder: OpusDecoderCtor }>;
-      return (await dynImport('opus-decoder')).OpusDecoder;
-    }
-  })();
-  return opusDecoderCtor;
-}
 
 export const PROBE_TIMEOUT_MS = 3000;
 const DTMF_DIGITS = '0123456789*#ABCD';
@@ -69,6 +50,8 @@ export interface MediaLegStats {
   rtpIn: number;
   rtpOut: number;
   dtmf: number;
+  /** Opus packets libopus rejected (dropped, counted). */
+  decodeErrors: number;
   ssrcSource: 'sdp' | 'probe' | 'none';
   pacing: ReturnType<PacingStats['summary']>;
 }
@@ -105,9 +88,11 @@ export class SipMediaLeg {
   private markNext = false;
   // incoming
   /** Opus decodes straight to 16 kHz mono (libopus synthesises at the asked rate). */
-  private opusRx: WasmOpusDecoder | null = null;
+  private opusRx: OpusStreamDecoder | null = null;
+  /** Decoded PCM of one packet; valid during onAudio only (the session copies what it keeps). */
+  private readonly opusPcm = new Int16Array(1920);
   private lastDtmfTs = -1;
-  private readonly stats = { rtpIn: 0, rtpOut: 0, dtmf: 0, ssrcSource: 'none' as MediaLegStats['ssrcSource'] };
+  private readonly stats = { rtpIn: 0, rtpOut: 0, dtmf: 0, decodeErrors: 0, ssrcSource: 'none' as MediaLegStats['ssrcSource'] };
   private readonly pacing = new PacingStats();
 
   private constructor(
@@ -139,10 +124,7 @@ export class SipMediaLeg {
     this.codec = new LegCodec({ encoding: neg.codec.kind === 'opus' ? 'L16' : neg.codec.kind, sampleRate: neg.codec.kind === 'opus' ? 16000 : 8000 });
     if (neg.codec.kind === 'opus') {
       this.opusEnc = createOpusEncoder({ ...AGENT_VOICE_OPUS, sampleRate: 16000, channels: 1 });
-      const Ctor = await loadOpusDecoder();
-      const d = new Ctor({ sampleRate: 16000, channels: 1 });
-      await d.ready;
-      this.opusRx = d;
+      this.opusRx = await createOpusDecoder({ sampleRate: 16000, channels: 1 });
     }
     // Even with a=ssrc the first packet is awaited: its source address is where the
     // caller really sends from (NAT, or an SDP address that is not the one in use).
@@ -229,17 +211,9 @@ export class SipMediaLeg {
     if (v.payloadType === dtmfPt) return this.onDtmfPacket(pkt, v.payloadOffset, v.payloadLength, v.timestamp);
     if (v.payloadType !== audioPt || this.held) return;
     if (this.opusRx) {
-      let out;
-      try {
-        out = this.opusRx.decodeFrame(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength));
-      } catch {
-        return;
-      }
-      const f = out.channelData[0];
-      if (!f || !out.samplesDecoded) return;
-      const pcm = new Int16Array(out.samplesDecoded);
-      for (let i = 0; i < pcm.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(f[i] * 32768)));
-      this.ev.onAudio(pcm, arrival);
+      const n = this.opusRx.decode(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength), this.opusPcm);
+      if (n > 0) this.ev.onAudio(this.opusPcm.subarray(0, n), arrival);
+      else this.stats.decodeErrors++;
       return;
     }
     this.ev.onAudio(this.codec!.decode(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)), arrival);
