@@ -256,6 +256,7 @@ void Vad::reset() {
   fgQuiet_ = 0;
   lastFgEnd_ = 0;
   segVoiced_ = 0;
+  prevVoicedFg_ = false;
   quietRun_ = 0;
   for (int j = 0; j < kRecent; j++) recent_[j] = false;
   recentPos_ = 0;
@@ -811,6 +812,10 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   const double voicedHarm = kVoicedHarm + busy * kBusyHarm;
   // stands out from the background too, and is not a tone (two peaks hold the energy)
   const bool isFg = isSpeech && fgDb >= fgThr && peak < kStartPeak;
+  // a voiced hop for D: periodic, standing out, not a tone, with some speech evidence
+  // even if under the speech threshold (a vowel's edge next to a consonant cluster:
+  // "ex|cuse" over an active far end, where the 4-8 kHz band does not count)
+  const bool voicedFg = harm >= voicedHarm && score >= kVoicedScore && fgDb >= fgThr && peak < kStartPeak;
   if (warm) {
     // (kept per hop for relearnSegmentStart: the background before this hop's update,
     // the hop's level over the floor, whether it was speech)
@@ -837,6 +842,8 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   if (!speaking_ && isFg && speechRun_ == 0) {
     segHops_ = 0;
     segSpeech_ = 0;
+    // the voiced hop just before the first speech hop belongs to the segment
+    segVoiced_ = prevVoicedFg_ ? 1 : 0;
   }
   segHops_++;
   if (isSpeech) segSpeech_++;
@@ -848,7 +855,7 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       speechRun_++;
       lastFgEnd_ = hopEnd;
       candGap_ = 0;
-      if (harm >= voicedHarm) segVoiced_++;
+      if (voicedFg) segVoiced_++;
       if (speechRun_ >= kStartHops) {
         speaking_ = true;
         reachedFired_ = false;
@@ -862,12 +869,14 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     } else if (speechRun_ > 0 && ++candGap_ > kCandGap) {
       speechRun_ = 0;
       segVoiced_ = 0;
+    } else if (speechRun_ > 0 && voicedFg) {
+      segVoiced_++;
     }
   } else {
+    if (voicedFg) segVoiced_++;
     if (isFg) {
       fgQuiet_ = 0;
       lastFgEnd_ = hopEnd;
-      if (harm >= voicedHarm) segVoiced_++;
     } else {
       fgQuiet_++;
     }
@@ -889,6 +898,7 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       flags |= kSpeechEnd;
     }
   }
+  prevVoicedFg_ = voicedFg;
   if (speaking_) {
     flags |= kSpeech;
     const double ms = ((hopEnd - onset_) * 1000.0) / cfg_.sampleRate;

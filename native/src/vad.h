@@ -131,6 +131,7 @@ class Vad {
   static constexpr int kStartHops = 2;    // speech hops that start a segment
   static constexpr int kReachVoiced = 2;  // voiced hops a segment needs before D > 0 is reached
   static constexpr double kVoicedHarm = 0.5;
+  static constexpr double kVoicedScore = 0.25;  // speech evidence a voiced hop needs
   static constexpr int kCandGap = 8;      // non-speech hops that drop a candidate segment
   static constexpr int kDropoutHops = 10; // a quiet dropout this short can confirm D
   static constexpr int kRecent = 10;      // hops of recent decisions kept
@@ -240,6 +241,7 @@ class Vad {
   // decision state
   int speechRun_, quietRun_, candGap_, segVoiced_, fgQuiet_;
   bool speaking_, reachedFired_;
+  bool prevVoicedFg_;  // the last hop was a voiced foreground hop
   bool recent_[kRecent];
   int recentPos_, recentCount_;
   static constexpr int kFgRecent = 20;  // foreground hops of the last 200 ms

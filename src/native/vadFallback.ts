@@ -110,6 +110,7 @@ const FLUX_KEEP = 10;
 const START_HOPS = 2;
 const REACH_VOICED = 2;
 const VOICED_HARM = 0.5;
+const VOICED_SCORE = 0.25; // speech evidence a voiced hop needs
 const CAND_GAP = 8;
 const DROPOUT_HOPS = 10;
 const RECENT = 10;
@@ -313,6 +314,7 @@ export class VadFallback {
   private quietRun = 0;
   private candGap = 0;
   private segVoiced = 0;
+  private prevVoicedFg = false;
   private speaking = false;
   private readonly recent = new Uint8Array(RECENT);
   private recentPos = 0;
@@ -441,6 +443,7 @@ export class VadFallback {
     this.speechRun = 0;
     this.candGap = 0;
     this.segVoiced = 0;
+    this.prevVoicedFg = false;
     this.quietRun = 0;
     this.recent.fill(0);
     this.recentPos = 0;
@@ -955,6 +958,10 @@ export class VadFallback {
     const isSpeech = score >= 0.5;
     const voicedHarm = VOICED_HARM + busy * BUSY_HARM;
     const isFg = isSpeech && fgDb >= fgThr && this.peak < START_PEAK;
+    // a voiced hop for D: periodic, standing out, not a tone, with some speech evidence
+    // even if under the speech threshold (a vowel's edge next to a consonant cluster:
+    // "ex|cuse" over an active far end, where the 4-8 kHz band does not count)
+    const voicedFg = harm >= voicedHarm && score >= VOICED_SCORE && fgDb >= fgThr && this.peak < START_PEAK;
     if (warm) {
       const slot = (this.hop8 - 1) % BG_HIST;
       this.bgHistDb[slot] = this.bgDb;
@@ -976,6 +983,8 @@ export class VadFallback {
     if (!this.speaking && isFg && this.speechRun === 0) {
       this.segHops = 0;
       this.segSpeech = 0;
+      // the voiced hop just before the first speech hop belongs to the segment
+      this.segVoiced = this.prevVoicedFg ? 1 : 0;
     }
     this.segHops++;
     if (isSpeech) this.segSpeech++;
@@ -985,7 +994,7 @@ export class VadFallback {
         this.speechRun++;
         this.lastFgEnd = hopEnd;
         this.candGap = 0;
-        if (harm >= voicedHarm) this.segVoiced++;
+        if (voicedFg) this.segVoiced++;
         if (this.speechRun >= START_HOPS) {
           this.speaking = true;
           this.reachedFired = false;
@@ -999,12 +1008,14 @@ export class VadFallback {
       } else if (this.speechRun > 0 && ++this.candGap > CAND_GAP) {
         this.speechRun = 0;
         this.segVoiced = 0;
+      } else if (this.speechRun > 0 && voicedFg) {
+        this.segVoiced++;
       }
     } else {
+      if (voicedFg) this.segVoiced++;
       if (isFg) {
         this.fgQuiet = 0;
         this.lastFgEnd = hopEnd;
-        if (harm >= voicedHarm) this.segVoiced++;
       } else {
         this.fgQuiet++;
       }
@@ -1024,6 +1035,7 @@ export class VadFallback {
         flags |= VadFlag.SpeechEnd;
       }
     }
+    this.prevVoicedFg = voicedFg;
     if (this.speaking) {
       flags |= VadFlag.Speech;
       const ms = ((hopEnd - this.onset) * 1000.0) / cfg.sampleRate;
