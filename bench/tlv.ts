@@ -19,7 +19,7 @@ function frame(size: number): Buffer {
 
 /** What a hand-written parser usually looks like: concat every read, slice frames off the front. */
 class NaiveParser {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   push(chunk: Buffer, onFrame: (p: Buffer) => void): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     while (this.buf.length >= 8) {

@@ -55,8 +55,8 @@ function trials(): Trial[] {
   for (const [ti, text] of texts.entries()) {
     for (const voice of VOICES) {
       const clip = speak(text, RATE, { voice });
-      let first = 0;
-      while (first < clip.length && Math.abs(clip[first]) < 100) first++;
+      let start = 0;
+      while (start < clip.length && Math.abs(clip[start]) < 100) start++;
       for (let k = 0; k < 6; k++) {
         const idle = first ? 2 * RATE : 0;
         const lead = idle + (first ? Math.round(((0.8 + 2.2 * rnd()) * RATE) / F) * F : Math.round(((0.6 + 4 * rnd()) * RATE) / F) * F) + Math.floor(rnd() * F);
@@ -67,7 +67,7 @@ function trials(): Trial[] {
         const far = new Int16Array(n);
         const off = Math.floor(rnd() * (paragraph.length - n));
         far.set(paragraph.subarray(off, off + n - idle), idle);
-        out.push({ name: `${ti}/${voice}/${k}`, near, far, onset: lead + first });
+        out.push({ name: `${ti}/${voice}/${k}`, near, far, onset: lead + start });
       }
     }
   }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAiTestServer, textEvents, toolCallEvents, chunk } from '../helpers/openaiServer';
 import { startTelephony, testAgent, toneSpeech, until, sleep, type TelephonyStack } from '../helpers/sipHarness';
 import { freeUdpPort, run, sippCounts, sippDir, toolAvailable } from '../helpers/sipTools';
+import type { SipMediaLeg } from '../../src/sip/mediaLeg';
 
 const haveSipp = toolAvailable('sipp');
 let ai: OpenAiTestServer;
@@ -48,7 +49,7 @@ describe.skipIf(!haveSipp)('SIPp', () => {
     const t0 = Date.now();
     const sipp = run('sipp', ['-sn', 'uac_pcap', '-s', 'service', `127.0.0.1:${stack.sip!.port}`, '-m', '1', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mi', '127.0.0.1', '-mp', String(mp), '-rtp_echo', '-nostdin', '-timeout', '40s', '-timeout_error'], sippDir());
     // Sample the leg's mediasoup counters while the call is up.
-    let tstats: Awaited<ReturnType<NonNullable<ReturnType<typeof stack.sip.findCall>>['media']['transportStats']>> | null = null;
+    let tstats: Awaited<ReturnType<SipMediaLeg['transportStats']>> = null;
     let callDesc: Record<string, unknown> | null = null;
     const sampler = setInterval(async () => {
       const c = [...((stack.sip as any).calls as Map<string, any>).values()][0];
