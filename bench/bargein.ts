@@ -29,6 +29,8 @@ import { machine, outDir, table, writeJson } from './util';
 
 const root = path.resolve(__dirname, '..');
 const API_KEY = 'bench-api-key-0123456789abcdef';
+/** A noise user's false barge-in that began this soon after an environment change is counted as at a scene change. */
+const SCENE_WINDOW_MS = 1500;
 
 interface Args {
   n: number[];
@@ -154,6 +156,9 @@ interface CellResult {
   missed: number;
   attempts: number;
   falsePerMinNoise: number | null;
+  /** The same without those that began within SCENE_WINDOW_MS after an environment change. */
+  falsePerMinNoiseSteady: number | null;
+  falseNoiseAtSceneChanges: number;
   falsePerMinEcho: number | null;
   wrongfulShort: string;
   cpuPctPerSession: number;
@@ -247,6 +252,7 @@ async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnT
   let framesAfter = 0;
   let abortMax = 0;
   let falseNoise = 0;
+  let falseNoiseScene = 0;
   let falseEcho = 0;
   let wrongful = 0;
   let shortAttempts = 0;
@@ -256,7 +262,14 @@ async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnT
   for (const u of users) {
     const d = await api('DescribeVoiceChat', { AgentInstanceId: u.agentId });
     const b = (d.BargeIns as any[]) ?? [];
-    if (u.kind === 'noise') falseNoise += b.length;
+    if (u.kind === 'noise') {
+      falseNoise += b.length;
+      // at a scene change: the speech the detector confirmed began within 1.5 s after one
+      for (const r of b) {
+        const onset = Date.parse(r.At) - D - (r.DecisionDelayMs ?? 0);
+        if (u.sceneChanges.some((c) => onset >= c - 50 && onset - c < SCENE_WINDOW_MS)) falseNoiseScene++;
+      }
+    }
     else if (u.kind === 'echo') falseEcho += b.length;
     else if (u.kind === 'short') {
       wrongful += b.length;
@@ -298,6 +311,8 @@ async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnT
     missed,
     attempts,
     falsePerMinNoise: nNoise ? falseNoise / (nNoise * minutes) : null,
+    falsePerMinNoiseSteady: nNoise ? (falseNoise - falseNoiseScene) / (nNoise * minutes) : null,
+    falseNoiseAtSceneChanges: falseNoiseScene,
     falsePerMinEcho: nEcho ? falseEcho / (nEcho * minutes) : null,
     wrongfulShort: shortAttempts ? `${wrongful}/${shortAttempts}` : 'n/a',
     cpuPctPerSession: (100 * cpu) / seconds / N,
@@ -366,6 +381,8 @@ async function main(): Promise<void> {
     'abort max ms': f1(r.abortDelayMaxMs),
     missed: `${r.missed}/${r.attempts}`,
     'false/min noise': f1(r.falsePerMinNoise),
+    'of which at scene changes': r.falsePerMinNoise === null ? 'n/a' : String(r.falseNoiseAtSceneChanges),
+    'false/min noise steady': f1(r.falsePerMinNoiseSteady),
     'false/min echo': f1(r.falsePerMinEcho),
     'short<D interrupts': r.wrongfulShort,
     'CPU%/session': +r.cpuPctPerSession.toFixed(2),

@@ -48,6 +48,8 @@ export interface BenchAssets {
   bed: Int16Array[];
   /** Noise-only user audio: white/pink/brown noise, babble, music-like tones, clicks (~40 s). */
   noiseOnly: Int16Array[];
+  /** Frame indices in noiseOnly where a new environment starts. */
+  noiseScenes: number[];
   /** What the TTS server speaks (a long espeak-ng paragraph at 16 kHz). */
   agentSpeech: Int16Array;
 }
@@ -68,22 +70,26 @@ export function makeAssets(): BenchAssets {
   const shortRaw = labelled(speak('ok', RATE, { speed: 260 }), 200);
   const shortPcm = mixInto(shortRaw.pcm, bed);
   const short = { ...shortRaw, pcm: shortPcm, frames: framesOf(shortPcm) };
-  const noiseOnly = framesOf(
-    Int16Array.from([
-      ...noise('white', 5, RATE, -35, 3),
-      ...noise('pink', 5, RATE, -30, 4),
-      ...noise('brown', 5, RATE, -28, 5),
-      ...babble(10, RATE, -32),
-      ...music(8, RATE, -30),
-      ...clicks(5, RATE, -12),
-      ...mixInto(sine(1000, RATE, 2, 3000), bed),
-    ]),
-  );
+  // The environments follow each other abruptly (a stress test: a crowd or music that
+  // appears from one frame to the next looks like someone starting to talk); the bench
+  // reports false barge-ins at these scene changes apart from the steady state.
+  const scenes = [
+    noise('white', 5, RATE, -35, 3),
+    noise('pink', 5, RATE, -30, 4),
+    noise('brown', 5, RATE, -28, 5),
+    babble(10, RATE, -32),
+    music(8, RATE, -30),
+    clicks(5, RATE, -12),
+    mixInto(sine(1000, RATE, 2, 3000), bed),
+  ];
+  const noiseOnly = framesOf(Int16Array.from(scenes.flatMap((p) => [...p])));
+  const noiseScenes: number[] = [];
+  for (let at = 0, k = 0; k < scenes.length; at += scenes[k]!.length, k++) noiseScenes.push(Math.floor(at / FRAME));
   const paragraph = speak(
     'Thank you for calling. Let me walk you through the options we have for your account today. ' +
       'First, there is the standard plan, which includes unlimited calls and a generous data allowance. ' +
       'Second, the premium plan adds international roaming and priority support at any hour.',
     RATE,
   );
-  return { speech, short, bed: framesOf(bed), noiseOnly, agentSpeech: paragraph };
+  return { speech, short, bed: framesOf(bed), noiseOnly, noiseScenes, agentSpeech: paragraph };
 }

@@ -39,6 +39,8 @@ const ECHO_GAIN = 0.25; // -12 dB
 export abstract class SimUser {
   agentId = '';
   rounds: RoundResult[] = [];
+  /** Noise users: wall-clock times (Date.now()) at which a new environment started. */
+  readonly sceneChanges: number[] = [];
   /** Agent packets received, with arrival times (for pacing/jitter). */
   agentPackets = 0;
   lateAgentPackets = 0;
@@ -131,7 +133,9 @@ export abstract class SimUser {
       this.nextKick = now + 12_000;
     }
     if (this.kind === 'noise') {
-      this.sendFrame(this.assets.noiseOnly[this.noisePos++ % this.assets.noiseOnly.length]);
+      const k = this.noisePos++ % this.assets.noiseOnly.length;
+      if (this.assets.noiseScenes.includes(k)) this.sceneChanges.push(Date.now());
+      this.sendFrame(this.assets.noiseOnly[k]!);
       return;
     }
     const bed = this.bed();

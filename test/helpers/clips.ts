@@ -193,7 +193,10 @@ export function babble(seconds: number, rate: Rate, levelDb: number, talkers = 6
     'they are building a new bridge over the river next spring',
   ];
   const voices = ['en-us', 'en-gb+f3', 'en-us+m3', 'en-gb-scotland+f2', 'en-us+f4', 'en-gb-x-rp+m5', 'en-us+m7', 'en-gb+f5'];
-  const n = Math.round(seconds * rate);
+  // A crowd is already talking when the clip starts: the talkers start (staggered) 2 s
+  // before it, so its first samples are not one voice alone (that is a person speaking).
+  const pre = 2 * rate;
+  const n = Math.round(seconds * rate) + pre;
   const acc = new Float64Array(n);
   for (let k = 0; k < talkers; k++) {
     let t = Math.round(((k * 0.37 + seed * 0.29) % 1) * rate);
@@ -205,7 +208,7 @@ export function babble(seconds: number, rate: Rate, levelDb: number, talkers = 6
       j += 3;
     }
   }
-  return scaleToRms(Int16Array.from(acc, clamp16), levelDb);
+  return scaleToRms(Int16Array.from(acc.subarray(pre), clamp16), levelDb);
 }
 
 export function clamp16(v: number): number {
