@@ -32,6 +32,7 @@ constexpr double kFarActive = 0.01;       // far-end band energy sum (~ -60 dBFS
 constexpr int kWarmHops = 100;            // far-end-active hops before the echo estimate is trusted
 constexpr double kEchoPrior = 2.0;        // echo gain assumed before that (+3 dB)
 constexpr double kEchoMargin = 4.0;       // near-end must exceed predicted echo by 6 dB
+constexpr double kEchoLeak = 0.25;        // share of a neighbouring band's echo a codec moves over (-6 dB)
 constexpr double kSnrGate = 1.5;          // dB of mean band SNR below which nothing is speech
 constexpr double kSustainGate = 0.45;     // share of sustained 2 ms blocks below which nothing is
 constexpr int kSustainBlocks = 15;        // 30 ms of 2 ms blocks
@@ -614,14 +615,22 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       } else {
         // the delay moves by a frame or two between talk spurts (the reference is the
         // frame most recently sent): +-kEchoSpread hops around the estimate; and the
-        // echo may be held over a silence: the spurt history at the same delays
+        // echo may be held over a silence: the spurt history at the same delays.
+        // Lossy codecs on the echo path (Opus out to the user, Opus back) move energy
+        // into the neighbouring bands (MDCT spreading, CELT band folding): the far end
+        // of those bands counts at kEchoLeak.
         double mx = 0;
+        const int b0 = b > 0 ? b - 1 : 0;
+        const int b1 = b < kBands - 1 ? b + 1 : b;
         for (int d = echoDelay_ - kEchoSpread; d <= echoDelay_ + kEchoSpread; d++) {
           if (d < 0) continue;
-          const double v = farHist_[(farPos_ - d + kFarHist) % kFarHist][b];
-          if (v > mx) mx = v;
-          const double w = spurtHist_[(spurtPos_ - d + kFarHist) % kFarHist][b];
-          if (w > mx) mx = w;
+          for (int bb = b0; bb <= b1; bb++) {
+            const double wgt = bb == b ? 1.0 : kEchoLeak;
+            const double v = farHist_[(farPos_ - d + kFarHist) % kFarHist][bb] * wgt;
+            if (v > mx) mx = v;
+            const double w = spurtHist_[(spurtPos_ - d + kFarHist) % kFarHist][bb] * wgt;
+            if (w > mx) mx = w;
+          }
         }
         pred = kEchoMargin * echoGain_[b] * mx;
       }

@@ -61,6 +61,7 @@ const FAR_ACTIVE = 0.01;
 const WARM_HOPS_ECHO = 100;
 const ECHO_PRIOR = 2.0;
 const ECHO_MARGIN = 4.0;
+const ECHO_LEAK = 0.25; // share of a neighbouring band's echo a codec moves over (-6 dB)
 const SNR_GATE = 1.5;
 const SUSTAIN_GATE = 0.45;
 const SUSTAIN_BLOCKS = 15;
@@ -787,12 +788,20 @@ export class VadFallback {
           // frame most recently sent): +-ECHO_SPREAD hops around the estimate; and the
           // echo may be held over a silence: the spurt history at the same delays
           let mx = 0;
+          // Lossy codecs on the echo path (Opus out to the user, Opus back) move energy
+          // into the neighbouring bands (MDCT spreading, CELT band folding): the far end
+          // of those bands counts at ECHO_LEAK.
+          const b0 = b > 0 ? b - 1 : 0;
+          const b1 = b < BANDS - 1 ? b + 1 : b;
           for (let d = this.echoDelay - ECHO_SPREAD; d <= this.echoDelay + ECHO_SPREAD; d++) {
             if (d < 0) continue;
-            const v = this.farHist[((this.farPos - d + FAR_HIST) % FAR_HIST) * BANDS + b];
-            if (v > mx) mx = v;
-            const w = this.spurtHist[((this.spurtPos - d + FAR_HIST) % FAR_HIST) * BANDS + b];
-            if (w > mx) mx = w;
+            for (let bb = b0; bb <= b1; bb++) {
+              const wgt = bb === b ? 1.0 : ECHO_LEAK;
+              const v = this.farHist[((this.farPos - d + FAR_HIST) % FAR_HIST) * BANDS + bb] * wgt;
+              if (v > mx) mx = v;
+              const w = this.spurtHist[((this.spurtPos - d + FAR_HIST) % FAR_HIST) * BANDS + bb] * wgt;
+              if (w > mx) mx = w;
+            }
           }
           pred = ECHO_MARGIN * this.echoGain[b] * mx;
         }
