@@ -77,6 +77,20 @@ export class FrameClock {
     this.schedule();
   }
 
+  /**
+   * Runs the ticks that are due now, if any are more than `slackMs` late. Called on
+   * the media input path (every received packet): a burst of packets read in one go
+   * (a socket or pipe that filled while the process was descheduled) would otherwise
+   * hold the event loop until all of it is processed, and every tick due meanwhile
+   * would be late by the whole burst. Costs one performance.now() when nothing is due.
+   */
+  poll(slackMs = 2): void {
+    if (!this.timer) return;
+    if (performance.now() < this.anchor + (this.m + 1) * this.subMs + slackMs) return;
+    clearTimeout(this.timer);
+    this.run();
+  }
+
   private schedule(): void {
     const due = this.anchor + (this.m + 1) * this.subMs;
     this.timer = setTimeout(() => this.run(), Math.max(0, due - performance.now()));
