@@ -40,7 +40,14 @@ export interface AsrSettings {
   apiKey?: string;
   model?: string;
   language?: string;
+  /** Silence after the user's last speech that ends the turn (ASRConfig.VADConfig.SilenceTime, ms). */
+  endOfTurnMs: number;
 }
+
+/** Default end-of-turn silence: long enough for a pause at a comma, short enough to feel quick. */
+export const END_OF_TURN_DEFAULT_MS = 600;
+export const END_OF_TURN_MIN_MS = 200;
+export const END_OF_TURN_MAX_MS = 5000;
 
 export interface IdleSettings {
   timeoutMs: number;
@@ -210,7 +217,9 @@ function parseTts(v: unknown): TtsSettings {
 
 function parseAsr(o: Obj): AsrSettings {
   const provider = oneOf(o.Provider, 'ASRConfig.Provider', ['pocketsphinx', 'openai'] as const, o.Url ? 'openai' : 'pocketsphinx');
+  const vad = obj(o.VADConfig, 'ASRConfig.VADConfig') ?? {};
   return {
+    endOfTurnMs: num(vad.SilenceTime, 'ASRConfig.VADConfig.SilenceTime', END_OF_TURN_MIN_MS, END_OF_TURN_MAX_MS, { integer: true }) ?? END_OF_TURN_DEFAULT_MS,
     provider,
     url: url(o.Url, 'ASRConfig.Url', provider === 'openai'),
     apiKey: str(o.APIKey, 'ASRConfig.APIKey', { max: 4096 }),

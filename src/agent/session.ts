@@ -134,7 +134,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.id = `agent-${crypto.randomUUID()}`;
     this.log = createLogger('agent', { agent: this.id, room: config.roomId });
     const vad = deps.createVad({ sampleRate: CORE_RATE, frameMs: FRAME_MS, interruptMs: Math.max(0, vadInterruptDuration(config.interrupt)) });
-    this.user = new VoiceInput(vad, CORE_RATE, FRAME_MS, (r, v) => this.onUserFrame(r, v), (u) => this.onUserUtterance(u));
+    this.user = new VoiceInput(vad, CORE_RATE, FRAME_MS, (r, v) => this.onUserFrame(r, v), (u) => this.onUserUtterance(u), config.asr.endOfTurnMs);
     deps.clock.add(this);
   }
 
@@ -191,6 +191,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   pushUserAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
     if (this._ended) return;
     this.user.push(pcm, arrivalMs, this.farEnd(arrivalMs));
+    this.deps.clock.poll();
   }
 
   private farEnd(now: number): Int16Array {
@@ -203,7 +204,14 @@ export class AgentSession extends EventEmitter implements Ticker {
 
   /** Frame clock: one frame of agent audio per period. */
   tick(): void {
-    if (this._ended || !this.output) return;
+    if (this._ended) return;
+    // end of turn on silence even when no audio arrives (DTX, muted microphone)
+    if (this.user.speaking || this.human?.speaking) {
+      const now = nowMs();
+      this.user.poll(now);
+      this.human?.poll(now);
+    }
+    if (!this.output) return;
     const sp = this.splicer;
     const before = sp.playing;
     const talkSpurt = sp.talkSpurtStart;
@@ -474,7 +482,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     if (this.takenOver.connected) return;
     this.takenOver.connected = true;
     if (humanVad) {
-      this.human = new VoiceInput(humanVad, CORE_RATE, FRAME_MS, () => {}, (u) => this.onHumanUtterance(u));
+      this.human = new VoiceInput(humanVad, CORE_RATE, FRAME_MS, () => {}, (u) => this.onHumanUtterance(u), this.config.asr.endOfTurnMs);
     }
     this.send({ type: 'humanTakeoverConnected', data: { uid } });
   }

@@ -3,6 +3,13 @@
  * frame by frame, remembers when each frame arrived so the speech onset can be
  * dated to the packet that carried it, and cuts utterances (with a short
  * pre-roll) for the recogniser.
+ *
+ * End of turn: the VAD ends a segment after a short hangover (200 ms), which is
+ * right for barge-in (speech duration) but too eager for a turn: people pause at
+ * commas. An utterance is handed over only after `endOfTurnMs` of silence since
+ * the last speech; speech that resumes before that continues the same utterance.
+ * The wait is also checked by poll() on the frame clock, so a client that stops
+ * sending packets in silence (Opus DTX, a muted microphone) still ends its turn.
  */
 import type { VadStream } from '../native/vadTypes';
 import { VadFlag } from '../native/vadTypes';
@@ -25,6 +32,8 @@ export interface Utterance {
 }
 
 const PREROLL_MS = 300;
+/** Silence kept after the last speech sample in a handed-over utterance. */
+const TAIL_MS = 100;
 const MAX_UTTERANCE_MS = 30_000;
 const HISTORY_FRAMES = 256;
 
@@ -44,6 +53,14 @@ export class VoiceInput {
   private utterSamples = 0;
   onsetArrivalMs = 0;
   private onsetDated = false;
+  /** Set while the VAD has ended the segment and the end of turn is awaited. */
+  private endPending = false;
+  /** Utterance samples up to the VAD's speech end (+ tail), and the stream sample count then. */
+  private endKeep = 0;
+  /** Stream time (ms) of the last speech sample, and the arrival time of the frame that ended it. */
+  private endAtMs = 0;
+  private endArrivalMs = 0;
+  private lastFrameAt = 0;
   readonly result: VoiceFrameResult = { flags: 0, speechStart: false, speechEnd: false, durationReached: false, reachedInSegment: false, speechMs: 0 };
   private reached = false;
 
@@ -53,12 +70,15 @@ export class VoiceInput {
     frameMs: number,
     private readonly onFrame: (r: VoiceFrameResult, input: VoiceInput) => void,
     private readonly onUtterance: (u: Utterance) => void,
+    /** Silence after the last speech that ends a turn (ms); at most the VAD's hangover = at its speech end. */
+    private readonly endOfTurnMs = 0,
   ) {
     this.frameSamples = (sampleRate * frameMs) / 1000;
     this.pending = new Int16Array(this.frameSamples);
     this.preroll = Array.from({ length: Math.ceil(PREROLL_MS / frameMs) }, () => new Int16Array(this.frameSamples));
   }
 
+  /** In a user turn: speaking, or paused for less than the end-of-turn silence. */
   get speaking(): boolean {
     return this.utter !== null;
   }
@@ -105,7 +125,10 @@ export class VoiceInput {
     if (r.durationReached) this.reached = true;
     if (r.speechEnd) this.reached = false;
 
-    if (r.speechStart) {
+    if (r.speechStart && this.endPending) {
+      // speech resumed before the end of turn: the same utterance goes on (pause included)
+      this.endPending = false;
+    } else if (r.speechStart) {
       this.onsetArrivalMs = this.arrivalOf(this.vad.onsetSample, arrivalMs);
       this.onsetDated = true;
       // The utterance starts with the pre-roll (oldest first), copied out of the ring.
@@ -120,20 +143,52 @@ export class VoiceInput {
     } else {
       this.preroll[this.prerollN++ % this.preroll.length].set(f);
     }
+    this.lastFrameAt = arrivalMs;
     this.onFrame(r, this);
-    if (this.utter && (r.speechEnd || (flags & VadFlag.Speech) === 0 || this.utterSamples > (MAX_UTTERANCE_MS * this.sampleRate) / 1000)) {
-      const pcm = new Int16Array(this.utterSamples);
-      let o = 0;
-      for (const c of this.utter) {
-        pcm.set(c, o);
-        o += c.length;
-      }
-      this.utter = null;
-      this.utterSamples = 0;
-      this.prerollN = 0;
-      this.onUtterance({ pcm, onsetArrivalMs: this.onsetArrivalMs, endArrivalMs: arrivalMs });
+    if (!this.utter) return;
+    if (this.utterSamples > (MAX_UTTERANCE_MS * this.sampleRate) / 1000) return this.finish(this.utterSamples, arrivalMs);
+    if (!this.endPending && (r.speechEnd || (flags & VadFlag.Speech) === 0)) {
+      // the VAD's segment ended at its end sample: keep up to there (+ a short tail)
+      const end = this.vad.endSample >= 0 ? this.vad.endSample : this.samplesIn;
+      const tail = (TAIL_MS * this.sampleRate) / 1000;
+      this.endKeep = Math.min(this.utterSamples, this.utterSamples - (this.samplesIn - end) + tail);
+      this.endAtMs = (end * 1000) / this.sampleRate;
+      this.endArrivalMs = arrivalMs;
+      this.endPending = true;
     }
-    if (!this.utter) this.onsetDated = false;
+    if (this.endPending && (this.samplesIn * 1000) / this.sampleRate - this.endAtMs >= this.endOfTurnMs) this.finish(this.endKeep, this.endArrivalMs);
+  }
+
+  /**
+   * Frame-clock check: ends a turn whose silence has lasted `endOfTurnMs` even if
+   * no audio arrives any more (the client stopped sending in silence).
+   */
+  poll(nowMs: number): void {
+    if (!this.utter) return;
+    if (this.endPending) {
+      if (nowMs - this.endArrivalMs >= this.endOfTurnMs) this.finish(this.endKeep, this.endArrivalMs);
+    } else if (this.lastFrameAt > 0 && nowMs - this.lastFrameAt >= this.endOfTurnMs + 200) {
+      // mid-speech and nothing arrives (a dropped stream): what we have is the utterance
+      this.finish(this.utterSamples, this.lastFrameAt);
+    }
+  }
+
+  private finish(keep: number, endArrivalMs: number): void {
+    const utter = this.utter!;
+    const pcm = new Int16Array(Math.max(0, Math.min(keep, this.utterSamples)));
+    let o = 0;
+    for (const c of utter) {
+      if (o >= pcm.length) break;
+      const n = Math.min(c.length, pcm.length - o);
+      pcm.set(n === c.length ? c : c.subarray(0, n), o);
+      o += n;
+    }
+    this.utter = null;
+    this.utterSamples = 0;
+    this.prerollN = 0;
+    this.endPending = false;
+    this.onsetDated = false;
+    this.onUtterance({ pcm, onsetArrivalMs: this.onsetArrivalMs, endArrivalMs });
   }
 
   /** Arrival time of the frame that contained stream sample `sample`. */

@@ -14,6 +14,8 @@ export interface VadStream {
   readonly speechMs: number;
   /** First sample (stream position) of the current or last speech segment; -1 if none. */
   readonly onsetSample: number;
+  /** Sample after the last speech of the last ended segment; -1 if none. */
+  readonly endSample: number;
   /** Sets D for the "duration reached" flag (0: at speech start). */
   setInterruptDuration(ms: number): void;
   reset(): void;

@@ -210,6 +210,9 @@ describe('agent scenarios', () => {
       const metrics = await (await fetch(`${h.url}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`voxbridge_barge_in_latency_ms_count\\{interrupt_ms="${D}"\\} [1-9]`));
       expect(metrics).toMatch(/voxbridge_frames_after_interrupt_total 0/);
+      // The barge-in utterance becomes a turn once its end-of-turn silence has passed:
+      // let its answer start in this test, not in the next (the test servers are shared).
+      await c.until(() => ai.requests.slice(before).filter((r) => r.path.endsWith('/chat/completions')).length >= 2, 5000, 'answer to the barge-in');
     });
   }
 
