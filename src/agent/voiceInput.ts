@@ -51,7 +51,10 @@ export class VoiceInput {
   private prerollN = 0;
   private utter: Int16Array[] | null = null;
   private utterSamples = 0;
+  /** Arrival of the packet carrying the current (or last) speech segment's first sample. */
   onsetArrivalMs = 0;
+  /** The same for the utterance being collected (its first segment). */
+  private utterOnsetArrivalMs = 0;
   private onsetDated = false;
   /** Set while the VAD has ended the segment and the end of turn is awaited. */
   private endPending = false;
@@ -125,12 +128,16 @@ export class VoiceInput {
     if (r.durationReached) this.reached = true;
     if (r.speechEnd) this.reached = false;
 
+    if (r.speechStart) {
+      // the segment's onset (what a barge-in is dated from), also when it resumes a turn
+      this.onsetArrivalMs = this.arrivalOf(this.vad.onsetSample, arrivalMs);
+      this.onsetDated = true;
+    }
     if (r.speechStart && this.endPending) {
       // speech resumed before the end of turn: the same utterance goes on (pause included)
       this.endPending = false;
     } else if (r.speechStart) {
-      this.onsetArrivalMs = this.arrivalOf(this.vad.onsetSample, arrivalMs);
-      this.onsetDated = true;
+      this.utterOnsetArrivalMs = this.onsetArrivalMs;
       // The utterance starts with the pre-roll (oldest first), copied out of the ring.
       const n = Math.min(this.prerollN, this.preroll.length);
       this.utter = [];
@@ -188,7 +195,7 @@ export class VoiceInput {
     this.prerollN = 0;
     this.endPending = false;
     this.onsetDated = false;
-    this.onUtterance({ pcm, onsetArrivalMs: this.onsetArrivalMs, endArrivalMs });
+    this.onUtterance({ pcm, onsetArrivalMs: this.utterOnsetArrivalMs, endArrivalMs });
   }
 
   /** Arrival time of the frame that contained stream sample `sample`. */

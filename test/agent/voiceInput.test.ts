@@ -59,6 +59,19 @@ describe('VoiceInput: end of turn', () => {
     expect(short).toHaveLength(2);
   });
 
+  it('a resumed phrase dates barge-ins from its own onset; the utterance keeps the first', () => {
+    const out: Utterance[] = [];
+    const starts: number[] = [];
+    const vad = createVadStream({ sampleRate: RATE, frameMs: 20, interruptMs: 200 });
+    const v = new VoiceInput(vad, RATE, 20, (r, vi) => r.speechStart && starts.push(vi.onsetArrivalMs), (u) => out.push(u), 600);
+    feed(v, concat(silence(500), first, silence(400), second, silence(1200)), 0);
+    expect(starts).toHaveLength(2);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.onsetArrivalMs).toBe(starts[0]);
+    // the second phrase starts ~400 ms after the first one ends
+    expect(starts[1]! - starts[0]!).toBeGreaterThan(first.length / (RATE / 1000) + 300);
+  });
+
   it('hands the utterance over after the silence, trimmed to the speech plus a short tail', () => {
     const out: Utterance[] = [];
     const v = input(600, out);
