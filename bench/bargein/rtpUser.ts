@@ -11,7 +11,7 @@
 import dgram from 'node:dgram';
 import { RoomSignalingClient } from '../../test/rooms/signalingClient';
 import { createOpusEncoder } from '../../src/rooms/opusEncoder';
-import { loadOpusDecoder } from '../../src/rooms/opusRtpReceiver';
+import { loadWasmOpusDecoder } from '../../src/rooms/opusDecoder';
 import { createRtpView, parseRtp, writeRtpHeader } from '../../src/media/rtp';
 import { RATE } from './assets';
 import { SimUser } from './users';
@@ -46,7 +46,7 @@ export class RtpUser extends SimUser {
     await this.sig.ok('setRtpCapabilities', { rtpCapabilitiesJson: caps.rtpCapabilitiesJson });
 
     if (this.kind === 'echo') {
-      const Dec = await loadOpusDecoder();
+      const Dec = await loadWasmOpusDecoder();
       const d = new Dec({ sampleRate: RATE, channels: 1 });
       await d.ready;
       this.decoder = d;

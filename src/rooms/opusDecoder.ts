@@ -15,6 +15,7 @@ import { nativeAddon } from '../native/addon';
 
 /** libopus statuses we produce ourselves. */
 export const OPUS_BAD_ARG = -1;
+export const OPUS_BUFFER_TOO_SMALL = -2;
 export const OPUS_INVALID_PACKET = -4;
 
 export interface OpusStreamDecoder {
@@ -109,7 +110,7 @@ class WasmDecoder implements OpusStreamDecoder {
     }
     if (r.errors.length || r.samplesDecoded === 0) return OPUS_INVALID_PACKET;
     const n = r.samplesDecoded;
-    if (n * this.channels > out.length) return -2; // OPUS_BUFFER_TOO_SMALL
+    if (n * this.channels > out.length) return OPUS_BUFFER_TOO_SMALL;
     for (let c = 0; c < this.channels; c++) {
       const f = r.channelData[c]!;
       for (let i = 0; i < n; i++) {

@@ -12,7 +12,7 @@
  */
 import { createRtpView, parseRtp } from '../media/rtp';
 import { createLogger } from '../log';
-import { createOpusDecoder, loadWasmOpusDecoder, type OpusStreamDecoder } from './opusDecoder';
+import { createOpusDecoder, type OpusStreamDecoder } from './opusDecoder';
 
 const log = createLogger('rooms.rx');
 const CORE_RATE = 16000;
@@ -20,9 +20,6 @@ const FRAME = 320;
 const MAX_CONCEAL = 5;
 /** 120 ms at 16 kHz: the longest Opus packet. */
 const MAX_PACKET_SAMPLES = 1920;
-
-/** The WASM decoder's constructor (tests and the bench use it as an independent decoder). */
-export const loadOpusDecoder = loadWasmOpusDecoder;
 
 export interface ReceiverStats {
   packets: number;

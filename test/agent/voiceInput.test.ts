@@ -6,22 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { VoiceInput, type Utterance } from '../../src/agent/voiceInput';
 import { createVadStream } from '../../src/agent/vadFactory';
 import * as clips from '../helpers/clips';
+import { concat as concatParts } from '../helpers/audio';
 
 const RATE = 16000;
 const F = 320;
 
+const concat = (...parts: Int16Array[]): Int16Array => concatParts(parts);
+
 function silence(ms: number): Int16Array {
   return new Int16Array((RATE * ms) / 1000);
-}
-
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Feeds `pcm` as 20 ms packets, 20 ms apart in arrival time, starting at t0. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createOpusEncoder, opusLibraryVersion } from '../../src/rooms/opusEncoder';
-import { loadOpusDecoder } from '../../src/rooms/opusRtpReceiver';
+import { loadWasmOpusDecoder } from '../../src/rooms/opusDecoder';
 
 function tone(n: number, rate: number, hz = 440, amp = 8000): Int16Array {
   return Int16Array.from({ length: n }, (_, i) => Math.round(amp * Math.sin((2 * Math.PI * hz * i) / rate)));
@@ -13,7 +13,7 @@ describe('OpusEncoder (libopus through the addon)', () => {
 
   it('encode() of a 20 ms 16 kHz frame decodes back to the same tone (opus-decoder at 16 kHz)', async () => {
     const enc = createOpusEncoder({ sampleRate: 16000, channels: 1 });
-    const Dec = await loadOpusDecoder();
+    const Dec = await loadWasmOpusDecoder();
     const dec = new Dec({ sampleRate: 16000, channels: 1 });
     await dec.ready;
     const out = new Uint8Array(1275);

@@ -12,7 +12,7 @@ import { OpenAiTestServer, textEvents } from '../helpers/openaiServer';
 import { speak } from '../helpers/clips';
 import { concat, sine, toneLevel } from '../helpers/audio';
 import { createOpusEncoder } from '../../src/rooms/opusEncoder';
-import { loadOpusDecoder } from '../../src/rooms/opusRtpReceiver';
+import { loadWasmOpusDecoder } from '../../src/rooms/opusDecoder';
 import { buildRtp, createRtpView, parseRtp } from '../../src/media/rtp';
 import { RoomSignalingClient } from './signalingClient';
 
@@ -74,7 +74,7 @@ describe('PlainTransport RTP participant', () => {
     await c.ok('setRtpCapabilities', { rtpCapabilitiesJson: caps.rtpCapabilitiesJson });
 
     // ---- receive: the agent's voice
-    const Dec = await loadOpusDecoder();
+    const Dec = await loadWasmOpusDecoder();
     const dec = new Dec({ sampleRate: 16000, channels: 1 });
     await dec.ready;
     const rx: Rx[] = [];
