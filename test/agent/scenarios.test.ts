@@ -15,6 +15,7 @@ import { encodeCtrl } from '../../src/native/tlv';
 let h: Harness;
 let ai: OpenAiTestServer;
 const clients: MediaClient[] = [];
+const started: string[] = [];
 
 beforeAll(async () => {
   h = await startHarness();
@@ -24,8 +25,11 @@ afterAll(async () => {
   await h?.stop();
   await ai?.close();
 });
-afterEach(() => {
+afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
+  // Agents still running would go on using the shared test servers in the next test
+  // (a turn that ends on the end-of-turn timer after its client left asks for an answer).
+  await Promise.all(started.splice(0).map((id) => h.ok('StopVoiceChat', { AgentInstanceId: id }).catch(() => undefined)));
   // Scripts a test did not consume must not leak into the next one.
   ai.chatScripts.length = 0;
   ai.speechScripts.length = 0;
@@ -58,6 +62,7 @@ function config(over: { LLM?: Record<string, unknown>; Config?: Record<string, u
 
 async function startAgent(body: Record<string, unknown>) {
   const s = await h.ok('StartVoiceChat', body);
+  started.push(s.AgentInstanceId);
   const c = new MediaClient(h.url, { agentInstanceId: s.AgentInstanceId, apiKey: API_KEY });
   clients.push(c);
   await c.opened;
