@@ -5,6 +5,8 @@
       "sources": [
         "native/src/tlv.cpp",
         "native/src/vad.cpp",
+        "native/src/vad_signal.cpp",
+        "native/src/vad_echo.cpp",
         "native/binding/addon.cpp",
         "native/binding/tlv_binding.cpp",
         "native/binding/vad_binding.cpp",

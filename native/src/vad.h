@@ -51,6 +51,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "vad_echo.h"
+#include "vad_signal.h"
+
 namespace voxbridge {
 namespace vad {
 
@@ -112,17 +115,7 @@ class Vad {
   };
   const Features& features() const { return feat_; }
 
-  static constexpr int kHop = 80;         // 10 ms at 8 kHz
-  static constexpr int kFft = 256;
-  static constexpr int kBands = 16;
-  static constexpr int kDelays = 33;      // echo delays searched: 0..320 ms, in hops
-  static constexpr int kEchoSpread = 4;   // hops either side of the estimated delay the prediction covers
-  static constexpr int kFarHist = kDelays + kEchoSpread + 1;
-  static constexpr int kPitchHist = 152;  // 4 kHz samples kept for periodicity
-  static constexpr int kRes = kPitchHist - 4;
-  static constexpr int kPitchWin = 80;    // 20 ms correlation window
-  static constexpr int kLagMin = 10;      // 400 Hz
-  static constexpr int kLagMax = 67;      // 60 Hz
+  static constexpr int kBands = EchoModel::kBands;
   static constexpr int kBlocks = 64;      // 2 ms energy blocks kept (sustain, onset refinement)
   static constexpr int kMinSub = 5;       // minimum-statistics sub-windows
   static constexpr int kMinSubLen = 20;   // hops per sub-window
@@ -138,30 +131,9 @@ class Vad {
   static constexpr int kRecentMin = 5;    // speech hops among them for a dropout to confirm D
   static constexpr int kStatLag = 10;     // hops between compared fine spectra (notes)
   static constexpr int kStatShort = 3;    // the same for tones
-  static constexpr int kFir1 = 23;        // 48k -> 16k
-  static constexpr int kFir2 = 31;        // 16k -> 8k
 
  private:
-  static constexpr int kHalfHist = (kFir2 - 1) / 2;  // 16 kHz history per phase
-  struct Channel {  // one signal path: near end or far end
-    alignas(16) float ring[kFft];  // last 256 samples at 8 kHz (high-passed), circular
-    int ringPos;                   // where the next hop goes (a multiple of kHop)
-    int silentHops;                // hops of exact digital silence in a row (far end)
-    float hpX1, hpX2, hpY1, hpY2;
-    float x1[kFir1 - 1 + 480];     // 48 kHz decimation history
-    alignas(16) float ev[kHalfHist + kHop + 4];  // 16 kHz history, even samples
-    alignas(16) float od[kHalfHist + kHop + 4];  // ... odd samples
-    double band[kBands];
-    alignas(16) float pow[kFft / 2 + 4];
-  };
-
-  void resetChannel(Channel& ch);
-  void toInternal(Channel& ch, const int16_t* pcm, float* out8, double* hfOut);
-  void filters(float* near8, float* far8);
-  void bands(Channel& ch, const float* x);
-  double periodicity();
   uint32_t hop(float* near8, float* far8, bool farGiven);
-  void echoUpdate();
   int64_t refineOnset(int64_t hopEnd) const;
   double scoreOf(double snrDb, double sustain, double harm, double flux, double peak, double statShort,
                  double statLong) const;
@@ -173,15 +145,7 @@ class Vad {
   int frameSamples_ = 0;
   int decim_ = 1;        // input samples per internal sample
   int groupDelay_ = 0;   // of the decimation filters, in input samples
-  float h1_[kFir1];
-  float h2_[kFir2];
-  float hpB_[3], hpA_[3];
-  float lpB_[3], lpA_[3];
-  float win_[kFft];
-  alignas(16) float cos_[kFft / 2 + 4], sin_[kFft / 2 + 4];
-  int rev_[kFft / 2];
-  alignas(16) float twr_[kFft / 2], twi_[kFft / 2];  // FFT twiddles per stage (see bands())
-
+  SignalPath sig_;
   Channel near_, far_;
 
   // noise floors (minimum statistics)
@@ -210,23 +174,7 @@ class Vad {
   double blk_[kBlocks];
   int blkPos_;
 
-  // periodicity path (4 kHz)
-  float lpX1_, lpX2_, lpY1_, lpY2_;
-  alignas(16) float p4_[kPitchHist];
-  alignas(16) float res_[kRes + 4];
-
-  // echo
-  double farHist_[kFarHist][kBands];
-  double farTot_[kFarHist];
-  int farPos_;
-  double spurtHist_[kFarHist][kBands];  // far bands in talk-spurt time (only hops with far samples)
-  int spurtPos_;
-  int farRun_;  // hops in a row with far-end samples (not digital silence)
-  double mx_[kDelays][kBands], mxx_[kDelays][kBands], mxy_[kDelays][kBands];
-  double my_[kBands], myy_[kBands];
-  int farActiveHops_;
-  int echoDelay_;
-  double echoGain_[kBands];
+  EchoModel echo_;
 
   // background: mean and variance of the broadband level over the floor (dB) on quiet
   // hops; babble and music sit well above the stationary floor and fluctuate
@@ -255,7 +203,6 @@ class Vad {
   Features feat_;
 
   // scratch
-  alignas(16) float re_[kFft / 2], im_[kFft / 2];
   static constexpr int kRing = kStatLag + 3;  // fine spectra of the last 13 hops
   alignas(16) float powRing_[kRing][kFft / 2 + 4];
   double statCache_[3];   // specCorr(h, kStatLag) of the last hops that needed it

@@ -1,5 +1,5 @@
 // CPU of native/src/vad.cpp on raw PCM16 mono files (no Node), for profiling:
-//   g++ -O3 -Inative/src native/test/vad_perf.cpp native/src/vad.cpp -o /tmp/vad_perf
+//   g++ -O3 -Inative/src native/test/vad_perf.cpp native/src/vad*.cpp -o /tmp/vad_perf
 //   /tmp/vad_perf 16000 near.raw [far.raw]      # µs per second of audio
 //   valgrind --tool=callgrind /tmp/vad_perf ...  # where the time goes
 #include <chrono>

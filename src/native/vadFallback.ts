@@ -13,6 +13,8 @@
 
 /** Per-frame flags, as returned by process() (same values as vad.h); defined once in vadTypes.ts. */
 import { VadFlag } from './vadTypes';
+import { EchoModel, ECHO_BANDS } from './vadEcho';
+import { BINS, BLK, Channel, EDGES, HOP, PITCH_HIST, SignalPath } from './vadSignal';
 export { VadFlag };
 
 /** Indices of the numbers process() writes into `out` (same as vad.h OutIndex). */
@@ -53,20 +55,12 @@ export function validateVadConfig(c: VadCoreConfig): number {
   return VadStatus.Ok;
 }
 
-const PI = 3.141592653589793;
-const EDGES = [3, 6, 10, 13, 16, 20, 25, 29, 35, 41, 47, 55, 64, 74, 86, 101, 118];
 const MIN_FLOOR_PER_BIN = 1e-8;
 const FLOOR_BIAS = 2.0;
-const FAR_ACTIVE = 0.01;
-const WARM_HOPS_ECHO = 100;
-const ECHO_PRIOR = 2.0;
-const ECHO_MARGIN = 4.0;
-const ECHO_LEAK = 0.25; // share of a neighbouring band's echo a codec moves over (-6 dB)
 const SNR_GATE = 1.5;
 const SUSTAIN_GATE = 0.45;
 const SUSTAIN_BLOCKS = 15;
 const PEAK_REL = 0.01; // -20 dB: sustained blocks are this close to the peak
-const BLK = 16;
 const HF_WEIGHT = 3.0;
 // background (babble, music) vs foreground (the user); see vad.cpp
 const BG_FAST = 1.0 / 50;
@@ -91,18 +85,7 @@ const START_PEAK = 0.95;
 const FAR_SKIP = 4;
 const FG_RECENT = 20;
 
-const HOP = 80;
-const FFT = 256;
-const N2 = 128;
-const BANDS = 16;
-const DELAYS = 33;
-const ECHO_SPREAD = 4; // hops either side of the estimated echo delay the prediction covers
-const FAR_HIST = DELAYS + ECHO_SPREAD + 1;
-const PITCH_HIST = 152;
-const RES = PITCH_HIST - 4;
-const PITCH_WIN = 80;
-const LAG_MIN = 10;
-const LAG_MAX = 67;
+const BANDS = ECHO_BANDS;
 const BLOCKS = 64;
 const MIN_SUB = 5;
 const MIN_SUB_LEN = 20;
@@ -118,10 +101,7 @@ const RECENT = 10;
 const RECENT_MIN = 5;
 const STAT_LAG = 10;
 const STAT_SHORT = 3;
-const FIR1 = 23;
-const FIR2 = 31;
 const WARM = 3; // FFT / HOP, rounded down: hops before the FFT window holds real samples
-const BINS = N2 + 1;
 
 // db10(x) = 10 log10(x) for x > 0, computed as in vad.cpp (exponent from the bits,
 // atanh series for the mantissa), so both sides get the same double.
@@ -149,59 +129,6 @@ function clampTo(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
-function designLowpass(h: Float64Array, n: number, cutoff: number, fs: number): void {
-  const fc = cutoff / fs;
-  const m = n - 1;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const t = i - m / 2.0;
-    const s = t === 0 ? 2 * fc : Math.sin(2 * PI * fc * t) / (PI * t);
-    const w = 0.54 - 0.46 * Math.cos((2 * PI * i) / m);
-    h[i] = s * w;
-    sum += h[i];
-  }
-  for (let i = 0; i < n; i++) h[i] = h[i] / sum;
-}
-
-function designBiquad(b: Float64Array, a: Float64Array, f0: number, fs: number, hp: boolean): void {
-  const w0 = (2 * PI * f0) / fs;
-  const cw = Math.cos(w0);
-  const alpha = Math.sin(w0) / (2 * 0.7071067811865476);
-  const a0 = 1 + alpha;
-  if (hp) {
-    b[0] = (1 + cw) / 2 / a0;
-    b[1] = -(1 + cw) / a0;
-    b[2] = (1 + cw) / 2 / a0;
-  } else {
-    b[0] = (1 - cw) / 2 / a0;
-    b[1] = (1 - cw) / a0;
-    b[2] = (1 - cw) / 2 / a0;
-  }
-  a[0] = 1;
-  a[1] = (-2 * cw) / a0;
-  a[2] = (1 - alpha) / a0;
-}
-
-class Channel {
-  buf = new Float64Array(FFT);
-  hpX1 = 0;
-  hpX2 = 0;
-  hpY1 = 0;
-  hpY2 = 0;
-  x1 = new Float64Array(FIR1 - 1 + 480);
-  x2 = new Float64Array(FIR2 - 1 + 160);
-  band = new Float64Array(BANDS);
-  pow = new Float64Array(BINS);
-  reset(): void {
-    this.buf.fill(0);
-    this.hpX1 = this.hpX2 = this.hpY1 = this.hpY2 = 0;
-    this.x1.fill(0);
-    this.x2.fill(0);
-    this.band.fill(0);
-    this.pow.fill(0);
-  }
-}
-
 /** Diagnostics of the last 10 ms hop (tests and tuning). */
 export interface VadFeatures {
   snrDb: number;
@@ -225,16 +152,7 @@ export class VadFallback {
   readonly frameSamples: number;
   private readonly decim: number;
   private readonly groupDelay: number;
-  private readonly h1 = new Float64Array(FIR1);
-  private readonly h2 = new Float64Array(FIR2);
-  private readonly hpB = new Float64Array(3);
-  private readonly hpA = new Float64Array(3);
-  private readonly lpB = new Float64Array(3);
-  private readonly lpA = new Float64Array(3);
-  private readonly win = new Float64Array(FFT);
-  private readonly cosT = new Float64Array(BINS);
-  private readonly sinT = new Float64Array(BINS);
-  private readonly rev = new Int32Array(N2);
+  private readonly sig: SignalPath;
 
   private readonly near = new Channel();
   private readonly far = new Channel();
@@ -272,28 +190,8 @@ export class VadFallback {
   private readonly blk = new Float64Array(BLOCKS);
   private blkPos = 0;
 
-  private lpX1 = 0;
-  private lpX2 = 0;
-  private lpY1 = 0;
-  private lpY2 = 0;
-  private readonly p4 = new Float64Array(PITCH_HIST);
-  private readonly res = new Float64Array(RES);
-  private readonly cum = new Float64Array(RES + 1);
 
-  private readonly farHist = new Float64Array(FAR_HIST * BANDS);
-  private readonly farTot = new Float64Array(FAR_HIST);
-  private farPos = 0;
-  private readonly spurtHist = new Float64Array(FAR_HIST * BANDS);
-  private spurtPos = 0;
-  private farRun = 0;
-  private readonly mx = new Float64Array(DELAYS * BANDS);
-  private readonly mxx = new Float64Array(DELAYS * BANDS);
-  private readonly mxy = new Float64Array(DELAYS * BANDS);
-  private readonly my = new Float64Array(BANDS);
-  private readonly myy = new Float64Array(BANDS);
-  private farActiveHops = 0;
-  private echoDelay = -1;
-  private readonly echoGain = new Float64Array(BANDS);
+  private readonly echo = new EchoModel();
 
   private farSilent = 0;
   private bgDb = 0;
@@ -336,17 +234,12 @@ export class VadFallback {
   private hop8 = 0;
   readonly features: VadFeatures = { snrDb: 0, sustain: 0, harm: 0, flux: 0, score: 0, stat: 0, statShort: 0, peak: 0, fgDb: 0, bgDb: 0, fgThr: 0 };
 
-  private readonly re = new Float64Array(N2);
-  private readonly im = new Float64Array(N2);
   private readonly powHist = new Float64Array(STAT_LAG * BINS);
   private powPos = 0;
   private readonly n8 = new Float64Array(HOP);
   private readonly f8 = new Float64Array(HOP);
   private readonly resid = new Float64Array(BANDS);
   private readonly shape = new Float64Array(BANDS + 1);
-  private readonly lpc = new Float64Array(5);
-  private readonly lpcTmp = new Float64Array(5);
-  private readonly r = new Float64Array(5);
   private statLong = 0;
   private statShort = 0;
   private peak = 0;
@@ -356,23 +249,9 @@ export class VadFallback {
     this.config = validateVadConfig(c) === VadStatus.Ok ? { ...c } : { sampleRate: 16000, frameMs: 20, interruptMs: 200, hangoverMs: 200 };
     const cfg = this.config;
     this.frameSamples = (cfg.sampleRate / 1000) * cfg.frameMs;
-    this.decim = cfg.sampleRate / 8000;
-    this.groupDelay = cfg.sampleRate === 8000 ? 0 : cfg.sampleRate === 16000 ? 14 : 51;
-    designLowpass(this.h1, FIR1, 5000, 48000);
-    designLowpass(this.h2, FIR2, 4000, 16000);
-    for (let i = 1; i < FIR2; i += 2) if (i !== (FIR2 - 1) / 2) this.h2[i] = 0;
-    designBiquad(this.hpB, this.hpA, 100, 8000, true);
-    designBiquad(this.lpB, this.lpA, 1000, 8000, false);
-    for (let i = 0; i < FFT; i++) this.win[i] = 0.5 - 0.5 * Math.cos((2 * PI * i) / FFT);
-    for (let k = 0; k <= N2; k++) {
-      this.cosT[k] = Math.cos((2 * PI * k) / FFT);
-      this.sinT[k] = Math.sin((2 * PI * k) / FFT);
-    }
-    for (let i = 0; i < N2; i++) {
-      let r = 0;
-      for (let b = 0; b < 7; b++) r |= ((i >> b) & 1) << (6 - b);
-      this.rev[i] = r;
-    }
+    this.sig = new SignalPath(cfg.sampleRate);
+    this.decim = this.sig.decim;
+    this.groupDelay = this.sig.groupDelay;
     this.reset();
   }
 
@@ -411,22 +290,8 @@ export class VadFallback {
     this.hfCurMin = 1e300;
     this.hfMin.fill(1e300);
     this.hfFloor = 0;
-    this.lpX1 = this.lpX2 = this.lpY1 = this.lpY2 = 0;
-    this.p4.fill(0);
-    this.farTot.fill(0);
-    this.farHist.fill(0);
-    this.farPos = 0;
-    this.spurtHist.fill(0);
-    this.spurtPos = 0;
-    this.farRun = 0;
-    this.mx.fill(0);
-    this.mxx.fill(0);
-    this.mxy.fill(0);
-    this.my.fill(0);
-    this.myy.fill(0);
-    this.echoGain.fill(0);
-    this.farActiveHops = 0;
-    this.echoDelay = -1;
+    this.sig.reset();
+    this.echo.reset();
     this.farSilent = 0;
     this.bgDb = 0;
     this.bgVar = 0;
@@ -480,7 +345,7 @@ export class VadFallback {
     const hopIn = HOP * this.decim;
     const hops = this.frameSamples / hopIn;
     for (let h = 0; h < hops; h++) {
-      this.toInternal(this.near, pcm, h * hopIn, this.n8, this.hfHop);
+      this.sig.toInternal(this.near, pcm, h * hopIn, this.n8, this.hfHop);
       let farLive = false;
       if (farEnd) {
         // a far end of digital zero for more than FAR_SKIP hops is not processed
@@ -489,7 +354,7 @@ export class VadFallback {
         this.farSilent = nz ? 0 : this.farSilent + 1;
         if (this.farSilent === FAR_SKIP + 1) this.far.reset();
         farLive = this.farSilent <= FAR_SKIP;
-        if (farLive) this.toInternal(this.far, farEnd, h * hopIn, this.f8, null);
+        if (farLive) this.sig.toInternal(this.far, farEnd, h * hopIn, this.f8, null);
       }
       flags = (flags & ~VadFlag.Speech) | this.hop(this.n8, farLive ? this.f8 : null, farEnd !== null);
     }
@@ -502,212 +367,22 @@ export class VadFallback {
     out[VadOut.End] = this.end;
     out[VadOut.Reached] = this.reached;
     out[VadOut.SnrDb] = this.features.snrDb;
-    out[VadOut.EchoDelayMs] = this.farActiveHops >= WARM_HOPS_ECHO && this.echoDelay >= 0 ? this.echoDelay * 10.0 : -1;
+    out[VadOut.EchoDelayMs] = this.echo.delay() >= 0 ? this.echo.delay() * 10.0 : -1;
     out[VadOut.LastMs] = this.lastMs;
     return flags;
-  }
-
-  private toInternal(ch: Channel, pcm: Int16Array, off: number, out8: Float64Array, hfOut: Float64Array | null): void {
-    const scale = 1.0 / 32768;
-    if (this.decim === 1) {
-      for (let i = 0; i < HOP; i++) out8[i] = pcm[off + i] * scale;
-      return;
-    }
-    const x2 = ch.x2;
-    const h2 = this.h2;
-    if (this.decim === 2) {
-      for (let i = 0; i < 2 * HOP; i++) x2[FIR2 - 1 + i] = pcm[off + i] * scale;
-    } else {
-      const x1 = ch.x1;
-      const h1 = this.h1;
-      for (let i = 0; i < 6 * HOP; i++) x1[FIR1 - 1 + i] = pcm[off + i] * scale;
-      for (let m = 0; m < 2 * HOP; m++) {
-        const top = FIR1 - 1 + 3 * m + 2;
-        let acc = 0;
-        for (let j = 0; j < FIR1; j++) acc += h1[j] * x1[top - j];
-        x2[FIR2 - 1 + m] = acc;
-      }
-      for (let i = 0; i < FIR1 - 1; i++) x1[i] = x1[6 * HOP + i];
-    }
-    if (hfOut) {
-      for (let j = 0; j < HOP / BLK; j++) {
-        let e = 0;
-        for (let i = 0; i < 2 * BLK; i++) {
-          const n = FIR2 - 1 + 2 * BLK * j + i;
-          const d = x2[n] - x2[n - 1];
-          e += d * d;
-        }
-        hfOut[j] = e;
-      }
-    }
-    const c = (FIR2 - 1) / 2;
-    for (let m = 0; m < HOP; m++) {
-      const top = FIR2 - 1 + 2 * m + 1;
-      let acc = h2[c] * x2[top - c];
-      for (let j = 0; j < FIR2; j += 2) acc += h2[j] * x2[top - j];
-      out8[m] = acc;
-    }
-    for (let i = 0; i < FIR2 - 1; i++) x2[i] = x2[2 * HOP + i];
-  }
-
-  private highpass(ch: Channel, x: Float64Array): void {
-    const b = this.hpB;
-    const a = this.hpA;
-    for (let i = 0; i < HOP; i++) {
-      const y = b[0] * x[i] + b[1] * ch.hpX1 + b[2] * ch.hpX2 - a[1] * ch.hpY1 - a[2] * ch.hpY2;
-      ch.hpX2 = ch.hpX1;
-      ch.hpX1 = x[i];
-      ch.hpY2 = ch.hpY1;
-      ch.hpY1 = y;
-      x[i] = y;
-    }
-  }
-
-  private bands(ch: Channel, x: Float64Array): void {
-    const buf = ch.buf;
-    buf.copyWithin(0, HOP, FFT);
-    for (let i = 0; i < HOP; i++) buf[FFT - HOP + i] = x[i];
-    const re = this.re;
-    const im = this.im;
-    const win = this.win;
-    const cosT = this.cosT;
-    const sinT = this.sinT;
-    for (let i = 0; i < N2; i++) {
-      const r = this.rev[i];
-      re[r] = buf[2 * i] * win[2 * i];
-      im[r] = buf[2 * i + 1] * win[2 * i + 1];
-    }
-    for (let size = 2; size <= N2; size *= 2) {
-      const half = size / 2;
-      const step = FFT / size;
-      for (let i = 0; i < N2; i += size) {
-        for (let j = 0; j < half; j++) {
-          const wr = cosT[j * step];
-          const wi = -sinT[j * step];
-          const p = i + j;
-          const q = p + half;
-          const tr = wr * re[q] - wi * im[q];
-          const ti = wr * im[q] + wi * re[q];
-          re[q] = re[p] - tr;
-          im[q] = im[p] - ti;
-          re[p] = re[p] + tr;
-          im[p] = im[p] + ti;
-        }
-      }
-    }
-    const pow = ch.pow;
-    for (let k = EDGES[0]; k < EDGES[BANDS]; k++) {
-      const kc = N2 - k;
-      const zr = re[k];
-      const zi = im[k];
-      const cr = re[kc];
-      const ci = -im[kc];
-      const er = 0.5 * (zr + cr);
-      const ei = 0.5 * (zi + ci);
-      const orr = 0.5 * (zr - cr);
-      const oi = 0.5 * (zi - ci);
-      const ar = oi;
-      const ai = -orr;
-      const wr = cosT[k];
-      const wi = -sinT[k];
-      const xr = er + (ar * wr - ai * wi);
-      const xi = ei + (ar * wi + ai * wr);
-      pow[k] = xr * xr + xi * xi;
-    }
-    for (let b = 0; b < BANDS; b++) {
-      let s = 0;
-      for (let k = EDGES[b]; k < EDGES[b + 1]; k++) s += pow[k];
-      ch.band[b] = s;
-    }
-  }
-
-  private lowband(x8: Float64Array): void {
-    const p4 = this.p4;
-    p4.copyWithin(0, HOP / 2, PITCH_HIST);
-    const b = this.lpB;
-    const a = this.lpA;
-    for (let i = 0; i < HOP; i++) {
-      const y = b[0] * x8[i] + b[1] * this.lpX1 + b[2] * this.lpX2 - a[1] * this.lpY1 - a[2] * this.lpY2;
-      this.lpX2 = this.lpX1;
-      this.lpX1 = x8[i];
-      this.lpY2 = this.lpY1;
-      this.lpY1 = y;
-      if (i & 1) p4[PITCH_HIST - HOP / 2 + (i >> 1)] = y;
-    }
-  }
-
-  private periodicity(): number {
-    const p4 = this.p4;
-    const r = this.r;
-    for (let l = 0; l <= 4; l++) {
-      let s = 0;
-      for (let n = l; n < PITCH_HIST; n++) s += p4[n] * p4[n - l];
-      r[l] = s;
-    }
-    if (r[0] < 1e-10) return 0;
-    r[0] = r[0] * 1.0001;
-    const a = this.lpc;
-    const tmp = this.lpcTmp;
-    a[0] = 1;
-    a[1] = a[2] = a[3] = a[4] = 0;
-    let err = r[0];
-    for (let i = 1; i <= 4; i++) {
-      let acc = r[i];
-      for (let j = 1; j < i; j++) acc += a[j] * r[i - j];
-      const k = -acc / err;
-      for (let j = 0; j <= 4; j++) tmp[j] = a[j];
-      for (let j = 1; j < i; j++) a[j] = tmp[j] + k * tmp[i - j];
-      a[i] = k;
-      err = err * (1 - k * k);
-    }
-    const res = this.res;
-    for (let n = 4; n < PITCH_HIST; n++) {
-      res[n - 4] = p4[n] + a[1] * p4[n - 1] + a[2] * p4[n - 2] + a[3] * p4[n - 3] + a[4] * p4[n - 4];
-    }
-    const cum = this.cum;
-    cum[0] = 0;
-    for (let n = 0; n < RES; n++) cum[n + 1] = cum[n] + res[n] * res[n];
-    const n0 = RES - PITCH_WIN;
-    const e0 = cum[RES] - cum[n0];
-    if (e0 <= 0) return 0;
-    let best = 0;
-    let bestLag = 0;
-    for (let lag = LAG_MIN; lag <= LAG_MAX; lag += 2) {
-      const c = this.lagCorr(n0, lag, e0);
-      if (c > best) {
-        best = c;
-        bestLag = lag;
-      }
-    }
-    if (bestLag === 0) return 0;
-    for (let lag = bestLag - 1; lag <= bestLag + 1; lag += 2) {
-      if (lag < LAG_MIN || lag > LAG_MAX) continue;
-      const c = this.lagCorr(n0, lag, e0);
-      if (c > best) best = c;
-    }
-    return Math.sqrt(best);
-  }
-
-  private lagCorr(n0: number, lag: number, e0: number): number {
-    const res = this.res;
-    let s = 0;
-    for (let n = n0; n < RES; n++) s += res[n] * res[n - lag];
-    if (s <= 0) return 0;
-    const e1 = this.cum[RES - lag] - this.cum[n0 - lag];
-    return (s * s) / (e0 * e1 + 1e-30);
   }
 
   private hop(near8: Float64Array, far8: Float64Array | null, farGiven: boolean): number {
     let flags = 0;
     const near = this.near;
-    this.highpass(near, near8);
-    this.bands(near, near8);
-    this.lowband(near8);
+    this.sig.highpass(near, near8);
+    this.sig.bands(near, near8);
+    this.sig.lowband(near8);
     let lpE = 0;
     for (let j = 0; j < HOP / BLK; j++) {
       let s = 0;
       for (let i = 0; i < BLK / 2; i++) {
-        const v = this.p4[PITCH_HIST - HOP / 2 + (BLK / 2) * j + i];
+        const v = this.sig.p4[PITCH_HIST - HOP / 2 + (BLK / 2) * j + i];
         s += v * v;
       }
       this.lpBlk[this.lpPos] = s;
@@ -733,33 +408,17 @@ export class VadFallback {
 
     let farActive = false;
     if (farGiven) {
+      // a silent far end (digital zero for a while) has no bands: no FFT for it
       if (far8) {
-        this.highpass(this.far, far8);
-        this.bands(this.far, far8);
-      } else {
-        this.far.band.fill(0);
+        this.sig.highpass(this.far, far8);
+        this.sig.bands(this.far, far8);
       }
-      this.farPos = (this.farPos + 1) % FAR_HIST;
-      let tot = 0;
-      for (let b = 0; b < BANDS; b++) {
-        this.farHist[this.farPos * BANDS + b] = this.far.band[b];
-        tot += this.far.band[b];
-      }
-      this.farTot[this.farPos] = tot;
-      // the same bands in "talk-spurt time": advanced only by hops that carry far-end
-      // samples, so across a silence it still holds the end of the last spurt
-      if (far8 && this.farSilent === 0) {
-        this.spurtPos = (this.spurtPos + 1) % FAR_HIST;
-        for (let b = 0; b < BANDS; b++) this.spurtHist[this.spurtPos * BANDS + b] = this.far.band[b];
-      }
-      for (let d = 0; d < DELAYS; d++) {
-        if (this.farTot[(this.farPos - d + FAR_HIST) % FAR_HIST] > FAR_ACTIVE) {
-          farActive = true;
-          break;
-        }
-      }
+      farActive = this.echo.push(far8 ? this.far.band : null, this.farSilent === 0);
+    } else {
+      this.echo.absent();
     }
-    this.farRun = farGiven && this.farSilent === 0 ? this.farRun + 1 : 0;
+    const resid = this.resid;
+    for (let b = 0; b < BANDS; b++) resid[b] = near.band[b];
     if (farActive) {
       flags |= VadFlag.FarEndActive;
       // the echo path is learnt while the near end is not talking (no double talk) and,
@@ -767,47 +426,8 @@ export class VadFallback {
       // arrive: not in its first delay + spread hops, nor once the far end is silent
       // (an echo path that pauses with the far end, a playout buffer, plays the tail
       // of a spurt only when the next one starts)
-      const settled = this.farActiveHops < WARM_HOPS_ECHO || this.echoDelay < 0 || this.farRun > this.echoDelay + ECHO_SPREAD;
-      if (!this.speaking && settled) this.echoUpdate();
-    }
-
-    const resid = this.resid;
-    for (let b = 0; b < BANDS; b++) resid[b] = near.band[b];
-    if (farActive) {
-      for (let b = 0; b < BANDS; b++) {
-        let pred: number;
-        if (this.farActiveHops < WARM_HOPS_ECHO || this.echoDelay < 0) {
-          let mx = 0;
-          for (let d = 0; d < DELAYS + 1; d++) {
-            const v = this.farHist[((this.farPos - d + FAR_HIST) % FAR_HIST) * BANDS + b];
-            if (v > mx) mx = v;
-          }
-          pred = ECHO_PRIOR * mx;
-        } else {
-          // the delay moves by a frame or two between talk spurts (the reference is the
-          // frame most recently sent): +-ECHO_SPREAD hops around the estimate; and the
-          // echo may be held over a silence: the spurt history at the same delays
-          let mx = 0;
-          // Lossy codecs on the echo path (Opus out to the user, Opus back) move energy
-          // into the neighbouring bands (MDCT spreading, CELT band folding): the far end
-          // of those bands counts at ECHO_LEAK.
-          const b0 = b > 0 ? b - 1 : 0;
-          const b1 = b < BANDS - 1 ? b + 1 : b;
-          for (let d = this.echoDelay - ECHO_SPREAD; d <= this.echoDelay + ECHO_SPREAD; d++) {
-            if (d < 0) continue;
-            for (let bb = b0; bb <= b1; bb++) {
-              const wgt = bb === b ? 1.0 : ECHO_LEAK;
-              const v = this.farHist[((this.farPos - d + FAR_HIST) % FAR_HIST) * BANDS + bb] * wgt;
-              if (v > mx) mx = v;
-              const w = this.spurtHist[((this.spurtPos - d + FAR_HIST) % FAR_HIST) * BANDS + bb] * wgt;
-              if (w > mx) mx = w;
-            }
-          }
-          pred = ECHO_MARGIN * this.echoGain[b] * mx;
-        }
-        const r = resid[b] - pred;
-        resid[b] = r > 0 ? r : 0;
-      }
+      if (!this.speaking && this.echo.settled()) this.echo.learn(near.band);
+      this.echo.subtract(resid);
     }
 
     this.hopsSeen++;
@@ -949,7 +569,7 @@ export class VadFallback {
     feat.statShort = this.statShort;
     feat.peak = this.peak;
     const open = warm && snrDb > SNR_GATE && sustain > SUSTAIN_GATE;
-    const harm = open ? this.periodicity() : 0;
+    const harm = open ? this.sig.periodicity() : 0;
     const score = warm ? scoreOf(snrDb, sustain, harm, fluxMax, this.peak, this.statShort, this.statLong) : 0;
     feat.fgDb = fgDb;
     feat.bgDb = this.bgDb;
@@ -1149,64 +769,6 @@ export class VadFallback {
     if (earliest === 0) earliest = HOP / BLK;
     const at = hopEnd - BLK * earliest * this.decim - this.groupDelay;
     return at < 0 ? 0 : at;
-  }
-
-  private echoUpdate(): void {
-    this.farActiveHops++;
-    const a = this.farActiveHops < 100 ? 1.0 / this.farActiveHops : 0.01;
-    const near = this.near.band;
-    const my = this.my;
-    const myy = this.myy;
-    for (let b = 0; b < BANDS; b++) {
-      const y = near[b];
-      my[b] += a * (y - my[b]);
-      myy[b] += a * (y * y - myy[b]);
-    }
-    let bestC = 0;
-    let best = -1;
-    const mx = this.mx;
-    const mxx = this.mxx;
-    const mxy = this.mxy;
-    for (let d = 0; d < DELAYS; d++) {
-      const xo = ((this.farPos - d + FAR_HIST) % FAR_HIST) * BANDS;
-      const o = d * BANDS;
-      let cov = 0;
-      let vx = 0;
-      let vy = 0;
-      for (let b = 0; b < BANDS; b++) {
-        const x = this.farHist[xo + b];
-        const y = near[b];
-        mx[o + b] += a * (x - mx[o + b]);
-        mxx[o + b] += a * (x * x - mxx[o + b]);
-        mxy[o + b] += a * (x * y - mxy[o + b]);
-        cov += mxy[o + b] - mx[o + b] * my[b];
-        vx += mxx[o + b] - mx[o + b] * mx[o + b];
-        vy += myy[b] - my[b] * my[b];
-      }
-      if (cov > 0 && vx > 0 && vy > 0) {
-        const c = (cov * cov) / (vx * vy);
-        if (c > bestC) {
-          bestC = c;
-          best = d;
-        }
-      }
-    }
-    // no positive correlation at any delay once the path is known (the user's own onset,
-    // with no echo on the line): keep the delay, whose gains then go to 0, rather than
-    // fall back to the warm-up prior (a +3 dB echo of the loudest far end) that masks
-    // the user for the rest of the segment
-    if (best < 0 && this.farActiveHops > WARM_HOPS_ECHO && this.echoDelay >= 0) best = this.echoDelay;
-    this.echoDelay = best;
-    for (let b = 0; b < BANDS; b++) {
-      if (best < 0) {
-        this.echoGain[b] = 0;
-        continue;
-      }
-      const o = best * BANDS + b;
-      const cov = mxy[o] - mx[o] * my[b];
-      const vx = mxx[o] - mx[o] * mx[o];
-      this.echoGain[b] = cov > 0 && vx > 0 ? cov / vx : 0;
-    }
   }
 }
 

@@ -1,0 +1,148 @@
+// Echo model of the VAD; see vad_echo.h. Mirrored step for step in
+// src/native/vadEcho.ts (the parity test runs both on echo clips).
+#include "vad_echo.h"
+
+#include <cstring>
+
+#include "vad_simd.h"  // the arithmetic conventions (no fused multiply-add)
+
+namespace voxbridge {
+namespace vad {
+
+namespace {
+constexpr double kFarActive = 0.01;  // far-end band energy sum (~ -60 dBFS)
+constexpr double kEchoPrior = 2.0;   // echo gain assumed before warm-up ends (+3 dB)
+constexpr double kEchoMargin = 4.0;  // near-end must exceed predicted echo by 6 dB
+constexpr double kEchoLeak = 0.25;   // share of a neighbouring band's echo a codec moves over (-6 dB)
+}  // namespace
+
+void EchoModel::reset() {
+  std::memset(hist_, 0, sizeof hist_);
+  std::memset(tot_, 0, sizeof tot_);
+  std::memset(spurt_, 0, sizeof spurt_);
+  std::memset(mx_, 0, sizeof mx_);
+  std::memset(mxx_, 0, sizeof mxx_);
+  std::memset(mxy_, 0, sizeof mxy_);
+  std::memset(my_, 0, sizeof my_);
+  std::memset(myy_, 0, sizeof myy_);
+  std::memset(gain_, 0, sizeof gain_);
+  pos_ = 0;
+  spurtPos_ = 0;
+  run_ = 0;
+  activeHops_ = 0;
+  delay_ = -1;
+}
+
+bool EchoModel::push(const double* farBand, bool samples) {
+  pos_ = (pos_ + 1) % kHist;
+  double tot = 0;
+  for (int b = 0; b < kBands; b++) {
+    const double v = farBand ? farBand[b] : 0;
+    hist_[pos_][b] = v;
+    tot += v;
+  }
+  tot_[pos_] = tot;
+  // the same bands in "talk-spurt time": advanced only by hops that carry far-end
+  // samples, so across a silence it still holds the end of the last spurt
+  if (farBand && samples) {
+    spurtPos_ = (spurtPos_ + 1) % kHist;
+    for (int b = 0; b < kBands; b++) spurt_[spurtPos_][b] = farBand[b];
+  }
+  run_ = samples ? run_ + 1 : 0;
+  for (int d = 0; d < kDelays; d++)
+    if (tot_[(pos_ - d + kHist) % kHist] > kFarActive) return true;
+  return false;
+}
+
+void EchoModel::learn(const double* nearBand) {
+  activeHops_++;
+  const double a = activeHops_ < 100 ? 1.0 / activeHops_ : 0.01;
+  for (int b = 0; b < kBands; b++) {
+    const double y = nearBand[b];
+    my_[b] += a * (y - my_[b]);
+    myy_[b] += a * (y * y - myy_[b]);
+  }
+  double bestC = 0;
+  int best = -1;
+  for (int d = 0; d < kDelays; d++) {
+    const double* x = hist_[(pos_ - d + kHist) % kHist];
+    double cov = 0, vx = 0, vy = 0;
+    for (int b = 0; b < kBands; b++) {
+      const double y = nearBand[b];
+      mx_[d][b] += a * (x[b] - mx_[d][b]);
+      mxx_[d][b] += a * (x[b] * x[b] - mxx_[d][b]);
+      mxy_[d][b] += a * (x[b] * y - mxy_[d][b]);
+      cov += mxy_[d][b] - mx_[d][b] * my_[b];
+      vx += mxx_[d][b] - mx_[d][b] * mx_[d][b];
+      vy += myy_[b] - my_[b] * my_[b];
+    }
+    if (cov > 0 && vx > 0 && vy > 0) {
+      const double c = (cov * cov) / (vx * vy);
+      if (c > bestC) {
+        bestC = c;
+        best = d;
+      }
+    }
+  }
+  // no positive correlation at any delay once the path is known (the user's own onset,
+  // with no echo on the line): keep the delay, whose gains then go to 0, rather than
+  // fall back to the warm-up prior (a +3 dB echo of the loudest far end) that masks
+  // the user for the rest of the segment
+  if (best < 0 && activeHops_ > kWarmHops && delay_ >= 0) best = delay_;
+  delay_ = best;
+  for (int b = 0; b < kBands; b++) {
+    if (best < 0) {
+      gain_[b] = 0;
+      continue;
+    }
+    const double cov = mxy_[best][b] - mx_[best][b] * my_[b];
+    const double vx = mxx_[best][b] - mx_[best][b] * mx_[best][b];
+    gain_[b] = cov > 0 && vx > 0 ? cov / vx : 0;
+  }
+}
+
+void EchoModel::subtract(double* resid) const {
+  for (int b = 0; b < kBands; b++) {
+    double pred;
+    if (activeHops_ < kWarmHops || delay_ < 0) {
+      double mx = 0;
+      for (int d = 0; d < kDelays + 1; d++) {
+        const double v = hist_[(pos_ - d + kHist) % kHist][b];
+        if (v > mx) mx = v;
+      }
+      pred = kEchoPrior * mx;
+    } else {
+      // the delay moves by a frame or two between talk spurts (the reference is the
+      // frame most recently sent): +-kSpread hops around the estimate; and the
+      // echo may be held over a silence: the spurt history at the same delays.
+      // Lossy codecs on the echo path (Opus out to the user, Opus back) move energy
+      // into the neighbouring bands (MDCT spreading, CELT band folding): the far end
+      // of those bands counts at kEchoLeak.
+      double mx = 0;
+      const int b0 = b > 0 ? b - 1 : 0;
+      const int b1 = b < kBands - 1 ? b + 1 : b;
+      for (int d = delay_ - kSpread; d <= delay_ + kSpread; d++) {
+        if (d < 0) continue;
+        for (int bb = b0; bb <= b1; bb++) {
+          const double wgt = bb == b ? 1.0 : kEchoLeak;
+          const double v = hist_[(pos_ - d + kHist) % kHist][bb] * wgt;
+          if (v > mx) mx = v;
+          const double w = spurt_[(spurtPos_ - d + kHist) % kHist][bb] * wgt;
+          if (w > mx) mx = w;
+        }
+      }
+      pred = kEchoMargin * gain_[b] * mx;
+    }
+    const double r = resid[b] - pred;
+    resid[b] = r > 0 ? r : 0;
+  }
+}
+
+double EchoModel::meanGain() const {
+  double g = 0;
+  for (int b = 0; b < kBands; b++) g += gain_[b];
+  return g / kBands;
+}
+
+}  // namespace vad
+}  // namespace voxbridge

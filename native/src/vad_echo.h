@@ -1,0 +1,54 @@
+// The VAD's echo model (step 3 of the pipeline in vad.h): the far end's band
+// energies over the last 0..320 ms, and a per-band regression of near-end on
+// far-end band energies that picks the echo delay and gain. The detector counts
+// only the near-end energy above the echo this predicts, so the agent's own voice
+// leaking back (speaker to microphone, a phone's sidetone, a codec round trip) is
+// not taken for the user. Mirrored in src/native/vadEcho.ts.
+#pragma once
+
+namespace voxbridge {
+namespace vad {
+
+class EchoModel {
+ public:
+  static constexpr int kBands = 16;
+  static constexpr int kDelays = 33;  // echo delays searched: 0..320 ms, in hops
+  static constexpr int kSpread = 4;   // hops either side of the estimated delay the prediction covers
+  static constexpr int kHist = kDelays + kSpread + 1;
+  static constexpr int kWarmHops = 100;  // far-end-active hops before the estimate is trusted
+
+  EchoModel() { reset(); }
+  void reset();
+  // One hop of a given far end: its band energies (nullptr: silent, no bands) and
+  // whether the hop carried samples (not digital silence). Returns whether the far
+  // end was active anywhere in the echo window (then learn/subtract apply).
+  bool push(const double* farBand, bool samples);
+  // A hop without a far-end reference.
+  void absent() { run_ = 0; }
+  // Whether this hop may train the model: during warm-up, or inside a talk spurt
+  // whose echo has had time to arrive.
+  bool settled() const { return activeHops_ < kWarmHops || delay_ < 0 || run_ > delay_ + kSpread; }
+  // Trains the regression on a hop where the near end is not talking.
+  void learn(const double* nearBand);
+  // resid[b] -= predicted echo (floored at 0), on an active hop.
+  void subtract(double* resid) const;
+  // Estimated delay in hops once warm (-1 before), and the mean gain over the bands.
+  int delay() const { return activeHops_ >= kWarmHops ? delay_ : -1; }
+  double meanGain() const;
+
+ private:
+  double hist_[kHist][kBands];
+  double tot_[kHist];
+  int pos_;
+  double spurt_[kHist][kBands];  // far bands in talk-spurt time (only hops with far samples)
+  int spurtPos_;
+  int run_;  // hops in a row with far-end samples
+  double mx_[kDelays][kBands], mxx_[kDelays][kBands], mxy_[kDelays][kBands];
+  double my_[kBands], myy_[kBands];
+  int activeHops_;
+  int delay_;
+  double gain_[kBands];
+};
+
+}  // namespace vad
+}  // namespace voxbridge
