@@ -1,10 +1,11 @@
 /**
- * An agent as a room participant, on one mediasoup DirectTransport:
+ * An agent as a room participant: its audio on a loopback PlainTransport (RTP over
+ * UDP on 127.0.0.1, see ../sfu/loopbackRtp.ts), its data channels on a DirectTransport.
  *  - listens: a consumer of each target user's audio (TargetUserIds, or every
  *    user) → OpusRtpReceiver → session.pushUserAudio(pcm16k, arrivalMs); after a
  *    takeover, the human's audio → session.pushHumanAudio (agent-side subtitles);
  *  - speaks: the session's AgentOutput → OpusRtpSender → an audio Producer
- *    (producer.send of each RTP packet, at the core clock's pace, unbuffered);
+ *    (each RTP packet sent at the core clock's pace, unbuffered);
  *  - talks: one DataProducer per peer ("agent", JSON text) for subtitles and
  *    events, so an error can go back to the one peer that caused it;
  *  - obeys: a DataConsumer of each peer's "ctrl" data channel; ctrl TLV frames
@@ -17,12 +18,12 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { createLogger, type Logger } from '../log';
-import { nowMs } from '../clock';
 import { decodeCtrlMessage } from '../control/ctrlFrame';
 import { CORE_RATE, FRAME_MS, type AgentOutput, type AgentSession } from '../agent/session';
 import type { VadStream } from '../native/vadTypes';
 import type { Peer } from './peer';
 import type { Room } from './room';
+import { LoopbackRtp } from '../sfu/loopbackRtp';
 import { OpusRtpSender, OPUS_PAYLOAD_TYPE } from './opusRtpSender';
 import { OpusRtpReceiver } from './opusRtpReceiver';
 
@@ -69,20 +70,24 @@ export class AgentParticipant extends EventEmitter {
 
   static async create(room: Room, session: AgentSession, deps: AgentParticipantDeps): Promise<AgentParticipant> {
     const transport = await room.router.createDirectTransport({ maxMessageSize: 262144 });
-    const a = new AgentParticipant(room, session, transport, deps);
+    let media: LoopbackRtp | null = null;
     try {
+      media = await LoopbackRtp.create(room.router, { agentId: session.id });
+      const a = new AgentParticipant(room, session, transport, media, deps);
       await a.startAudio();
+      return a;
     } catch (e) {
+      media?.close();
       transport.close();
       throw e;
     }
-    return a;
   }
 
   private constructor(
     private readonly room: Room,
     readonly session: AgentSession,
     readonly transport: types.DirectTransport,
+    readonly media: LoopbackRtp,
     private readonly deps: AgentParticipantDeps,
   ) {
     super();
@@ -108,9 +113,9 @@ export class AgentParticipant extends EventEmitter {
   }
 
   private async startAudio(): Promise<void> {
-    const sender = new OpusRtpSender({ send: (pkt) => this.audioProducer?.send(pkt) });
+    const sender = new OpusRtpSender({ send: (pkt) => this.media.send(pkt) });
     this.sender = sender;
-    this.audioProducer = await this.transport.produce({
+    this.audioProducer = await this.media.produce({
       kind: 'audio',
       rtpParameters: {
         mid: 'agent-audio',
@@ -236,14 +241,17 @@ export class AgentParticipant extends EventEmitter {
   }
 
   private async listen(uid: string, producer: types.Producer, human: boolean): Promise<void> {
-    const consumer = await this.transport.consume({ producerId: producer.id, rtpCapabilities: this.room.router.rtpCapabilities, paused: false });
+    // packets that arrive before the decoder is ready are dropped
+    let ready: OpusRtpReceiver | null = null;
+    const consumer = await this.media.consume(producer.id, this.room.router.rtpCapabilities, (pkt, at) => ready?.push(pkt, at));
     if (this.closed) return void consumer.close();
     const pt = consumer.rtpParameters.codecs[0]?.payloadType;
     const receiver = new OpusRtpReceiver((pcm, at) => this.onVoice(uid, human, pcm, at), pt);
     await receiver.start();
+    if (this.closed || consumer.closed) return void receiver.close();
     const l: Listener = { uid, human, consumer, receiver };
     this.voices.set(consumer.id, l);
-    consumer.on('rtp', (pkt: Buffer) => receiver.push(pkt, nowMs()));
+    ready = receiver;
     const gone = (): void => {
       receiver.close();
       this.voices.delete(consumer.id);
@@ -329,7 +337,7 @@ export class AgentParticipant extends EventEmitter {
     setTimeout(() => this.close(reason), END_LINGER_MS).unref();
   };
 
-  /** Idempotent: leaves the room (closes the DirectTransport and everything on it). */
+  /** Idempotent: leaves the room (closes both transports and everything on them). */
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
@@ -339,6 +347,7 @@ export class AgentParticipant extends EventEmitter {
     if (this.attached) this.session.detach(this.output);
     for (const l of this.voices.values()) l.receiver.close();
     this.voices.clear();
+    this.media.close();
     this.transport.close();
     if (!this.session.ended) this.session.end(reason);
     this.emit('closed', reason);

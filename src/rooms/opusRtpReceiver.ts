@@ -1,6 +1,6 @@
 /**
- * A participant's voice for the agent: RTP packets (from a DirectTransport
- * consumer) → depacketize → Opus decode (libopus via the addon; WASM fallback,
+ * A participant's voice for the agent: RTP packets (of a consumer on the agent's
+ * loopback transport) → depacketize → Opus decode (libopus via the addon; WASM fallback,
  * see opusDecoder.ts) → 16 kHz PCM16 with the packet's arrival time.
  *
  * The decoder is created at 16 kHz mono: libopus decodes straight to the core's

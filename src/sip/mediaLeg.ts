@@ -2,8 +2,11 @@
  * The media of one SIP call leg, through mediasoup:
  *
  *   caller RTP → PlainTransport (the leg's port) → Producer (caller's audio)
- *              → DirectTransport Consumer → 'rtp' in Node → G.711/Opus decode → 16 kHz → agent
- *   agent 16 kHz → encode → RTP → DirectTransport Producer → PlainTransport Consumer → caller
+ *              → Consumer on the loopback transport → UDP to Node → G.711/Opus decode → 16 kHz → agent
+ *   agent 16 kHz → encode → RTP → UDP → Producer on the loopback transport → PlainTransport Consumer → caller
+ *
+ * (The loopback transport is ../sfu/loopbackRtp.ts: a second PlainTransport on
+ * 127.0.0.1 connected to a socket of this process.)
  *
  * mediasoup answers RTCP for both streams and keeps the caller's audio a normal
  * Producer of a Router (a room or a human could consume it).
@@ -30,6 +33,7 @@ import { createRtpView, parseRtp, writeRtpHeader } from '../media/rtp';
 import { LegCodec } from '../transports/legCodec';
 import { PacingStats } from '../transports/pacing';
 import type { WorkerPool } from '../sfu/workerPool';
+import { LoopbackRtp } from '../sfu/loopbackRtp';
 import type { RtpPortAllocator } from './rtpPorts';
 import type { AudioDescription, Negotiated } from './sdp';
 import { AGENT_VOICE_OPUS, createOpusEncoder, OPUS_MAX_PACKET, type OpusStreamEncoder } from '../rooms/opusEncoder';
@@ -66,7 +70,7 @@ export class SipMediaLeg {
   private probe: dgram.Socket | null;
   private router: types.Router | null = null;
   private plain: types.PlainTransport | null = null;
-  private direct: types.DirectTransport | null = null;
+  private loop: LoopbackRtp | null = null;
   private outProducer: types.Producer | null = null;
   private remote: AudioDescription | null = null;
   private neg: Negotiated | null = null;
@@ -168,15 +172,15 @@ export class SipMediaLeg {
     const plain = await router.createPlainTransport({ listenIp: this.listenIp, port: this.port, rtcpMux: true, comedia: false });
     this.plain = plain;
     await plain.connect({ ip: src?.address ?? remote.address, port: src?.port ?? remote.port });
-    const direct = await router.createDirectTransport();
-    this.direct = direct;
+    const loop = await LoopbackRtp.create(router, { kind: 'sip-agent' });
+    this.loop = loop;
     const routerCodec = router.rtpCapabilities.codecs!.find((c) => c.mimeType.toLowerCase() === `audio/${neg.codec.kind.toLowerCase()}`)!;
     const te = router.rtpCapabilities.codecs!.find((c) => c.mimeType.toLowerCase() === 'audio/telephone-event' && c.clockRate === 8000);
     // Caller → agent.
     if (src) await this.produceCaller(src.ssrc, te);
-    // Agent → caller: a DirectTransport producer consumed by the PlainTransport.
+    // Agent → caller: a loopback producer consumed by the PlainTransport.
     this.outPt = routerCodec.preferredPayloadType!;
-    const outProducer = await direct.produce({
+    const outProducer = await loop.produce({
       kind: 'audio',
       rtpParameters: {
         codecs: [{ mimeType: routerCodec.mimeType, clockRate: routerCodec.clockRate, channels: routerCodec.channels, payloadType: this.outPt }],
@@ -197,14 +201,15 @@ export class SipMediaLeg {
     ];
     if (te && neg.dtmfPt !== null) codecs.push({ mimeType: 'audio/telephone-event', clockRate: 8000, payloadType: neg.dtmfPt });
     const producer = await this.plain!.produce({ kind: 'audio', rtpParameters: { codecs, encodings: [{ ssrc }] } });
-    const consumer = await this.direct!.consume({ producerId: producer.id, rtpCapabilities: this.router!.rtpCapabilities });
-    const dtmfPt = te ? consumer.rtpParameters.codecs.find((c) => c.mimeType.toLowerCase() === 'audio/telephone-event')?.payloadType : undefined;
-    const audioPt = consumer.rtpParameters.codecs[0].payloadType;
-    consumer.on('rtp', (pkt: Buffer) => this.onRtp(pkt, audioPt, dtmfPt));
+    let pts: { audio: number; dtmf: number | undefined } | null = null;
+    const consumer = await this.loop!.consume(producer.id, this.router!.rtpCapabilities, (pkt, at) => {
+      if (pts) this.onRtp(pkt, at, pts.audio, pts.dtmf);
+    });
+    const dtmf = te ? consumer.rtpParameters.codecs.find((c) => c.mimeType.toLowerCase() === 'audio/telephone-event')?.payloadType : undefined;
+    pts = { audio: consumer.rtpParameters.codecs[0].payloadType, dtmf };
   }
 
-  private onRtp(pkt: Buffer, audioPt: number, dtmfPt: number | undefined): void {
-    const arrival = nowMs();
+  private onRtp(pkt: Buffer, arrival: number, audioPt: number, dtmfPt: number | undefined): void {
     const v = this.view;
     if (!parseRtp(pkt, v)) return;
     this.stats.rtpIn++;
@@ -263,7 +268,8 @@ export class SipMediaLeg {
     writeRtpHeader(this.pkt, 0, this.outPt, talkSpurtStart || this.markNext, this.seq, this.ts, this.ssrc);
     this.markNext = false;
     this.seq = (this.seq + 1) & 0xffff;
-    producer.send(Buffer.from(this.pkt.subarray(0, 12 + payloadLen)));
+    // a copy per packet: a datagram that cannot leave at once keeps its buffer
+    this.loop!.send(Buffer.from(this.pkt.subarray(0, 12 + payloadLen)));
     this.stats.rtpOut++;
     this.pacing.note(now);
   }

@@ -1,0 +1,144 @@
+/**
+ * Agent media in and out of a mediasoup router over loopback UDP: one PlainTransport
+ * (127.0.0.1, RTCP muxed) per agent, and one UDP socket of this process connected to
+ * it; the transport is connected back to the socket, so each side accepts only the
+ * other. The agent's producer is on the transport (RTP sent from the socket), and so
+ * are its consumers of other participants (their RTP arrives at the socket and is
+ * handed to the consumer's handler by SSRC).
+ *
+ * Why not a DirectTransport: its per-packet path is the worker's payload channel, a
+ * pipe carrying a notification string and the payload for every packet, read back in
+ * 64 KiB stream chunks that packet Buffers are sliced from. At 100 agents in rooms
+ * that was the process's largest allocator, and the garbage it left drove a major GC
+ * about every second (5-18 ms pauses: most of the late 20 ms ticks). A datagram costs
+ * one syscall and one small Buffer either way, and keeps the agent a participant like
+ * any RTP endpoint (the worker also sends RTCP here, which is counted and dropped).
+ */
+import dgram from 'node:dgram';
+import type { types } from 'mediasoup';
+import { nowMs } from '../clock';
+import { createLogger } from '../log';
+
+const log = createLogger('loopbackRtp');
+const LOOPBACK = '127.0.0.1';
+
+/** An RTP packet of a consumer, with the time it reached the socket. */
+export type RtpHandler = (pkt: Buffer, arrivalMs: number) => void;
+
+export interface LoopbackRtpStats {
+  /** RTP packets handed to a consumer's handler. */
+  received: number;
+  /** RTCP packets from the worker (receiver/sender reports), dropped. */
+  rtcp: number;
+  /** Packets that were not RTP/RTCP or whose SSRC matched no consumer. */
+  dropped: number;
+  sent: number;
+  sendErrors: number;
+}
+
+export class LoopbackRtp {
+  readonly stats: LoopbackRtpStats = { received: 0, rtcp: 0, dropped: 0, sent: 0, sendErrors: 0 };
+  private readonly handlers = new Map<number, RtpHandler>();
+  private closed = false;
+
+  private constructor(
+    readonly transport: types.PlainTransport,
+    private readonly socket: dgram.Socket,
+  ) {
+    socket.on('message', (pkt) => this.onPacket(pkt));
+    socket.on('error', (e) => {
+      // Send errors without a callback arrive here (e.g. ECONNREFUSED after the
+      // transport closed): count them, log the first.
+      if (this.stats.sendErrors++ === 0) log.warn('loopback RTP socket error', { error: e });
+    });
+    transport.observer.once('close', () => this.close());
+  }
+
+  /** A transport on `router` and a socket connected to it. */
+  static async create(router: types.Router, appData: Record<string, unknown> = {}): Promise<LoopbackRtp> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, LOOPBACK, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    let transport: types.PlainTransport | null = null;
+    try {
+      transport = await router.createPlainTransport({ listenIp: { ip: LOOPBACK }, rtcpMux: true, comedia: false, appData });
+      await transport.connect({ ip: LOOPBACK, port: socket.address().port });
+      const port = transport.tuple.localPort;
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.connect(port, LOOPBACK, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      return new LoopbackRtp(transport, socket);
+    } catch (e) {
+      transport?.close();
+      socket.close();
+      throw e;
+    }
+  }
+
+  /** A producer on the transport; its packets go out with send(). */
+  produce(options: types.ProducerOptions): Promise<types.Producer> {
+    return this.transport.produce(options);
+  }
+
+  /** Sends one RTP packet to the worker. The buffer must not be reused afterwards. */
+  send(pkt: Uint8Array): void {
+    if (this.closed) return;
+    this.socket.send(pkt);
+    this.stats.sent++;
+  }
+
+  /** A consumer of `producerId` on the transport, its RTP delivered to `onRtp`. */
+  async consume(producerId: string, rtpCapabilities: types.RtpCapabilities, onRtp: RtpHandler): Promise<types.Consumer> {
+    const consumer = await this.transport.consume({ producerId, rtpCapabilities, paused: false });
+    const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+    if (ssrc === undefined) {
+      consumer.close();
+      throw new Error('consumer without an SSRC');
+    }
+    this.handlers.set(ssrc, onRtp);
+    consumer.observer.once('close', () => {
+      if (this.handlers.get(ssrc) === onRtp) this.handlers.delete(ssrc);
+    });
+    return consumer;
+  }
+
+  private onPacket(pkt: Buffer): void {
+    const at = nowMs();
+    if (pkt.length < 12 || pkt[0] >> 6 !== 2) {
+      this.stats.dropped++;
+      return;
+    }
+    // RFC 5761 demultiplexing: RTCP packet types 192-223 sit where RTP's marker bit
+    // and payload types 64-95 would be.
+    const pt = pkt[1];
+    if (pt >= 192 && pt <= 223) {
+      this.stats.rtcp++;
+      return;
+    }
+    const h = this.handlers.get(pkt.readUInt32BE(8));
+    if (!h) {
+      this.stats.dropped++;
+      return;
+    }
+    this.stats.received++;
+    h(pkt, at);
+  }
+
+  /** Idempotent; also runs when the transport closes (router or worker gone). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handlers.clear();
+    this.socket.close();
+    if (!this.transport.closed) this.transport.close();
+  }
+}
