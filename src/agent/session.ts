@@ -23,12 +23,12 @@ import { decideInterrupt, vadInterruptDuration } from './interruptPolicy';
 import { produceLlm, produceTts, type ProducerResult, type SubtitleSink } from './speechProducer';
 import { SpeechHandle, type Priority, type SamePriorityOption } from './speechHandle';
 import { SpeechSplicer } from './splicer';
+import { FarEndReference } from './farEnd';
 import { VoiceInput, type Utterance, type VoiceFrameResult } from './voiceInput';
 
 export const CORE_RATE = 16000;
 export const FRAME_MS = 20;
 export const FRAME_SAMPLES = (CORE_RATE * FRAME_MS) / 1000;
-const SILENT_FRAME = new Int16Array(FRAME_SAMPLES);
 
 export type AgentState = 'listening' | 'thinking' | 'speaking' | 'taken-over' | 'ended';
 
@@ -108,8 +108,8 @@ export class AgentSession extends EventEmitter implements Ticker {
   private readonly user: VoiceInput;
   private human: VoiceInput | null = null;
   private readonly frame = new Int16Array(FRAME_SAMPLES);
-  /** The agent audio most recently sent, as the far-end reference for echo rejection. */
-  private readonly lastOut = new Int16Array(FRAME_SAMPLES);
+  /** The agent audio sent, as the far-end reference for echo rejection. */
+  private readonly farRef = new FarEndReference(FRAME_SAMPLES);
   private lastOutAt = 0;
   private lastOutHandle: SpeechHandle | null = null;
   private asrChain: Promise<void> = Promise.resolve();
@@ -190,16 +190,8 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** User audio at CORE_RATE, any length; `arrivalMs` is when its packet reached the bridge. */
   pushUserAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
     if (this._ended) return;
-    this.user.push(pcm, arrivalMs, this.farEnd(arrivalMs));
+    this.user.push(pcm, arrivalMs, this.farRef);
     this.deps.clock.poll();
-  }
-
-  private farEnd(now: number): Int16Array {
-    // The reference is what the agent was playing when this audio was captured:
-    // silence when it was not speaking. Always a frame, never null, so the VAD's
-    // far-end history stays continuous and the echo tail after the agent stops
-    // (still arriving for the round-trip delay) is matched against it.
-    return now - this.lastOutAt < 2 * FRAME_MS ? this.lastOut : SILENT_FRAME;
   }
 
   /** Frame clock: one frame of agent audio per period. */
@@ -211,11 +203,12 @@ export class AgentSession extends EventEmitter implements Ticker {
       this.user.poll(now);
       this.human?.poll(now);
     }
-    if (!this.output) return;
+    if (!this.output) return this.farRef.onTick(nowMs(), null);
     const sp = this.splicer;
     const before = sp.playing;
     const talkSpurt = sp.talkSpurtStart;
     if (!sp.nextFrame(this.frame)) {
+      this.farRef.onTick(nowMs(), null);
       this.noteState();
       return;
     }
@@ -228,8 +221,8 @@ export class AgentSession extends EventEmitter implements Ticker {
       this.emit('frameAfterInterrupt', handle.id);
     }
     this.output.sendAudio(this.frame, talkSpurt);
-    this.lastOut.set(this.frame);
     this.lastOutAt = nowMs();
+    this.farRef.onTick(this.lastOutAt, this.frame);
     this.lastOutHandle = handle;
     this.noteState();
   }

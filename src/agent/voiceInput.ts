@@ -13,6 +13,7 @@
  */
 import type { VadStream } from '../native/vadTypes';
 import { VadFlag } from '../native/vadTypes';
+import type { FarEndReference } from './farEnd';
 
 export interface VoiceFrameResult {
   flags: number;
@@ -49,7 +50,14 @@ export class VoiceInput {
   /** Pre-roll ring of recent frames, preallocated (no allocation per frame while quiet). */
   private readonly preroll: Int16Array[];
   private prerollN = 0;
-  private utter: Int16Array[] | null = null;
+  /**
+   * The utterance being collected, in one buffer kept across utterances (1 s, grown
+   * by doubling while collecting, back to 1 s after one over 8 s): seconds of speech held per session must not
+   * be a typed array per frame, which outlives young-generation GC and churns the
+   * old one (at 100 sessions, a major GC every second).
+   */
+  private utterBuf: Int16Array;
+  private inUtterance = false;
   private utterSamples = 0;
   /** Arrival of the packet carrying the current (or last) speech segment's first sample. */
   onsetArrivalMs = 0;
@@ -79,18 +87,19 @@ export class VoiceInput {
     this.frameSamples = (sampleRate * frameMs) / 1000;
     this.pending = new Int16Array(this.frameSamples);
     this.preroll = Array.from({ length: Math.ceil(PREROLL_MS / frameMs) }, () => new Int16Array(this.frameSamples));
+    this.utterBuf = new Int16Array(sampleRate);
   }
 
   /** In a user turn: speaking, or paused for less than the end-of-turn silence. */
   get speaking(): boolean {
-    return this.utter !== null;
+    return this.inUtterance;
   }
 
   /**
-   * Feeds audio of any length; it is processed in VAD frames. `farEnd` is the
-   * agent audio playing at that moment (or null), for echo rejection.
+   * Feeds audio of any length; it is processed in VAD frames. `farEnd` gives the
+   * agent audio played back for each frame (or null), for echo rejection.
    */
-  push(pcm: Int16Array, arrivalMs: number, farEnd: Int16Array | null): void {
+  push(pcm: Int16Array, arrivalMs: number, farEnd: FarEndReference | null): void {
     let off = 0;
     while (off < pcm.length) {
       if (this.pendingLen === 0 && pcm.length - off >= this.frameSamples) {
@@ -109,14 +118,14 @@ export class VoiceInput {
     }
   }
 
-  private frame(f: Int16Array, arrivalMs: number, far: Int16Array | null): void {
+  private frame(f: Int16Array, arrivalMs: number, farEnd: FarEndReference | null): void {
     const start = this.samplesIn;
     this.samplesIn += f.length;
     const slot = this.ringN++ % HISTORY_FRAMES;
     this.ringStart[slot] = start;
     this.ringArrival[slot] = arrivalMs;
 
-    const flags = this.vad.process(f, far);
+    const flags = this.vad.process(f, farEnd ? farEnd.next(arrivalMs) : null);
     const r = this.result;
     r.flags = flags;
     r.speechStart = (flags & VadFlag.SpeechStart) !== 0;
@@ -140,19 +149,18 @@ export class VoiceInput {
       this.utterOnsetArrivalMs = this.onsetArrivalMs;
       // The utterance starts with the pre-roll (oldest first), copied out of the ring.
       const n = Math.min(this.prerollN, this.preroll.length);
-      this.utter = [];
-      for (let i = n; i > 0; i--) this.utter.push(this.preroll[(this.prerollN - i) % this.preroll.length].slice());
-      this.utterSamples = n * this.frameSamples;
+      this.inUtterance = true;
+      this.utterSamples = 0;
+      for (let i = n; i > 0; i--) this.append(this.preroll[(this.prerollN - i) % this.preroll.length]);
     }
-    if (this.utter) {
-      this.utter.push(f.slice());
-      this.utterSamples += f.length;
+    if (this.inUtterance) {
+      this.append(f);
     } else {
       this.preroll[this.prerollN++ % this.preroll.length].set(f);
     }
     this.lastFrameAt = arrivalMs;
     this.onFrame(r, this);
-    if (!this.utter) return;
+    if (!this.inUtterance) return;
     if (this.utterSamples > (MAX_UTTERANCE_MS * this.sampleRate) / 1000) return this.finish(this.utterSamples, arrivalMs);
     if (!this.endPending && (r.speechEnd || (flags & VadFlag.Speech) === 0)) {
       // the VAD's segment ended at its end sample: keep up to there (+ a short tail)
@@ -171,7 +179,7 @@ export class VoiceInput {
    * no audio arrives any more (the client stopped sending in silence).
    */
   poll(nowMs: number): void {
-    if (!this.utter) return;
+    if (!this.inUtterance) return;
     if (this.endPending) {
       if (nowMs - this.endArrivalMs >= this.endOfTurnMs) this.finish(this.endKeep, this.endArrivalMs);
     } else if (this.lastFrameAt > 0 && nowMs - this.lastFrameAt >= this.endOfTurnMs + 200) {
@@ -180,17 +188,22 @@ export class VoiceInput {
     }
   }
 
-  private finish(keep: number, endArrivalMs: number): void {
-    const utter = this.utter!;
-    const pcm = new Int16Array(Math.max(0, Math.min(keep, this.utterSamples)));
-    let o = 0;
-    for (const c of utter) {
-      if (o >= pcm.length) break;
-      const n = Math.min(c.length, pcm.length - o);
-      pcm.set(n === c.length ? c : c.subarray(0, n), o);
-      o += n;
+  private append(f: Int16Array): void {
+    const need = this.utterSamples + f.length;
+    if (need > this.utterBuf.length) {
+      const grown = new Int16Array(Math.max(need, 2 * this.utterBuf.length));
+      grown.set(this.utterBuf.subarray(0, this.utterSamples));
+      this.utterBuf = grown;
     }
-    this.utter = null;
+    this.utterBuf.set(f, this.utterSamples);
+    this.utterSamples = need;
+  }
+
+  private finish(keep: number, endArrivalMs: number): void {
+    // a copy: the recogniser works on it asynchronously while the buffer is reused
+    const pcm = this.utterBuf.slice(0, Math.max(0, Math.min(keep, this.utterSamples)));
+    if (this.utterBuf.length > 8 * this.sampleRate) this.utterBuf = new Int16Array(this.sampleRate); // a long one is rare
+    this.inUtterance = false;
     this.utterSamples = 0;
     this.prerollN = 0;
     this.endPending = false;
