@@ -113,4 +113,4 @@ async function decodeBench(): Promise<void> {
   console.log(table(decodeRows));
 }
 
-void decodeBench().then(() => writeJson('opus.json', { machine: machine(), rows, decodeRows }));
+void decodeBench().then(() => writeJson('opus', { machine: machine(), rows, decodeRows }));
