@@ -6,12 +6,14 @@
 // not taken for the user. Mirrored in src/native/vadEcho.ts.
 #pragma once
 
+#include "vad_signal.h"
+
 namespace voxbridge {
 namespace vad {
 
 class EchoModel {
  public:
-  static constexpr int kBands = 16;
+  static constexpr int kBands = kBandCount;  // the signal path's bands
   static constexpr int kDelays = 33;  // echo delays searched: 0..320 ms, in hops
   static constexpr int kSpread = 4;   // hops either side of the estimated delay the prediction covers
   static constexpr int kHist = kDelays + kSpread + 1;

@@ -7,8 +7,8 @@
  * allocated per hop.
  */
 
-export const ECHO_BANDS = 16;
-const BANDS = ECHO_BANDS;
+import { BANDS } from './vadSignal';
+
 const DELAYS = 33; // echo delays searched: 0..320 ms, in hops
 const SPREAD = 4; // hops either side of the estimated delay the prediction covers
 const HIST = DELAYS + SPREAD + 1;

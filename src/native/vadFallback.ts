@@ -13,8 +13,8 @@
 
 /** Per-frame flags, as returned by process() (same values as vad.h); defined once in vadTypes.ts. */
 import { VadFlag } from './vadTypes';
-import { EchoModel, ECHO_BANDS } from './vadEcho';
-import { BINS, BLK, Channel, EDGES, HOP, PITCH_HIST, SignalPath } from './vadSignal';
+import { EchoModel } from './vadEcho';
+import { BANDS, BINS, BLK, Channel, EDGES, HOP, PITCH_HIST, SignalPath } from './vadSignal';
 export { VadFlag };
 
 /** Indices of the numbers process() writes into `out` (same as vad.h OutIndex). */
@@ -85,7 +85,6 @@ const START_PEAK = 0.95;
 const FAR_SKIP = 4;
 const FG_RECENT = 20;
 
-const BANDS = ECHO_BANDS;
 const BLOCKS = 64;
 const MIN_SUB = 5;
 const MIN_SUB_LEN = 20;

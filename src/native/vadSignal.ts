@@ -5,8 +5,6 @@
  * real 256-point FFT into 16 band energies, and the periodicity of the low band.
  * Fixed-size typed arrays; nothing is allocated per hop.
  */
-import { ECHO_BANDS } from './vadEcho';
-
 const PI = 3.141592653589793;
 /** Band edges in FFT bins (31.25 Hz each at 8 kHz / 256): ~94 Hz .. 3.7 kHz, Bark-like. */
 export const EDGES = [3, 6, 10, 13, 16, 20, 25, 29, 35, 41, 47, 55, 64, 74, 86, 101, 118];
@@ -16,7 +14,8 @@ export const N2 = 128;
 export const BINS = N2 + 1;
 export const BLK = 16; // samples per energy block (2 ms)
 export const PITCH_HIST = 152; // 4 kHz samples kept for periodicity
-const BANDS = ECHO_BANDS;
+/** Band energies per hop (EDGES.length - 1). */
+export const BANDS = 16;
 const RES = PITCH_HIST - 4;
 const PITCH_WIN = 80; // 20 ms correlation window
 const LAG_MIN = 10; // 400 Hz
