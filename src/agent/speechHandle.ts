@@ -63,6 +63,8 @@ export class SpeechHandle extends EventEmitter {
   private played = 0;
   private inputEnded = false;
   private segments: Segment[] = [];
+  /** Producers waiting for the buffer to drain below their mark (see waitForRoom). */
+  private roomWaiters: { below: number; resolve: () => void }[] = [];
   private settle!: (r: PlayoutResult) => void;
   private readonly playout: Promise<PlayoutResult>;
   startedAt: number | null = null;
@@ -116,6 +118,28 @@ export class SpeechHandle extends EventEmitter {
     this.written += pcm.length;
   }
 
+  /**
+   * Back-pressure for the producer: null when fewer than `below` samples are
+   * buffered, else a promise that resolves once playback has taken enough (or the
+   * handle finished). A TTS stream read only this far ahead of playback keeps
+   * memory per session bounded and spreads the download over the answer instead of
+   * front-loading it (the socket's flow control holds the server meanwhile).
+   */
+  waitForRoom(below: number): Promise<void> | null {
+    if (this.finished || this.buffered < below) return null;
+    return new Promise((resolve) => this.roomWaiters.push({ below, resolve }));
+  }
+
+  private wakeProducers(): void {
+    if (this.roomWaiters.length === 0) return;
+    const keep: { below: number; resolve: () => void }[] = [];
+    for (const w of this.roomWaiters) {
+      if (this.finished || this.buffered < w.below) w.resolve();
+      else keep.push(w);
+    }
+    this.roomWaiters = keep;
+  }
+
   /** The producer has supplied everything; the handle completes when it has all played. */
   endInput(): void {
     if (this.inputEnded) return;
@@ -161,6 +185,7 @@ export class SpeechHandle extends EventEmitter {
     }
     this.buffered -= n;
     this.played += n;
+    if (this.roomWaiters.length) this.wakeProducers();
     return n;
   }
 
@@ -212,6 +237,7 @@ export class SpeechHandle extends EventEmitter {
     this._state = state;
     this.chunks = [];
     this.buffered = 0;
+    this.wakeProducers();
     if (!this.abort.signal.aborted) this.abort.abort();
     const result: PlayoutResult = {
       state,

@@ -32,16 +32,25 @@ export interface SubtitleSink {
   (text: string, end: boolean): void;
 }
 
+/**
+ * How far ahead of playback a TTS stream is read (ms of audio in the handle).
+ * Enough to hide the next sentence's first-byte delay; beyond it the stream waits.
+ */
+export const TTS_LOOKAHEAD_MS = 3000;
+
 /** Runs TTS for sentences one after another into the handle, as they come. */
 class TtsPipe {
   private chain: Promise<void> = Promise.resolve();
   private failed: unknown = null;
   firstAudioAt: number | null = null;
+  private readonly lookAhead: number;
 
   constructor(
     private readonly tts: TtsProvider,
     private readonly handle: SpeechHandle,
-  ) {}
+  ) {
+    this.lookAhead = Math.round((TTS_LOOKAHEAD_MS * handle.sampleRate) / 1000);
+  }
 
   say(sentence: string): void {
     this.chain = this.chain.then(async () => {
@@ -51,6 +60,8 @@ class TtsPipe {
         for await (const pcm of this.tts.synthesize(sentence, { sampleRate: this.handle.sampleRate, signal: this.handle.signal })) {
           if (this.firstAudioAt === null) this.firstAudioAt = performance.now();
           this.handle.pushAudio(pcm);
+          const room = this.handle.waitForRoom(this.lookAhead);
+          if (room) await room;
         }
       } catch (e) {
         this.failed = e;
