@@ -12,8 +12,10 @@
  * by speech shorter than D, missed barge-ins, CPU and RSS per session and
  * late agent frames. Prints a table, writes bench/out/bargein.json and SVGs.
  *
- *   npm run bench:bargein                      full matrix (about 15 minutes)
- *   npm run bench:bargein -- --quick           N in {1,10}, 3 rounds (about 2 minutes)
+ *   npm run bench:bargein                      full matrix (about 30 minutes)
+ *   npm run bench:bargein -- --quick           N in {1,10}, 3 rounds (about 4 minutes)
+ *   --min-bargeins K (default 16): cells with few speaking users (N = 1) run more
+ *   rounds, so every cell has at least K barge-ins
  *   npm run bench:bargein -- --n 1,50 --d 200 --rounds 5 --transport ws
  *   npm run bench:bargein -- --n 50 --d 200 --transport rtp --cpu-prof   (V8 profile of the bridge)
  */
@@ -36,13 +38,15 @@ interface Args {
   n: number[];
   d: number[];
   rounds: number;
+  /** Cells with few speaking users get more rounds, up to this many barge-ins. */
+  minBargeIns: number;
   transport: string[];
   /** Write a V8 CPU profile of the bridge process to bench/out/prof/. */
   cpuProf: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, transport: ['rtp', 'ws'], cpuProf: false };
+  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -63,6 +67,10 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--rounds':
         a.rounds = Number(v);
+        i++;
+        break;
+      case '--min-bargeins':
+        a.minBargeIns = Number(v);
         i++;
         break;
       case '--transport':
@@ -185,7 +193,16 @@ function userKinds(N: number, D: number): UserKind[] {
   return kinds;
 }
 
-async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnType<typeof makeAssets>, transport: string, D: number, N: number, rounds: number): Promise<CellResult> {
+async function runCell(
+  bridge: BridgeProc,
+  ai: OpenAiTestServer,
+  assets: ReturnType<typeof makeAssets>,
+  transport: string,
+  D: number,
+  N: number,
+  rounds: number,
+  minBargeIns: number,
+): Promise<CellResult> {
   const api = async (action: string, body: Record<string, unknown>) => {
     const r = await fetch(`${bridge.url}/api?Action=${action}`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: JSON.stringify(body) });
     const j = (await r.json()) as Record<string, any>;
@@ -193,6 +210,10 @@ async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnT
     return j;
   };
   const kinds = userKinds(N, D);
+  // Few users (N = 1) get more rounds, so that a cell's percentiles rest on at least
+  // minBargeIns barge-ins (a p50 of four values says little).
+  const speechUsers = kinds.filter((k) => k === 'speech').length;
+  rounds = Math.max(rounds, Math.ceil(minBargeIns / Math.max(1, speechUsers)));
   const rnd = prng(1000 * D + N);
   const users: SimUser[] = kinds.map((k, i) => (transport === 'rtp' ? new RtpUser(k, i, assets, api, rounds, rnd) : new WsUser(k, i, assets, api, rounds, rnd)));
   const body = (i: number) => ({
@@ -328,7 +349,7 @@ async function runCell(bridge: BridgeProc, ai: OpenAiTestServer, assets: ReturnT
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  console.log(`barge-in bench: N=${args.n.join(',')} D=${args.d.join(',')} rounds=${args.rounds} transport=${args.transport.join(',')}`);
+  console.log(`barge-in bench: N=${args.n.join(',')} D=${args.d.join(',')} rounds=${args.rounds} (≥ ${args.minBargeIns} barge-ins per cell) transport=${args.transport.join(',')}`);
   const assets = makeAssets();
   const ai = await OpenAiTestServer.start();
   // A long answer, streamed with a realistic first-token delay; TTS streams
@@ -344,7 +365,7 @@ async function main(): Promise<void> {
     for (const transport of args.transport) {
       for (const D of args.d) {
         for (const N of args.n) {
-          const r = await runCell(bridge, ai, assets, transport, D, N, args.rounds);
+          const r = await runCell(bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns);
           results.push(r);
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +

@@ -45,6 +45,11 @@ constexpr double kBusyRecent = 5;         // ... and this many foreground hops i
 // otherwise the user's first syllable makes a quiet room look busy to the rest of the
 // segment (see relearnSegmentStart).
 constexpr int kBgSettled = 100;           // warm hops learnt before the onset
+// A segment that starts in the stream's first half second may be the background itself
+// (a stream that opens in a crowd): its unvoiced hops are learnt at the quiet rate, so
+// babble becomes background within ~0.5 s and ends the segment; a voice's vowels still
+// learn slowly.
+constexpr int kBgOpening = 50;            // warm hops learnt: the stream's opening
 constexpr double kStartPeak = 0.95;
 constexpr int kFarSkip = 4;               // silent far-end hops after which it is skipped       // two spectral peaks holding this share: a tone, no start
 
@@ -138,6 +143,7 @@ void Vad::reset() {
   fgQuiet_ = 0;
   lastFgEnd_ = 0;
   segVoiced_ = 0;
+  segUnsettled_ = false;
   prevVoicedFg_ = false;
   quietRun_ = 0;
   for (int j = 0; j < kRecent; j++) recent_[j] = false;
@@ -425,7 +431,8 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     bgHops_++;
     // the background learns quickly from quiet hops and from the non-speech hops of a
     // segment close to it, slowly from the rest (a long utterance is not background)
-    const double a = !speaking_ || (!isSpeech && fgDb < kFgLearn) ? kBgFast : kBgSlow;
+    const bool fast = !speaking_ || (!isSpeech && fgDb < kFgLearn) || (segUnsettled_ && harm < voicedHarm);
+    const double a = fast ? kBgFast : kBgSlow;
     bgDb_ += a * fgDb;
     bgVar_ += a * (fgDb * fgDb - bgVar_);
   }
@@ -461,6 +468,7 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
         onset_ = candOnset_;
         reached_ = -1;
         flags |= kSpeechStart;
+        segUnsettled_ = bgHops_ < kBgOpening;
         relearnSegmentStart();
       }
     } else if (speechRun_ > 0 && ++candGap_ > kCandGap) {
@@ -490,6 +498,7 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       speaking_ = false;
       speechRun_ = 0;
       segVoiced_ = 0;
+      segUnsettled_ = false;
       end_ = silent ? lastSpeechEnd_ : lastFgEnd_;
       lastMs_ = ((end_ - onset_) * 1000.0) / cfg_.sampleRate;
       flags |= kSpeechEnd;

@@ -81,6 +81,9 @@ const BUSY_RECENT = 5;
 // segment. Hops of background state kept for that (onset backdating + candidate gaps).
 const BG_HIST = 32;
 const BG_SETTLED = 100;
+// A segment that starts in the stream's first half second may be the background itself
+// (a stream that opens in a crowd): its unvoiced hops are learnt at the quiet rate (vad.cpp).
+const BG_OPENING = 50;
 const START_PEAK = 0.95;
 const FAR_SKIP = 4;
 const FG_RECENT = 20;
@@ -209,6 +212,8 @@ export class VadFallback {
   private fgRecentCount = 0;
 
   private speechRun = 0;
+  /** The segment started before the background settled. */
+  private segUnsettled = false;
   private quietRun = 0;
   private candGap = 0;
   private segVoiced = 0;
@@ -308,6 +313,7 @@ export class VadFallback {
     this.speechRun = 0;
     this.candGap = 0;
     this.segVoiced = 0;
+    this.segUnsettled = false;
     this.prevVoicedFg = false;
     this.quietRun = 0;
     this.recent.fill(0);
@@ -598,7 +604,8 @@ export class VadFallback {
       this.bgHistSpeech[slot] = isSpeech ? 1 : 0;
       this.bgHistHop[slot] = this.hop8 - 1;
       this.bgHops++;
-      const a = !this.speaking || (!isSpeech && fgDb < FG_LEARN) ? BG_FAST : BG_SLOW;
+      const fast = !this.speaking || (!isSpeech && fgDb < FG_LEARN) || (this.segUnsettled && harm < voicedHarm);
+      const a = fast ? BG_FAST : BG_SLOW;
       this.bgDb += a * fgDb;
       this.bgVar += a * (fgDb * fgDb - this.bgVar);
     }
@@ -631,6 +638,7 @@ export class VadFallback {
           this.onset = this.candOnset;
           this.reached = -1;
           flags |= VadFlag.SpeechStart;
+          this.segUnsettled = this.bgHops < BG_OPENING;
           this.relearnSegmentStart();
         }
       } else if (this.speechRun > 0 && ++this.candGap > CAND_GAP) {
@@ -658,6 +666,7 @@ export class VadFallback {
         this.speaking = false;
         this.speechRun = 0;
         this.segVoiced = 0;
+        this.segUnsettled = false;
         this.end = silent ? this.lastSpeechEnd : this.lastFgEnd;
         this.lastMs = ((this.end - this.onset) * 1000.0) / cfg.sampleRate;
         flags |= VadFlag.SpeechEnd;

@@ -188,6 +188,46 @@ for (const impl of impls) {
       }
     });
 
+    it('a stream that opens in a crowd: the babble stops holding a segment, and the user after it is detected', () => {
+      const rate = 16000;
+      const texts = ['wait', 'hold on, that is not right'];
+      const parts: Array<{ pcm: Int16Array; at: number }> = [];
+      const truth: Array<[number, number]> = [];
+      let t = 2 * rate;
+      for (const text of texts) {
+        const c = clips.speechClip(text, { rate, voice: 'en-gb+f3', atMs: 0, speechDb: -20 });
+        parts.push({ pcm: c.pcm, at: t });
+        truth.push([t + c.speech[0][0], t + c.speech[c.speech.length - 1][1]]);
+        t += c.speech[c.speech.length - 1][1] + Math.round(1.5 * rate);
+      }
+      parts.push({ pcm: clips.babble(t / rate + 1, rate, -30, 6, 4).subarray(0, t), at: 0 }); // from the first sample
+      const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), clips.mixAt(t, parts));
+      // whatever the first half second started has ended before the user speaks
+      expect(r.flags[Math.floor(truth[0][0] / r.frameSamples) - 1] & VadFlag.Speech).toBe(0);
+      for (const [a, b] of truth) {
+        const hit = r.starts.find((k) => frameEnd(r, k) >= a && frameEnd(r, k) <= b + 0.15 * rate);
+        expect(hit, `utterance at ${ms(a, rate)} ms`).toBeDefined();
+      }
+      expect(r.reachedAt.some((k) => frameEnd(r, k) >= truth[1][0] && frameEnd(r, k) <= truth[1][1] + 0.3 * rate)).toBe(true);
+    });
+
+    it('a user who talks as the stream opens keeps the segment for the sentence', () => {
+      const rate = 16000;
+      const c = clips.speechClip(SENTENCE, { rate, atMs: 150, noise: { kind: 'pink', snrDb: 20 } });
+      const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), c.pcm);
+      expect(r.starts.length).toBeGreaterThanOrEqual(1);
+      expect(r.reachedAt.length).toBeGreaterThanOrEqual(1);
+      let lab = 0;
+      let hit = 0;
+      for (let j = 0; j < c.frameSpeech.length; j++) {
+        if (!c.frameSpeech[j]) continue;
+        lab++;
+        const k = Math.floor((j * 160 + 80) / r.frameSamples);
+        if (k < r.flags.length && r.flags[k] & VadFlag.Speech) hit++;
+      }
+      expect(1 - hit / lab).toBeLessThan(0.1);
+    });
+
     it('starts no segment on DTMF, ringback or busy tones even at D = 0', () => {
       const rate = 16000;
       const sec = 12;
