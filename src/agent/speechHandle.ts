@@ -64,7 +64,7 @@ export class SpeechHandle extends EventEmitter {
   private inputEnded = false;
   private segments: Segment[] = [];
   /** Producers waiting for the buffer to drain below their mark (see waitForRoom). */
-  private roomWaiters: { below: number; resolve: () => void }[] = [];
+  private readonly roomWaiters: { below: number; resolve: () => void }[] = [];
   private settle!: (r: PlayoutResult) => void;
   private readonly playout: Promise<PlayoutResult>;
   startedAt: number | null = null;
@@ -131,13 +131,14 @@ export class SpeechHandle extends EventEmitter {
   }
 
   private wakeProducers(): void {
-    if (this.roomWaiters.length === 0) return;
-    const keep: { below: number; resolve: () => void }[] = [];
-    for (const w of this.roomWaiters) {
+    // in place: this runs on every frame taken while a producer waits
+    const ws = this.roomWaiters;
+    let n = 0;
+    for (const w of ws) {
       if (this.finished || this.buffered < w.below) w.resolve();
-      else keep.push(w);
+      else ws[n++] = w;
     }
-    this.roomWaiters = keep;
+    ws.length = n;
   }
 
   /** The producer has supplied everything; the handle completes when it has all played. */
