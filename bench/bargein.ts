@@ -13,7 +13,7 @@
  * late agent frames. Prints a table, writes bench/out/bargein.json and SVGs.
  *
  *   npm run bench:bargein                      full matrix (about 30 minutes)
- *   npm run bench:bargein -- --quick           N in {1,10}, 3 rounds (about 4 minutes)
+ *   npm run bench:bargein -- --quick           N in {1,10}, 3 rounds (about 13 minutes)
  *   --min-bargeins K (default 16): cells with few speaking users (N = 1) run more
  *   rounds, so every cell has at least K barge-ins
  *   npm run bench:bargein -- --n 1,50 --d 200 --rounds 5 --transport ws

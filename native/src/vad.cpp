@@ -50,8 +50,8 @@ constexpr int kBgSettled = 100;           // warm hops learnt before the onset
 // babble becomes background within ~0.5 s and ends the segment; a voice's vowels still
 // learn slowly.
 constexpr int kBgOpening = 50;            // warm hops learnt: the stream's opening
-constexpr double kStartPeak = 0.95;
-constexpr int kFarSkip = 4;               // silent far-end hops after which it is skipped       // two spectral peaks holding this share: a tone, no start
+constexpr double kStartPeak = 0.95;       // two spectral peaks holding this share: a tone, no start
+constexpr int kFarSkip = 4;               // silent far-end hops after which it is skipped
 
 // 10 log10(x) for x > 0, to ~1e-6 dB: exponent from the bits, log2 of the mantissa
 // (in [sqrt(1/2), sqrt(2))) by the atanh series. src/native/vadFallback.ts has the same.

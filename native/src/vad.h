@@ -190,7 +190,7 @@ class Vad {
   int speechRun_, quietRun_, candGap_, segVoiced_, fgQuiet_;
   bool speaking_, reachedFired_;
   bool prevVoicedFg_;  // the last hop was a voiced foreground hop
-  bool segUnsettled_;  // the segment started before the background settled
+  bool segUnsettled_;  // the segment started in the stream's opening (kBgOpening)
   bool recent_[kRecent];
   int recentPos_, recentCount_;
   static constexpr int kFgRecent = 20;  // foreground hops of the last 200 ms

@@ -63,8 +63,8 @@ export class SpeechHandle extends EventEmitter {
   private played = 0;
   private inputEnded = false;
   private segments: Segment[] = [];
-  /** Producers waiting for the buffer to drain below their mark (see waitForRoom). */
-  private readonly roomWaiters: { below: number; resolve: () => void }[] = [];
+  /** The producer waiting for the buffer to drain below its mark (see waitForRoom). */
+  private roomWaiter: { below: number; resolve: () => void } | null = null;
   private settle!: (r: PlayoutResult) => void;
   private readonly playout: Promise<PlayoutResult>;
   startedAt: number | null = null;
@@ -127,18 +127,16 @@ export class SpeechHandle extends EventEmitter {
    */
   waitForRoom(below: number): Promise<void> | null {
     if (this.finished || this.buffered < below) return null;
-    return new Promise((resolve) => this.roomWaiters.push({ below, resolve }));
+    this.roomWaiter?.resolve(); // one producer per handle: a new wait replaces the old
+    return new Promise((resolve) => (this.roomWaiter = { below, resolve }));
   }
 
-  private wakeProducers(): void {
-    // in place: this runs on every frame taken while a producer waits
-    const ws = this.roomWaiters;
-    let n = 0;
-    for (const w of ws) {
-      if (this.finished || this.buffered < w.below) w.resolve();
-      else ws[n++] = w;
+  private wakeProducer(): void {
+    const w = this.roomWaiter;
+    if (w && (this.finished || this.buffered < w.below)) {
+      this.roomWaiter = null;
+      w.resolve();
     }
-    ws.length = n;
   }
 
   /** The producer has supplied everything; the handle completes when it has all played. */
@@ -186,7 +184,7 @@ export class SpeechHandle extends EventEmitter {
     }
     this.buffered -= n;
     this.played += n;
-    if (this.roomWaiters.length) this.wakeProducers();
+    if (this.roomWaiter) this.wakeProducer();
     return n;
   }
 
@@ -238,7 +236,7 @@ export class SpeechHandle extends EventEmitter {
     this._state = state;
     this.chunks = [];
     this.buffered = 0;
-    this.wakeProducers();
+    this.wakeProducer();
     if (!this.abort.signal.aborted) this.abort.abort();
     const result: PlayoutResult = {
       state,

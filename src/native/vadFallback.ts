@@ -212,7 +212,7 @@ export class VadFallback {
   private fgRecentCount = 0;
 
   private speechRun = 0;
-  /** The segment started before the background settled. */
+  /** The segment started in the stream's opening (BG_OPENING). */
   private segUnsettled = false;
   private quietRun = 0;
   private candGap = 0;

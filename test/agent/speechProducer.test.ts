@@ -60,7 +60,9 @@ describe('TTS look-ahead (produceTts into a SpeechHandle)', () => {
   });
 
   it('an interrupt while the stream is held releases the producer and aborts the request', async () => {
-    server.scriptSpeech({ pcm: sine(440, RATE, 20), split: { every: CHUNK * 2 }, chunkDelayMs: 0 });
+    // paced (20 s in ~1 s), so the server is still sending when the interrupt comes: an
+    // unpaced body can be all in socket buffers by then, and the request complete
+    server.scriptSpeech({ pcm: sine(440, RATE, 20), split: { every: CHUNK * 2 }, chunkDelayMs: 5 });
     const h = new SpeechHandle({ source: 'test', sampleRate: RATE });
     const done = produceTts(h, tts(), 'A long answer.', () => undefined);
     await until(() => h.bufferedSamples >= LIMIT);
