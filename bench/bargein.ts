@@ -147,6 +147,23 @@ async function metric(url: string, name: string): Promise<number> {
   return m ? Number(m[1]) : NaN;
 }
 
+/** The bridge's frame clock lateness histogram: cumulative count per upper bound (ms). */
+async function latenessBuckets(url: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(/^voxbridge_frame_clock_lateness_ms_bucket\{le="([^"]+)"\} (\S+)$/gm)) out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  return out;
+}
+
+/** Between two readings: the bucket bound under which 99 % fell, and the share over 20 ms. */
+function latenessBetween(a: Map<number, number>, b: Map<number, number>): { p99: number; over20Pct: number; over50: number } {
+  const bounds = [...b.keys()].sort((x, y) => x - y);
+  const total = (b.get(Infinity) ?? 0) - (a.get(Infinity) ?? 0);
+  const cum = (le: number) => (b.get(le) ?? 0) - (a.get(le) ?? 0);
+  const p99 = bounds.find((le) => cum(le) >= 0.99 * total) ?? NaN;
+  return { p99, over20Pct: total ? (100 * (total - cum(20))) / total : NaN, over50: total - cum(50) };
+}
+
 // ---------------------------------------------------------------- one cell
 
 interface CellResult {
@@ -159,6 +176,17 @@ interface CellResult {
   clientOverhead: ReturnType<typeof summarize>;
   overheads: number[];
   decisionDelay: ReturnType<typeof summarize>;
+  /** The detector's algorithmic share (audio heard past D) and the bridge's processing share. */
+  detector: ReturnType<typeof summarize>;
+  processing: ReturnType<typeof summarize>;
+  transit: ReturnType<typeof summarize>;
+  /** The bridge's event loop: frame clock sub-tick lateness (bucket bound of p99, share > 20 ms, count > 50 ms). */
+  bridgeLoop: { p99: number; over20Pct: number; over50: number };
+  /** The load generator's own lateness: each 5 ms step's delay behind its schedule. */
+  senderLate: ReturnType<typeof summarize>;
+  senderLatePct: number;
+  /** The five largest overheads with their parts, to see what makes the tail. */
+  worst: { overheadMs: number; decisionMs: number; detectorMs: number; transitMs: number; processingMs: number }[];
   framesAfterDecision: number;
   abortDelayMaxMs: number;
   missed: number;
@@ -235,12 +263,15 @@ async function runCell(
   const rss0 = rssBytes(bridge.pids);
   const ticks0 = await metric(bridge.url, 'voxbridge_frame_clock_ticks');
   const late0 = await metric(bridge.url, 'voxbridge_frame_clock_late_ticks');
+  const loop0 = await latenessBuckets(bridge.url);
   const wallStart = performance.now();
   let n = 0;
+  const stepLate: number[] = [];
   const deadline = t0 + rounds * 9000 + 20_000;
   await new Promise<void>((resolve) => {
     const step = () => {
       const now = performance.now();
+      stepLate.push(now - (t0 + n * 5));
       const phase = n % 4;
       for (let i = phase; i < users.length; i += 4) {
         const u = users[i];
@@ -266,10 +297,15 @@ async function runCell(
   const rss = rssBytes(bridge.pids);
   const ticks = (await metric(bridge.url, 'voxbridge_frame_clock_ticks')) - ticks0;
   const late = (await metric(bridge.url, 'voxbridge_frame_clock_late_ticks')) - late0;
+  const bridgeLoop = latenessBetween(loop0, await latenessBuckets(bridge.url));
 
   // Bridge-side records of every session.
   const overheads: number[] = [];
   const decisionDelays: number[] = [];
+  const detector: number[] = [];
+  const processing: number[] = [];
+  const transit: number[] = [];
+  const parts: CellResult['worst'] = [];
   let framesAfter = 0;
   let abortMax = 0;
   let falseNoise = 0;
@@ -299,6 +335,11 @@ async function runCell(
       for (const r of b) {
         if (r.OverheadMs !== undefined) overheads.push(r.OverheadMs);
         if (r.DecisionDelayMs !== undefined) decisionDelays.push(r.DecisionDelayMs);
+        if (r.DetectorMs !== undefined) detector.push(r.DetectorMs);
+        if (r.ProcessingMs !== undefined) processing.push(r.ProcessingMs);
+        if (r.TransitMs !== undefined) transit.push(r.TransitMs);
+        if (r.OverheadMs !== undefined)
+          parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs });
         framesAfter += r.FramesAfterDecision;
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
       }
@@ -327,6 +368,13 @@ async function runCell(
     clientOverhead: summarize(clientOver),
     overheads,
     decisionDelay: summarize(decisionDelays),
+    detector: summarize(detector),
+    processing: summarize(processing),
+    transit: summarize(transit),
+    bridgeLoop,
+    senderLate: summarize(stepLate),
+    senderLatePct: stepLate.length ? (100 * stepLate.filter((x) => x > 10).length) / stepLate.length : NaN,
+    worst: parts.sort((a, b) => b.overheadMs - a.overheadMs).slice(0, 5),
     framesAfterDecision: framesAfter,
     abortDelayMaxMs: abortMax,
     missed,
@@ -369,7 +417,10 @@ async function main(): Promise<void> {
           results.push(r);
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
-              `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%`,
+              `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%\n` +
+              `    worst overheads (decision: detector / transit / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} / ${w.processingMs})`).join(', ')}\n` +
+              `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
+              `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms`,
           );
           if (r.attempts && (r.missed / r.attempts > 0.2 || r.lateFramesPct > 5)) {
             saturatedAt = N;
@@ -396,6 +447,12 @@ async function main(): Promise<void> {
     p99: f1(r.overhead.p99),
     'decision p50': f1(r.decisionDelay.p50),
     'decision p99': f1(r.decisionDelay.p99),
+    'detector p50': f1(r.detector.p50),
+    'detector p99': f1(r.detector.p99),
+    'transit p99': f1(r.transit.p99),
+    'processing p99': f1(r.processing.p99),
+    'bridge loop > 20 ms %': f1(r.bridgeLoop.over20Pct),
+    'sender late % (p99 ms)': `${f1(r.senderLatePct)} (${f1(r.senderLate.p99)})`,
     'client p50': f1(r.clientOverhead.p50),
     'client p99': f1(r.clientOverhead.p99),
     'frames after': r.framesAfterDecision,
@@ -413,6 +470,10 @@ async function main(): Promise<void> {
   console.log(
     '\nBarge-in overhead = bridge latency − D (ms): last agent packet sent − onset packet arrival − D. It can be negative by up to\n' +
       'one frame: the last packet went out on the clock tick before the decision. decision = decision time − (onset arrival + D).\n' +
+      'detector = speech the detector had heard past D when it decided (audio time: its algorithmic delay); transit = how much\n' +
+      'later than real-time pace the deciding packet arrived, counted from the onset packet (load generator, mediasoup, socket\n' +
+      'reads); processing = decision time − arrival of the deciding packet. sender late = the load generator\'s 5 ms steps more\n' +
+      'than 10 ms behind schedule.\n' +
       "client = the same latency seen from the simulated user's socket.\n",
   );
   console.log(table(rows));

@@ -12,7 +12,7 @@ import { SignalingServer, SIGNALING_PATH } from './server/signaling';
 import { createLogger } from './log';
 import { nativeAddon } from './native/addon';
 import { AgentManager } from './agent/agentManager';
-import { sharedClock } from './agent/frameClock';
+import { LATENESS_BUCKETS_MS, sharedClock } from './agent/frameClock';
 import { registerAgentActions } from './server/agentActions';
 import { MediaStreamServer, MEDIA_STREAM_PATH } from './transports/mediaStream';
 import { AudioSocketServer } from './transports/audioSocket';
@@ -58,6 +58,7 @@ export class Bridge {
       sessions: () => this.agents.activeCount,
       clockTicks: () => sharedClock.stats.ticks,
       clockLate: () => sharedClock.stats.late,
+      clockLateness: { buckets: LATENESS_BUCKETS_MS, read: () => ({ counts: sharedClock.stats.lateness, sum: sharedClock.stats.latenessSumMs }) },
     });
     observeAgents(this.agents, this.metrics);
     registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });

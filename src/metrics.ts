@@ -77,6 +77,25 @@ export class Histogram implements Metric {
   }
 }
 
+/** A histogram kept by its owner (per-bucket counts, not cumulative), rendered on read. */
+export class HistogramView implements Metric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[],
+    private readonly read: () => { counts: number[]; sum: number },
+  ) {}
+  render(): string {
+    const { counts, sum } = this.read();
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    let acc = 0;
+    this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${(acc += counts[i] ?? 0)}`));
+    acc += counts[this.buckets.length] ?? 0;
+    lines.push(`${this.name}_bucket{le="+Inf"} ${acc}`, `${this.name}_sum ${sum}`, `${this.name}_count ${acc}`);
+    return lines.join('\n');
+  }
+}
+
 export class Registry {
   private readonly metrics: Metric[] = [];
   add<T extends Metric>(m: T): T {
@@ -107,10 +126,17 @@ export class BridgeMetrics {
   readonly providerErrors = this.registry.add(new Counter('voxbridge_provider_errors_total', 'LLM/TTS/ASR errors, by code'));
   readonly turnLatency = this.registry.add(new Histogram('voxbridge_turn_stage_ms', 'Per-turn stage latency (asr, llm_first_token, tts_first_audio), ms', MS_BUCKETS));
 
-  constructor(gauges: { sessions: () => number; clockLate: () => number; clockTicks: () => number }) {
+  constructor(gauges: {
+    sessions: () => number;
+    clockLate: () => number;
+    clockTicks: () => number;
+    clockLateness?: { buckets: number[]; read: () => { counts: number[]; sum: number } };
+  }) {
     this.registry.add(new Gauge('voxbridge_sessions_active', 'Agent sessions running', gauges.sessions));
     this.registry.add(new Gauge('voxbridge_frame_clock_ticks', 'Frame clock ticks since start', gauges.clockTicks));
     this.registry.add(new Gauge('voxbridge_frame_clock_late_ticks', 'Frame clock ticks more than 10 ms late', gauges.clockLate));
+    const cl = gauges.clockLateness;
+    if (cl) this.registry.add(new HistogramView('voxbridge_frame_clock_lateness_ms', 'Frame clock sub-tick lateness (the event loop delay, sampled every 5 ms), ms', cl.buckets, cl.read));
     this.registry.add(new Gauge('voxbridge_process_resident_bytes', 'Resident set size', () => process.memoryUsage.rss()));
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Counter, Histogram, Registry } from '../src/metrics';
+import { Counter, Histogram, HistogramView, Registry } from '../src/metrics';
 
 describe('Prometheus metrics', () => {
   it('renders counters with escaped labels and histograms with cumulative buckets', () => {
@@ -19,5 +19,19 @@ describe('Prometheus metrics', () => {
     expect(text).toContain('lat_ms_bucket{le="+Inf"} 3');
     expect(text).toContain('lat_ms_sum 45');
     expect(text).toContain('lat_ms_count 3');
+  });
+
+  it('renders a histogram kept by its owner as cumulative buckets', () => {
+    const r = new Registry();
+    const counts = [3, 0, 2, 1];
+    r.add(new HistogramView('late_ms', 'lateness', [1, 5, 10], () => ({ counts, sum: 42 })));
+    const text = r.render();
+    expect(text).toContain('# TYPE late_ms histogram');
+    expect(text).toContain('late_ms_bucket{le="1"} 3');
+    expect(text).toContain('late_ms_bucket{le="5"} 3');
+    expect(text).toContain('late_ms_bucket{le="10"} 5');
+    expect(text).toContain('late_ms_bucket{le="+Inf"} 6');
+    expect(text).toContain('late_ms_sum 42');
+    expect(text).toContain('late_ms_count 6');
   });
 });

@@ -15,8 +15,17 @@ export interface Ticker {
   tick(frameTimeMs: number): void;
 }
 
+/** Upper bounds (ms) of the sub-tick lateness histogram (the last bucket is +Inf). */
+export const LATENESS_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100];
+
 export interface ClockStats {
   ticks: number;
+  /**
+   * Sub-ticks per lateness bucket (LATENESS_BUCKETS_MS, then +Inf; not cumulative):
+   * a sub-tick is due every 5 ms, so this is the event loop's delay, sampled.
+   */
+  lateness: number[];
+  latenessSumMs: number;
   /** Sub-ticks that ran more than 10 ms after their ideal time. */
   late: number;
   maxLateMs: number;
@@ -38,7 +47,7 @@ export class FrameClock {
   private timer: NodeJS.Timeout | null = null;
   private anchor = 0;
   private m = 0;
-  readonly stats: ClockStats = { ticks: 0, late: 0, maxLateMs: 0, reanchored: 0, errors: 0 };
+  readonly stats: ClockStats = { ticks: 0, lateness: new Array(LATENESS_BUCKETS_MS.length + 1).fill(0), latenessSumMs: 0, late: 0, maxLateMs: 0, reanchored: 0, errors: 0 };
   private readonly reported = new WeakMap<Ticker, string>();
 
   constructor(
@@ -109,6 +118,10 @@ export class FrameClock {
       const lateMs = now - ideal;
       this.stats.ticks++;
       if (lateMs > 10) this.stats.late++;
+      let b = 0;
+      while (b < LATENESS_BUCKETS_MS.length && lateMs > LATENESS_BUCKETS_MS[b]) b++;
+      this.stats.lateness[b]++;
+      this.stats.latenessSumMs += lateMs;
       if (lateMs > this.stats.maxLateMs) this.stats.maxLateMs = lateMs;
       const wall = performance.timeOrigin + ideal;
       for (const t of tickers) {

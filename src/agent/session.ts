@@ -66,6 +66,15 @@ export interface BargeInRecord {
   abortDelayMs: number;
   /** Decision time − (onset arrival + D): the detector's and the bridge's own delay. */
   decisionDelayMs: number;
+  /**
+   * The detector's share: speech heard from the onset sample to the end of the deciding
+   * frame, minus D (audio time; the detector's algorithmic delay, independent of load).
+   */
+  detectorMs: number;
+  /** Packets after the onset's arriving later than real-time pace (sender, network, socket reads). */
+  transitMs: number;
+  /** The bridge's share: decision time − arrival of the packet carrying the deciding frame. */
+  processingMs: number;
   speechId: string;
 }
 
@@ -241,10 +250,10 @@ export class AgentSession extends EventEmitter implements Ticker {
       { speechStart: r.speechStart, durationReached: r.durationReached, reachedInSegment: r.reachedInSegment, speechMs: r.speechMs },
       { active: true, priority: playing.priority },
     );
-    if (d.interrupt && v.hasOnset) this.bargeIn(d.cause, v.onsetArrivalMs);
+    if (d.interrupt && v.hasOnset) this.bargeIn(d.cause, v.onsetArrivalMs, v);
   }
 
-  private bargeIn(cause: string, onsetArrivalMs: number): void {
+  private bargeIn(cause: string, onsetArrivalMs: number, v: VoiceInput): void {
     const decisionMs = nowMs();
     const playing = this.splicer.playing;
     const wasSounding = playing !== null && this.lastOutHandle === playing && decisionMs - this.lastOutAt < 3 * FRAME_MS;
@@ -266,6 +275,9 @@ export class AgentSession extends EventEmitter implements Ticker {
       framesAfterDecision: 0,
       abortDelayMs: abortedAt - decisionMs,
       decisionDelayMs: decisionMs - onsetArrivalMs - this.config.interrupt.durationMs,
+      detectorMs: v.heardSinceOnsetMs - this.config.interrupt.durationMs,
+      transitMs: v.transitSinceOnsetMs,
+      processingMs: decisionMs - v.frameArrivalMs,
       speechId: stopped.id,
     };
     this.pendingBargeIn = rec;
@@ -591,6 +603,9 @@ export class AgentSession extends EventEmitter implements Ticker {
         FramesAfterDecision: b.framesAfterDecision,
         AbortDelayMs: round(b.abortDelayMs),
         DecisionDelayMs: round(b.decisionDelayMs),
+        DetectorMs: round(b.detectorMs),
+        TransitMs: round(b.transitMs),
+        ProcessingMs: round(b.processingMs),
         At: new Date(b.at).toISOString(),
       })),
       LastBargeInLatencyMs: last ? round(last.latencyMs) : null,

@@ -72,6 +72,10 @@ export class VoiceInput {
   private endAtMs = 0;
   private endArrivalMs = 0;
   private lastFrameAt = 0;
+  /** Stream sample of the current segment's onset, for the detector's share of a barge-in's delay. */
+  private onsetSampleN = -1;
+  /** Stream sample just after the frame that carried the onset. */
+  private onsetFrameEnd = 0;
   readonly result: VoiceFrameResult = { flags: 0, speechStart: false, speechEnd: false, durationReached: false, reachedInSegment: false, speechMs: 0 };
   private reached = false;
 
@@ -139,7 +143,10 @@ export class VoiceInput {
 
     if (r.speechStart) {
       // the segment's onset (what a barge-in is dated from), also when it resumes a turn
-      this.onsetArrivalMs = this.arrivalOf(this.vad.onsetSample, arrivalMs);
+      const slot = this.frameOf(this.vad.onsetSample);
+      this.onsetArrivalMs = slot < 0 ? arrivalMs : this.ringArrival[slot];
+      this.onsetFrameEnd = (slot < 0 ? start : this.ringStart[slot]) + this.frameSamples;
+      this.onsetSampleN = this.vad.onsetSample >= 0 ? this.vad.onsetSample : start;
       this.onsetDated = true;
     }
     if (r.speechStart && this.endPending) {
@@ -211,15 +218,38 @@ export class VoiceInput {
     this.onUtterance({ pcm, onsetArrivalMs: this.utterOnsetArrivalMs, endArrivalMs });
   }
 
-  /** Arrival time of the frame that contained stream sample `sample`. */
-  private arrivalOf(sample: number, fallback: number): number {
-    if (!(sample >= 0)) return fallback;
+  /** Ring slot of the frame that contained stream sample `sample` (-1: not kept). */
+  private frameOf(sample: number): number {
+    if (!(sample >= 0)) return -1;
     const n = Math.min(this.ringN, HISTORY_FRAMES);
     for (let i = 1; i <= n; i++) {
       const slot = (this.ringN - i) % HISTORY_FRAMES;
-      if (this.ringStart[slot] <= sample) return this.ringArrival[slot];
+      if (this.ringStart[slot] <= sample) return slot;
     }
-    return fallback;
+    return -1;
+  }
+
+  /**
+   * Audio time (ms) from the current segment's onset sample to the end of the frame
+   * just processed: how much speech the detector had heard when it decided.
+   */
+  get heardSinceOnsetMs(): number {
+    return this.onsetSampleN < 0 ? 0 : ((this.samplesIn - this.onsetSampleN) * 1000) / this.sampleRate;
+  }
+
+  /** Arrival time of the frame just processed (the packet that carried it). */
+  get frameArrivalMs(): number {
+    return this.lastFrameAt;
+  }
+
+  /**
+   * How much later than real-time pace the frame just processed arrived, counted from
+   * the frame that carried the onset (sender, network, or this process reading its
+   * socket late; negative when the packets came faster).
+   */
+  get transitSinceOnsetMs(): number {
+    const paced = ((this.samplesIn - this.onsetFrameEnd) * 1000) / this.sampleRate;
+    return this.lastFrameAt - this.onsetArrivalMs - paced;
   }
 
   /** Whether the current segment's onset has been dated (for barge-in records). */

@@ -59,4 +59,20 @@ describe('FrameClock', () => {
     expect(Math.max(...at)).toBeLessThan(40);
     expect(clock.stats.late - late0).toBeLessThanOrEqual(1);
   });
+
+  it('counts every sub-tick in the lateness histogram, a blocked loop in its upper buckets', async () => {
+    const clock = new FrameClock(20, 5, 4);
+    const t = { tick: () => undefined };
+    clock.add(t);
+    await new Promise((r) => setTimeout(r, 60));
+    const end = performance.now() + 40; // block the loop: the next sub-tick runs >= 30 ms late
+    while (performance.now() < end);
+    await new Promise((r) => setTimeout(r, 30));
+    clock.remove(t);
+    const total = clock.stats.lateness.reduce((a, b) => a + b, 0);
+    expect(total).toBe(clock.stats.ticks);
+    // buckets [1, 2, 5, 10, 20, 50, 100, +Inf]: at least one sub-tick over 20 ms late
+    expect(clock.stats.lateness.slice(5).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+    expect(clock.stats.latenessSumMs).toBeGreaterThan(20);
+  });
 });

@@ -196,6 +196,14 @@ describe('agent scenarios', () => {
       // pacing bunches packets on a loaded machine; the bench measures it properly.
       expect(b.LatencyMs).toBeGreaterThanOrEqual(D - 100);
       expect(b.AbortDelayMs).toBeLessThan(50);
+      // The decision delay splits into the detector's audio-time wait, the packets'
+      // lateness against real-time pace, and processing; the detector's share counts
+      // from the onset sample, the rest from the end of the onset's frame (0-20 ms later).
+      expect(b.DetectorMs).toBeGreaterThanOrEqual(-0.5);
+      expect(b.ProcessingMs).toBeGreaterThanOrEqual(0);
+      const parts = b.DetectorMs + b.TransitMs + b.ProcessingMs;
+      expect(b.DecisionDelayMs).toBeGreaterThanOrEqual(parts - 20.5);
+      expect(b.DecisionDelayMs).toBeLessThanOrEqual(parts + 0.5);
       // The test servers saw the LLM and TTS connections closed by the bridge.
       const closed = await Promise.race([Promise.all([chatReq.closed, ttsReq.closed]), sleep(2000).then(() => null)]);
       expect(closed).not.toBeNull();
@@ -215,6 +223,7 @@ describe('agent scenarios', () => {
       const metrics = await (await fetch(`${h.url}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`voxbridge_barge_in_latency_ms_count\\{interrupt_ms="${D}"\\} [1-9]`));
       expect(metrics).toMatch(/voxbridge_frames_after_interrupt_total 0/);
+      expect(metrics).toMatch(/voxbridge_frame_clock_lateness_ms_count [1-9]/);
       // The barge-in utterance becomes a turn once its end-of-turn silence has passed:
       // let its answer start in this test, not in the next (the test servers are shared).
       await c.until(() => ai.requests.slice(before).filter((r) => r.path.endsWith('/chat/completions')).length >= 2, 5000, 'answer to the barge-in');
