@@ -3,7 +3,8 @@
  *
  * Starts the real bridge (the voxbridge CLI, real mediasoup worker) as a child
  * process, a local server speaking the OpenAI wire protocol for LLM/TTS/ASR
- * with realistic first-byte delays, and N simulated users at real-time pace
+ * with realistic first-byte delays as a second child (bargein/aiServer.ts),
+ * and N simulated users at real-time pace
  * over loopback. For D in {0, 200, 500} and N in {1, 10, 50, 100, 200} it
  * measures, per barge-in, the bridge's own latency (arrival of the onset
  * packet → last agent packet sent) and overhead = latency − D, plus the
@@ -21,8 +22,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { OpenAiTestServer, textEvents } from '../test/helpers/openaiServer';
 import { makeAssets, RATE } from './bargein/assets';
 import { summarize, lineChart, cdf } from './bargein/report';
 import { SimUser, WsUser, type UserKind } from './bargein/users';
@@ -84,7 +85,32 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-// ---------------------------------------------------------------- bridge process
+// ---------------------------------------------------------------- child processes
+
+/** The OpenAI-protocol test server in its own process (see bargein/aiServer.ts). */
+async function startAiServer(): Promise<{ child: ChildProcess; baseUrl: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, [path.join(root, 'node_modules', 'vite-node', 'vite-node.mjs'), path.join(__dirname, 'bargein', 'aiServer.ts')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /ai server on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (c) => reject(new Error(`ai server exited ${c}`)));
+  });
+  return {
+    child,
+    baseUrl,
+    close: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
 
 interface BridgeProc {
   child: ChildProcess;
@@ -126,6 +152,14 @@ function cpuSeconds(pids: number[]): number {
     }
   }
   return s;
+}
+
+/** Machine-wide jiffies from /proc/stat: busy (not idle/iowait) and stolen by the hypervisor. */
+function machineJiffies(): { busy: number; steal: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8');
+  const v = f.slice(0, f.indexOf('\n')).trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - v[3] - v[4] - v[7], steal: v[7], total };
 }
 
 function rssBytes(pids: number[]): number {
@@ -182,6 +216,8 @@ interface CellResult {
   transit: ReturnType<typeof summarize>;
   /** The bridge's event loop: frame clock sub-tick lateness (bucket bound of p99, share > 20 ms, count > 50 ms). */
   bridgeLoop: { p99: number; over20Pct: number; over50: number };
+  /** CPU % of one core: the bridge process, its mediasoup worker, this load generator (the users), the AI server; the whole machine (of cores x 100) and steal. */
+  cpuSplit: { bridgePct: number; mediasoupPct: number; generatorPct: number; aiServerPct: number; machineBusyPct: number; stealPct: number };
   /** The load generator's own lateness: each 5 ms step's delay behind its schedule. */
   senderLate: ReturnType<typeof summarize>;
   senderLatePct: number;
@@ -223,7 +259,7 @@ function userKinds(N: number, D: number): UserKind[] {
 
 async function runCell(
   bridge: BridgeProc,
-  ai: OpenAiTestServer,
+  ai: { baseUrl: string; child: ChildProcess },
   assets: ReturnType<typeof makeAssets>,
   transport: string,
   D: number,
@@ -260,6 +296,10 @@ async function runCell(
   const startAt = users.map(() => t0 + rnd() * 1000);
   const started = users.map(() => false);
   const cpu0 = cpuSeconds(bridge.pids);
+  const sfu0 = cpuSeconds(bridge.pids.slice(1));
+  const gen0 = process.cpuUsage();
+  const ai0 = cpuSeconds([ai.child.pid!]);
+  const mach0 = machineJiffies();
   const rss0 = rssBytes(bridge.pids);
   const ticks0 = await metric(bridge.url, 'voxbridge_frame_clock_ticks');
   const late0 = await metric(bridge.url, 'voxbridge_frame_clock_late_ticks');
@@ -294,6 +334,20 @@ async function runCell(
   });
   const seconds = (performance.now() - wallStart) / 1000;
   const cpu = cpuSeconds(bridge.pids) - cpu0;
+  const sfuCpu = cpuSeconds(bridge.pids.slice(1)) - sfu0;
+  const gen = process.cpuUsage(gen0);
+  const aiCpu = cpuSeconds([ai.child.pid!]) - ai0;
+  const mach1 = machineJiffies();
+  const cores = os.cpus().length;
+  const machTotal = mach1.total - mach0.total;
+  const cpuSplit = {
+    bridgePct: (100 * (cpu - sfuCpu)) / seconds,
+    mediasoupPct: (100 * sfuCpu) / seconds,
+    generatorPct: (100 * (gen.user + gen.system)) / 1e6 / seconds,
+    aiServerPct: (100 * aiCpu) / seconds,
+    machineBusyPct: machTotal ? (100 * cores * (mach1.busy - mach0.busy)) / machTotal : NaN,
+    stealPct: machTotal ? (100 * cores * (mach1.steal - mach0.steal)) / machTotal : NaN,
+  };
   const rss = rssBytes(bridge.pids);
   const ticks = (await metric(bridge.url, 'voxbridge_frame_clock_ticks')) - ticks0;
   const late = (await metric(bridge.url, 'voxbridge_frame_clock_late_ticks')) - late0;
@@ -372,6 +426,7 @@ async function runCell(
     processing: summarize(processing),
     transit: summarize(transit),
     bridgeLoop,
+    cpuSplit,
     senderLate: summarize(stepLate),
     senderLatePct: stepLate.length ? (100 * stepLate.filter((x) => x > 10).length) / stepLate.length : NaN,
     worst: parts.sort((a, b) => b.overheadMs - a.overheadMs).slice(0, 5),
@@ -399,13 +454,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   console.log(`barge-in bench: N=${args.n.join(',')} D=${args.d.join(',')} rounds=${args.rounds} (≥ ${args.minBargeIns} barge-ins per cell) transport=${args.transport.join(',')}`);
   const assets = makeAssets();
-  const ai = await OpenAiTestServer.start();
-  // A long answer, streamed with a realistic first-token delay; TTS streams
-  // ~2x faster than real time after 150 ms; ASR recognises nothing (no new turn).
-  const words = Array.from({ length: 200 }, (_, i) => ['plans', 'include', 'calls', 'data', 'support', 'and', 'roaming', 'options'][i % 8]).join(' ');
-  ai.defaultChat = { events: textEvents(words + '.', 60), firstByteDelayMs: 300, chunkDelayMs: 60 };
-  ai.defaultSpeech = { pcm: assets.agentSpeech, split: { every: 3200 }, firstByteDelayMs: 150, chunkDelayMs: 50 };
-  ai.defaultTranscription = { text: '' };
+  const ai = await startAiServer();
   const bridge = await startBridge(args.cpuProf);
   const results: CellResult[] = [];
   let saturatedAt: number | null = null;
@@ -420,7 +469,9 @@ async function main(): Promise<void> {
               `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%\n` +
               `    worst overheads (decision: detector / transit / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} / ${w.processingMs})`).join(', ')}\n` +
               `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
-              `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms`,
+              `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms\n` +
+              `    CPU (% of a core): bridge ${r.cpuSplit.bridgePct.toFixed(0)}, mediasoup ${r.cpuSplit.mediasoupPct.toFixed(0)}, users ${r.cpuSplit.generatorPct.toFixed(0)}, AI server ${r.cpuSplit.aiServerPct.toFixed(0)}; ` +
+              `machine busy ${r.cpuSplit.machineBusyPct.toFixed(0)} of ${os.cpus().length * 100}, steal ${r.cpuSplit.stealPct.toFixed(1)}`,
           );
           if (r.attempts && (r.missed / r.attempts > 0.2 || r.lateFramesPct > 5)) {
             saturatedAt = N;

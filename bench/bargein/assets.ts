@@ -50,8 +50,6 @@ export interface BenchAssets {
   noiseOnly: Int16Array[];
   /** Frame indices in noiseOnly where a new environment starts. */
   noiseScenes: number[];
-  /** What the TTS server speaks (a long espeak-ng paragraph at 16 kHz). */
-  agentSpeech: Int16Array;
 }
 
 export function makeAssets(): BenchAssets {
@@ -85,11 +83,15 @@ export function makeAssets(): BenchAssets {
   const noiseOnly = framesOf(Int16Array.from(scenes.flatMap((p) => [...p])));
   const noiseScenes: number[] = [];
   for (let at = 0, k = 0; k < scenes.length; at += scenes[k]!.length, k++) noiseScenes.push(Math.floor(at / FRAME));
-  const paragraph = speak(
+  return { speech, short, bed: framesOf(bed), noiseOnly, noiseScenes };
+}
+
+/** What the TTS server speaks: a long espeak-ng paragraph at 16 kHz (cached by the clip helpers). */
+export function agentSpeech(): Int16Array {
+  return speak(
     'Thank you for calling. Let me walk you through the options we have for your account today. ' +
       'First, there is the standard plan, which includes unlimited calls and a generous data allowance. ' +
       'Second, the premium plan adds international roaming and priority support at any hour.',
     RATE,
   );
-  return { speech, short, bed: framesOf(bed), noiseOnly, noiseScenes, agentSpeech: paragraph };
 }
