@@ -214,6 +214,8 @@ interface CellResult {
   detector: ReturnType<typeof summarize>;
   processing: ReturnType<typeof summarize>;
   transit: ReturnType<typeof summarize>;
+  /** The bridge's event loop held up between onset arrival and decision (the bridge's part of the transit). */
+  loopStall: ReturnType<typeof summarize>;
   /** The bridge's event loop: frame clock sub-tick lateness (bucket bound of p99, share > 20 ms, count > 50 ms). */
   bridgeLoop: { p99: number; over20Pct: number; over50: number };
   /** CPU % of one core: the bridge process, its mediasoup worker, this load generator (the users), the AI server; the whole machine (of cores x 100) and steal. */
@@ -222,7 +224,7 @@ interface CellResult {
   senderLate: ReturnType<typeof summarize>;
   senderLatePct: number;
   /** The five largest overheads with their parts, to see what makes the tail. */
-  worst: { overheadMs: number; decisionMs: number; detectorMs: number; transitMs: number; processingMs: number }[];
+  worst: { overheadMs: number; decisionMs: number; detectorMs: number; transitMs: number; processingMs: number; loopStallMs: number }[];
   framesAfterDecision: number;
   abortDelayMaxMs: number;
   missed: number;
@@ -359,6 +361,7 @@ async function runCell(
   const detector: number[] = [];
   const processing: number[] = [];
   const transit: number[] = [];
+  const loopStall: number[] = [];
   const parts: CellResult['worst'] = [];
   let framesAfter = 0;
   let abortMax = 0;
@@ -392,8 +395,9 @@ async function runCell(
         if (r.DetectorMs !== undefined) detector.push(r.DetectorMs);
         if (r.ProcessingMs !== undefined) processing.push(r.ProcessingMs);
         if (r.TransitMs !== undefined) transit.push(r.TransitMs);
+        if (r.LoopStallMs !== undefined) loopStall.push(r.LoopStallMs);
         if (r.OverheadMs !== undefined)
-          parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs });
+          parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs });
         framesAfter += r.FramesAfterDecision;
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
       }
@@ -425,6 +429,7 @@ async function runCell(
     detector: summarize(detector),
     processing: summarize(processing),
     transit: summarize(transit),
+    loopStall: summarize(loopStall),
     bridgeLoop,
     cpuSplit,
     senderLate: summarize(stepLate),
@@ -467,7 +472,7 @@ async function main(): Promise<void> {
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
               `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%\n` +
-              `    worst overheads (decision: detector / transit / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} / ${w.processingMs})`).join(', ')}\n` +
+              `    worst overheads (decision: detector / transit [our loop held] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}] / ${w.processingMs})`).join(', ')}\n` +
               `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
               `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms\n` +
               `    CPU (% of a core): bridge ${r.cpuSplit.bridgePct.toFixed(0)}, mediasoup ${r.cpuSplit.mediasoupPct.toFixed(0)}, users ${r.cpuSplit.generatorPct.toFixed(0)}, AI server ${r.cpuSplit.aiServerPct.toFixed(0)}; ` +
@@ -501,6 +506,7 @@ async function main(): Promise<void> {
     'detector p50': f1(r.detector.p50),
     'detector p99': f1(r.detector.p99),
     'transit p99': f1(r.transit.p99),
+    'of which our loop p99': f1(r.loopStall.p99),
     'processing p99': f1(r.processing.p99),
     'bridge loop > 20 ms %': f1(r.bridgeLoop.over20Pct),
     'sender late % (p99 ms)': `${f1(r.senderLatePct)} (${f1(r.senderLate.p99)})`,
@@ -523,7 +529,8 @@ async function main(): Promise<void> {
       'one frame: the last packet went out on the clock tick before the decision. decision = decision time − (onset arrival + D).\n' +
       'detector = speech the detector had heard past D when it decided (audio time: its algorithmic delay); transit = how much\n' +
       'later than real-time pace the deciding packet arrived, counted from the onset packet (load generator, mediasoup, socket\n' +
-      'reads); processing = decision time − arrival of the deciding packet. sender late = the load generator\'s 5 ms steps more\n' +
+      'reads; "of which our loop" = the longest the bridge\'s event loop was held up in that window, from its frame clock);\n' +
+      'processing = decision time − arrival of the deciding packet. sender late = the load generator\'s 5 ms steps more\n' +
       'than 10 ms behind schedule.\n' +
       "client = the same latency seen from the simulated user's socket.\n",
   );

@@ -18,6 +18,9 @@ export interface Ticker {
 /** Upper bounds (ms) of the sub-tick lateness histogram (the last bucket is +Inf). */
 export const LATENESS_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100];
 
+/** Sub-ticks remembered for maxLateSince(): 1.28 s at 5 ms. */
+const RECENT = 256;
+
 export interface ClockStats {
   ticks: number;
   /**
@@ -49,6 +52,10 @@ export class FrameClock {
   private m = 0;
   readonly stats: ClockStats = { ticks: 0, lateness: new Array(LATENESS_BUCKETS_MS.length + 1).fill(0), latenessSumMs: 0, late: 0, maxLateMs: 0, reanchored: 0, errors: 0 };
   private readonly reported = new WeakMap<Ticker, string>();
+  /** The last RECENT sub-ticks' ideal wall time and lateness, for maxLateSince(). */
+  private readonly recentAt = new Float64Array(RECENT);
+  private readonly recentLate = new Float64Array(RECENT);
+  private recentN = 0;
 
   constructor(
     readonly periodMs = 20,
@@ -122,6 +129,9 @@ export class FrameClock {
       while (b < LATENESS_BUCKETS_MS.length && lateMs > LATENESS_BUCKETS_MS[b]) b++;
       this.stats.lateness[b]++;
       this.stats.latenessSumMs += lateMs;
+      const r = this.recentN++ % RECENT;
+      this.recentAt[r] = performance.timeOrigin + ideal;
+      this.recentLate[r] = lateMs;
       if (lateMs > this.stats.maxLateMs) this.stats.maxLateMs = lateMs;
       const wall = performance.timeOrigin + ideal;
       for (const t of tickers) {
@@ -146,6 +156,24 @@ export class FrameClock {
       this.m = 0;
     }
     if (this.phase.size) this.schedule();
+  }
+
+  /**
+   * The longest a sub-tick waited after `wallMs` (ms since epoch, at most ~1.3 s back):
+   * how long this process's event loop was held up since then, e.g. between a speech
+   * onset's arrival and the interrupt decision. Resolution: the sub-ticks that have
+   * tickers (5 ms with many sessions, 20 ms with one).
+   */
+  maxLateSince(wallMs: number): number {
+    let max = 0;
+    const n = Math.min(this.recentN, RECENT);
+    for (let i = 1; i <= n; i++) {
+      const r = (this.recentN - i) % RECENT;
+      // the part of this sub-tick's wait that fell inside the window
+      const held = this.recentAt[r] + this.recentLate[r] - Math.max(this.recentAt[r], wallMs);
+      if (held > max) max = held;
+    }
+    return max;
   }
 
   stop(): void {

@@ -75,6 +75,11 @@ export interface BargeInRecord {
   transitMs: number;
   /** The bridge's share: decision time − arrival of the packet carrying the deciding frame. */
   processingMs: number;
+  /**
+   * The longest this process's event loop was held up between the onset's arrival and
+   * the decision (frame clock lateness): the part of the transit that is our own socket reads.
+   */
+  loopStallMs: number;
   speechId: string;
 }
 
@@ -278,6 +283,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       detectorMs: v.heardSinceOnsetMs - this.config.interrupt.durationMs,
       transitMs: v.transitSinceOnsetMs,
       processingMs: decisionMs - v.frameArrivalMs,
+      loopStallMs: this.deps.clock.maxLateSince(onsetArrivalMs),
       speechId: stopped.id,
     };
     this.pendingBargeIn = rec;
@@ -606,6 +612,7 @@ export class AgentSession extends EventEmitter implements Ticker {
         DetectorMs: round(b.detectorMs),
         TransitMs: round(b.transitMs),
         ProcessingMs: round(b.processingMs),
+        LoopStallMs: round(b.loopStallMs),
         At: new Date(b.at).toISOString(),
       })),
       LastBargeInLatencyMs: last ? round(last.latencyMs) : null,

@@ -75,4 +75,22 @@ describe('FrameClock', () => {
     expect(clock.stats.lateness.slice(5).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
     expect(clock.stats.latenessSumMs).toBeGreaterThan(20);
   });
+
+  it('maxLateSince() reports how long the loop was held up in a recent window, and nothing for a window after it', async () => {
+    const clock = new FrameClock(20, 5, 4);
+    const t = { tick: () => undefined };
+    clock.add(t);
+    await new Promise((r) => setTimeout(r, 40));
+    const before = performance.timeOrigin + performance.now();
+    const end = performance.now() + 45;
+    while (performance.now() < end);
+    await new Promise((r) => setTimeout(r, 30));
+    const after = performance.timeOrigin + performance.now();
+    await new Promise((r) => setTimeout(r, 30));
+    clock.remove(t);
+    // one ticker = one sub-tick per 20 ms: the one due first after the stall began waited >= 45 - 20 ms
+    expect(clock.maxLateSince(before)).toBeGreaterThanOrEqual(24);
+    // sub-ticks due after the stall: on time or (on a loaded machine) a little late
+    expect(clock.maxLateSince(after)).toBeLessThan(20);
+  });
 });
