@@ -107,7 +107,11 @@ describe.skipIf(!chromiumAvailable())('room page in Chromium', () => {
       clicks.push(ms);
     }
     clicks.sort((a, b) => a - b);
-    expect(clicks[1]).toBeLessThan(100);
+    // Most of click -> silence is Chromium's playout buffer (72-80 ms alone, 115-125 ms
+    // with the rest of the suite on two cores; click -> bridge is 2-20 ms). The bound
+    // tells a flush (silence within a few frames) from none (the 4-6 s tone plays on);
+    // the latency itself is the bench's job.
+    expect(clicks[1]).toBeLessThan(250);
     expect(session.state).toBe('listening');
 
     // The agent speaks again (proactive TTS, 660 Hz); the fake microphone's question barges in.
