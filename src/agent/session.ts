@@ -34,8 +34,12 @@ export type AgentState = 'listening' | 'thinking' | 'speaking' | 'taken-over' | 
 
 /** What a transport provides to carry the agent's voice and messages. */
 export interface AgentOutput {
-  /** One frame of agent audio (FRAME_SAMPLES at CORE_RATE), valid only during the call. */
-  sendAudio(frame: Int16Array, talkSpurtStart: boolean): void;
+  /**
+   * One frame of agent audio (FRAME_SAMPLES at CORE_RATE), valid only during the call.
+   * `frameTimeMs` is the frame's ideal time on the shared clock (ms since epoch): a
+   * late tick is not a gap in the agent's voice.
+   */
+  sendAudio(frame: Int16Array, talkSpurtStart: boolean, frameTimeMs?: number): void;
   /** A room/data-channel message (subtitles, takeover and hang-up events). */
   sendMessage(msg: Record<string, unknown>): void;
   /** Barge-in/manual interrupt: drop any agent audio buffered downstream (gateways' "clear"). */
@@ -208,8 +212,8 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.deps.clock.poll();
   }
 
-  /** Frame clock: one frame of agent audio per period. */
-  tick(): void {
+  /** Frame clock: one frame of agent audio per period (`frameTimeMs`: its ideal time). */
+  tick(frameTimeMs = nowMs()): void {
     if (this._ended) return;
     // end of turn on silence even when no audio arrives (DTX, muted microphone)
     if (this.user.speaking || this.human?.speaking) {
@@ -234,7 +238,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       if (b && b.speechId === handle.id) b.framesAfterDecision++;
       this.emit('frameAfterInterrupt', handle.id);
     }
-    this.output.sendAudio(this.frame, talkSpurt);
+    this.output.sendAudio(this.frame, talkSpurt, frameTimeMs);
     this.lastOutAt = nowMs();
     this.farRef.onTick(this.lastOutAt, this.frame);
     this.lastOutHandle = handle;

@@ -93,7 +93,7 @@ export class AgentParticipant extends EventEmitter {
     super();
     this.log = createLogger('room.agent', { room: room.id, agent: session.id });
     this.output = {
-      sendAudio: (frame, talkSpurtStart) => this.sendAudio(frame, talkSpurtStart),
+      sendAudio: (frame, talkSpurtStart, frameTimeMs) => this.sendAudio(frame, talkSpurtStart, frameTimeMs),
       sendMessage: (msg) => this.broadcast(JSON.stringify(msg)),
       // Nothing is buffered on this side (packets leave as the core's clock makes
       // them); the talk-spurt is closed with silence so receivers stop at once.
@@ -135,11 +135,11 @@ export class AgentParticipant extends EventEmitter {
     });
   }
 
-  private sendAudio(frame: Int16Array, talkSpurtStart: boolean): void {
+  private sendAudio(frame: Int16Array, talkSpurtStart: boolean, frameTimeMs?: number): void {
     const p = this.audioProducer;
     if (!p || p.closed || !this.sender) return;
     try {
-      this.sender.sendFrame(frame, talkSpurtStart);
+      this.sender.sendFrame(frame, talkSpurtStart, frameTimeMs);
       this.framesSent++;
     } catch (e) {
       // The frame clock swallows ticker errors: report the first one of a run here.

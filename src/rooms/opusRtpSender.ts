@@ -73,9 +73,14 @@ export class OpusRtpSender {
     this.lastAt = (this.opts.now ? this.opts.now() : performance.now()) + 20 * (frames - 1);
   }
 
-  /** Encodes and sends one frame now. */
-  sendFrame(pcm: Int16Array, talkSpurtStart: boolean): void {
-    const now = this.opts.now ? this.opts.now() : performance.now();
+  /**
+   * Encodes and sends one frame now. `frameTimeMs` (ms since epoch) is the frame's ideal
+   * time on the core's clock: gaps are measured on it, so a tick that runs late (a busy
+   * event loop) is not taken for a pause, which would advance the RTP clock a frame too
+   * far and make the receiver conceal 20 ms that was never missing.
+   */
+  sendFrame(pcm: Int16Array, talkSpurtStart: boolean, frameTimeMs?: number): void {
+    const now = frameTimeMs !== undefined ? frameTimeMs - performance.timeOrigin : this.opts.now ? this.opts.now() : performance.now();
     // A gap longer than a frame and a half is a new talk-spurt even if the core did not say so.
     const newSpurt = talkSpurtStart || !this.started || now - this.lastAt > 30;
     if (newSpurt) {
