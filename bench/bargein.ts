@@ -87,30 +87,43 @@ function parseArgs(argv: string[]): Args {
 
 // ---------------------------------------------------------------- child processes
 
+/**
+ * Spawns a child and waits for the line that says where it listens; its stdout is
+ * drained for the rest of its life (a full pipe would block it).
+ */
+async function spawnListening(args: string[], env: NodeJS.ProcessEnv, line: RegExp, what: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out: string | null = '';
+    child.stdout!.on('data', (d) => {
+      if (out === null) return;
+      out += d;
+      const m = line.exec(out);
+      if (m) {
+        out = null;
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (c) => reject(new Error(`${what} exited ${c}`)));
+  });
+  return { child, url };
+}
+
 /** The OpenAI-protocol test server in its own process (see bargein/aiServer.ts). */
 async function startAiServer(): Promise<{ child: ChildProcess; baseUrl: string; close(): Promise<void> }> {
-  const child = spawn(process.execPath, [path.join(root, 'node_modules', 'vite-node', 'vite-node.mjs'), path.join(__dirname, 'bargein', 'aiServer.ts')], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /ai server on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (c) => reject(new Error(`ai server exited ${c}`)));
-  });
+  const vn = path.join(root, 'node_modules', 'vite-node', 'vite-node.mjs');
+  const { child, url } = await spawnListening([vn, path.join(__dirname, 'bargein', 'aiServer.ts')], process.env, /ai server on (http:\/\/\S+)/, 'ai server');
   return {
     child,
-    baseUrl,
+    baseUrl: url,
     close: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     },
   };
 }
+
+// ---------------------------------------------------------------- bridge process
 
 interface BridgeProc {
   child: ChildProcess;
@@ -120,20 +133,8 @@ interface BridgeProc {
 
 async function startBridge(cpuProf: boolean): Promise<BridgeProc> {
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(outDir, 'prof')] : [];
-  const child = spawn(process.execPath, [...prof, path.join(root, 'bin', 'voxbridge.js')], {
-    cwd: root,
-    env: { ...process.env, VOXBRIDGE_PORT: '0', VOXBRIDGE_API_KEY: API_KEY, VOXBRIDGE_WORKERS: '1', VOXBRIDGE_MAX_SESSIONS: '2000', VOXBRIDGE_LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (c) => reject(new Error(`bridge exited ${c}`)));
-  });
+  const env = { ...process.env, VOXBRIDGE_PORT: '0', VOXBRIDGE_API_KEY: API_KEY, VOXBRIDGE_WORKERS: '1', VOXBRIDGE_MAX_SESSIONS: '2000', VOXBRIDGE_LOG_LEVEL: 'error' };
+  const { child, url } = await spawnListening([...prof, path.join(root, 'bin', 'voxbridge.js')], env, /listening on (http:\/\/\S+)/, 'bridge');
   const health = (await (await fetch(`${url}/healthz`)).json()) as { workers: { pid: number }[] };
   return { child, url, pids: [child.pid!, ...health.workers.map((w) => w.pid)] };
 }

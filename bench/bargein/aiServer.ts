@@ -2,9 +2,10 @@
  * The bench's LLM/TTS/ASR endpoints in a process of their own: a local server
  * speaking the OpenAI wire protocol (LLM first token after 300 ms, then ~3 words
  * per 60 ms; TTS first byte after 150 ms, then 16 kHz PCM at 2x real time; ASR
- * recognises nothing, so no new turn starts). At 100 sessions its streams kept
- * the users' event loop busy for tens of ms at a time, and a user that sends
- * late delays the bridge's decision: the load generator measured itself. Run by
+ * recognises nothing, so no new turn starts). In the users' process it shared
+ * their event loop, and a user that sends late delays the bridge's decision (at
+ * 100 sessions the users' 5 ms steps ran up to 67-80 ms late with it there, 24-43
+ * ms without): the load generator partly measured itself. Run by
  * bench/bargein.ts (`vite-node bench/bargein/aiServer.ts`); prints its URL.
  */
 import { OpenAiTestServer, textEvents } from '../../test/helpers/openaiServer';

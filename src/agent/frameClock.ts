@@ -129,11 +129,11 @@ export class FrameClock {
       while (b < LATENESS_BUCKETS_MS.length && lateMs > LATENESS_BUCKETS_MS[b]) b++;
       this.stats.lateness[b]++;
       this.stats.latenessSumMs += lateMs;
-      const r = this.recentN++ % RECENT;
-      this.recentAt[r] = performance.timeOrigin + ideal;
-      this.recentLate[r] = lateMs;
       if (lateMs > this.stats.maxLateMs) this.stats.maxLateMs = lateMs;
       const wall = performance.timeOrigin + ideal;
+      const r = this.recentN++ % RECENT;
+      this.recentAt[r] = wall;
+      this.recentLate[r] = lateMs;
       for (const t of tickers) {
         try {
           t.tick(wall);
