@@ -142,7 +142,15 @@ async function main(): Promise<void> {
         }
         const extra = reached.filter((x) => !c.users.some(([a, b]) => x > a && x < b + 0.3 * RATE)).length;
         lat.sort((x, y) => x - y);
-        const row = { detector: det.name, clip: c.name, users: c.users.length, detected: lat.length, 'D reached p50 ms': lat.length ? Math.round(lat[lat.length >> 1]) : NaN, 'max ms': lat.length ? Math.round(lat[lat.length - 1]) : NaN, 'other D-reached': extra };
+        // the speech start (D = 0) over the echo: decision - first labelled sample
+        const startLat: number[] = [];
+        for (const [a] of c.users) {
+          const s = r.starts.find((x) => x > a - 0.1 * RATE && x < a + 0.6 * RATE);
+          if (s !== undefined) startLat.push(((s - a) * 1000) / RATE);
+        }
+        startLat.sort((x, y) => x - y);
+        const q = (xs: number[], p: number) => (xs.length ? Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]) : NaN);
+        const row = { detector: det.name, clip: c.name, users: c.users.length, detected: lat.length, 'start p50 ms': q(startLat, 0.5), 'start p95 ms': q(startLat, 0.95), 'D reached p50 ms': q(lat, 0.5), 'max ms': lat.length ? Math.round(lat[lat.length - 1]) : NaN, 'other D-reached': extra };
         dtRows.push(row);
         dt[c.name] = row;
       }

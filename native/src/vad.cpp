@@ -117,7 +117,7 @@ void Vad::reset() {
   for (int s = 0; s < kMinSub; s++) hopMin_[s] = 1e300;
   hopFloor_ = 0;
   for (int j = 0; j < kSustainBlocks; j++) hfBlk_[j] = 0;
-  for (int j = 0; j < kHop / kBlk; j++) hfHop_[j] = 0;
+  for (int j = 0; j < kHop / kBlk; j++) hfHop_[j] = farHfHop_[j] = 0;
   hfPos_ = 0;
   hfSmooth_ = 0;
   hfCurMin_ = 1e300;
@@ -195,14 +195,6 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     lpE += s;
   }
 
-  // 4-8 kHz block energies (zero at 8 kHz input)
-  double hfE = 0;
-  for (int j = 0; j < kHop / kBlk; j++) {
-    hfBlk_[hfPos_] = hfHop_[j];
-    hfPos_ = (hfPos_ + 1) % kSustainBlocks;
-    hfE += hfHop_[j];
-  }
-
   // 2 ms block energies and the hop energy
   double hopE = 0;
   for (int j = 0; j < kHop / kBlk; j++) {
@@ -213,11 +205,17 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   }
 
   // far end: band history and echo estimate
+  double hfNear = 0, hfPred = 0;
+  for (int j = 0; j < kHop / kBlk; j++) hfNear += hfHop_[j];
   bool farActive = false;
   if (farGiven) {
     // a silent far end (digital zero for a while) has no bands: no FFT for it
-    if (far8) sig_.bands(far_, far8);
-    farActive = echo_.push(far8 ? far_.band : nullptr, far_.silentHops == 0);
+    double farHf = 0;
+    if (far8) {
+      sig_.bands(far_, far8);
+      for (int j = 0; j < kHop / kBlk; j++) farHf += farHfHop_[j];
+    }
+    farActive = echo_.push(far8 ? far_.band : nullptr, farHf, hfNear, far_.silentHops == 0);
   } else {
     echo_.absent();
   }
@@ -233,7 +231,19 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     // of a spurt only when the next one starts)
     if (!speaking_ && echo_.settled()) echo_.learn(near_.band);
     echo_.subtract(resid);
+    hfPred = echo_.predictHf();
   }
+  // 4-8 kHz block energies less the predicted echo (a fricative over the agent's
+  // voice counts when the agent's own 4-8 kHz echo is small); zero at 8 kHz input.
+  // The blocks (for sustain) less a fifth of the hop's prediction each, the hop's
+  // energy (for the SNR) less all of it: its timing is known to a hop, not a block.
+  for (int j = 0; j < kHop / kBlk; j++) {
+    const double r = hfHop_[j] - hfPred / (kHop / kBlk);
+    hfBlk_[hfPos_] = r > 0 ? r : 0;
+    hfPos_ = (hfPos_ + 1) % kSustainBlocks;
+  }
+  const double hfE = hfNear;
+  const double hfRes = hfE > hfPred ? hfE - hfPred : 0;
 
   // noise floors: minimum statistics over kMinSub * kMinSubLen hops
   hopsSeen_++;
@@ -303,9 +313,9 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     shapeMean += shape[b];
   }
   if (decim_ > 1) {
-    // 4-8 kHz counts as kHfWeight bands, when it is not the agent's echo
-    if (!farActive && hfFloor_ > 0) {
-      const double g = hfE / hfFloor_;
+    // 4-8 kHz counts as kHfWeight bands, less the agent's predicted echo
+    if (hfFloor_ > 0) {
+      const double g = hfRes / hfFloor_;
       if (g > 1) {
         const double db = db10(g);
         snrSum += kHfWeight * (db < 30 ? db : 30);
@@ -327,7 +337,12 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       rs += resid[b];
       fs += floor_[b];
     }
-    fgDb = db10(1 + rs / fs) - bgDb_;
+    // over an active far end the 4-8 kHz band joins as kHfWeight more bands: a
+    // fricative over the agent's voice may have nothing left below 4 kHz once the
+    // echo is taken out. (Not otherwise: over music and babble it costs misses.)
+    double lvl = rs / fs;
+    if (farActive && decim_ > 1 && hfFloor_ > 0) lvl = (kBands * lvl + kHfWeight * (hfRes / hfFloor_)) / (kBands + kHfWeight);
+    fgDb = db10(1 + lvl) - bgDb_;
   }
   const double busy = clamp01((bgDb_ - kBgFree) / kBgRamp);
   const double fgThr = busy * clampTo(kFgK * std::sqrt(bgVar_), kFgMin, kFgMax);
@@ -369,7 +384,7 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   for (int j = 0; j < kSustainBlocks; j++) {
     if (lpBlk_[j] > lpThr) aboveLp++;
     if (blk_[(blkPos_ - 1 - j + kBlocks) % kBlocks] > bbThr) aboveBb++;
-    if (decim_ > 1 && !farActive && hfBlk_[j] > hfThr) aboveHf++;
+    if (decim_ > 1 && hfBlk_[j] > hfThr) aboveHf++;
   }
   int above = aboveLp > aboveBb ? aboveLp : aboveBb;
   if (aboveHf > above) above = aboveHf;
@@ -417,7 +432,7 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   const bool isFg = isSpeech && fgDb >= fgThr && peak < kStartPeak;
   // a voiced hop for D: periodic, standing out, not a tone, with some speech evidence
   // even if under the speech threshold (a vowel's edge next to a consonant cluster:
-  // "ex|cuse" over an active far end, where the 4-8 kHz band does not count)
+  // "ex|cuse" over an active far end, whose echo fills the 4-8 kHz band)
   const bool voicedFg = harm >= voicedHarm && score >= kVoicedScore && fgDb >= fgThr && peak < kStartPeak;
   if (warm) {
     // (kept per hop for relearnSegmentStart: the background before this hop's update,
@@ -659,7 +674,7 @@ uint32_t Vad::process(const int16_t* pcm, const int16_t* farEnd, double* out) {
       far_.silentHops = nz ? 0 : far_.silentHops + 1;
       if (far_.silentHops == kFarSkip + 1) far_.reset(), far_.silentHops = kFarSkip + 1;
       farLive = far_.silentHops <= kFarSkip;
-      if (farLive) sig_.toInternal(far_, f, f8_, nullptr);
+      if (farLive) sig_.toInternal(far_, f, f8_, farHfHop_);
     }
     // events accumulate over the hops of the frame; kSpeech is the state at its end
     flags = (flags & ~static_cast<uint32_t>(kSpeech)) | hop(n8_, farLive ? f8_ : nullptr, farEnd != nullptr);

@@ -22,6 +22,9 @@
 //      by a frame or two from one talk spurt to the next), in wall-clock time and
 //      in talk-spurt time (an echo path that pauses with the far end, e.g. a
 //      playout buffer, brings the end of a spurt back when the next one starts).
+//      At 16/48 kHz input the 4-8 kHz energy (fricatives) has an echo gain of its
+//      own, regressed on 90 ms means of both ends at that delay, and counts above
+//      the echo it predicts (and then also in the foreground level of step 5).
 //   4. Evidence per hop: band SNR (mean of per-band dB above the floor),
 //      periodicity (normalized autocorrelation at 60-400 Hz of the LPC-whitened
 //      signal below 1 kHz: noise is not periodic), spectral-shape change over
@@ -160,7 +163,8 @@ class Vad {
   double lpBlk_[15];  // 2 ms block energies below 1 kHz, last 30 ms
   int lpPos_;
   // 4-8 kHz (16 and 48 kHz input only): 2 ms block energies of the differentiated 16 kHz signal
-  double hfHop_[5], hfBlk_[15];
+  // (hfBlk_: after the predicted echo; farHfHop_: the far end's blocks)
+  double hfHop_[5], hfBlk_[15], farHfHop_[5];
   int hfPos_;
   double hfSmooth_, hfCurMin_, hfMin_[kMinSub], hfFloor_;
 

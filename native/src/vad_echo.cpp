@@ -26,6 +26,12 @@ void EchoModel::reset() {
   std::memset(my_, 0, sizeof my_);
   std::memset(myy_, 0, sizeof myy_);
   std::memset(gain_, 0, sizeof gain_);
+  std::memset(histHf_, 0, sizeof histHf_);
+  std::memset(spurtHf_, 0, sizeof spurtHf_);
+  std::memset(nearHf_, 0, sizeof nearHf_);
+  posHf_ = nearHfPos_ = 0;
+  mxH_ = mxxH_ = mxyH_ = myH_ = gainHf_ = 0;
+  hfHops_ = 0;
   pos_ = 0;
   spurtPos_ = 0;
   run_ = 0;
@@ -33,8 +39,12 @@ void EchoModel::reset() {
   delay_ = -1;
 }
 
-bool EchoModel::push(const double* farBand, bool samples) {
+bool EchoModel::push(const double* farBand, double farHf, double nearHf, bool samples) {
   pos_ = (pos_ + 1) % kHist;
+  posHf_ = (posHf_ + 1) % kHistHf;
+  histHf_[posHf_] = farBand ? farHf : 0;
+  nearHf_[nearHfPos_] = nearHf;
+  nearHfPos_ = (nearHfPos_ + 1) % kHfSmooth;
   double tot = 0;
   for (int b = 0; b < kBands; b++) {
     const double v = farBand ? farBand[b] : 0;
@@ -47,6 +57,7 @@ bool EchoModel::push(const double* farBand, bool samples) {
   if (farBand && samples) {
     spurtPos_ = (spurtPos_ + 1) % kHist;
     for (int b = 0; b < kBands; b++) spurt_[spurtPos_][b] = farBand[b];
+    spurtHf_[spurtPos_] = farHf;
   }
   run_ = samples ? run_ + 1 : 0;
   for (int d = 0; d < kDelays; d++)
@@ -90,6 +101,26 @@ void EchoModel::learn(const double* nearBand) {
   // the user for the rest of the segment
   if (best < 0 && activeHops_ > kWarmHops && delay_ >= 0) best = delay_;
   delay_ = best;
+  if (best >= 0) {
+    double x = 0, y = 0;
+    for (int j = 0; j < kHfSmooth; j++) {
+      x += histHf_[(posHf_ - best - j + 2 * kHistHf) % kHistHf];
+      y += nearHf_[j];
+    }
+    x /= kHfSmooth;
+    y /= kHfSmooth;
+    hfHops_++;
+    const double ah = hfHops_ < 100 ? 1.0 / hfHops_ : 0.01;
+    myH_ += ah * (y - myH_);
+    mxH_ += ah * (x - mxH_);
+    mxxH_ += ah * (x * x - mxxH_);
+    mxyH_ += ah * (x * y - mxyH_);
+    const double cov = mxyH_ - mxH_ * myH_;
+    const double vx = mxxH_ - mxH_ * mxH_;
+    gainHf_ = cov > 0 && vx > 0 ? cov / vx : 0;
+  } else {
+    gainHf_ = 0;
+  }
   for (int b = 0; b < kBands; b++) {
     if (best < 0) {
       gain_[b] = 0;
@@ -136,6 +167,34 @@ void EchoModel::subtract(double* resid) const {
     const double r = resid[b] - pred;
     resid[b] = r > 0 ? r : 0;
   }
+}
+
+// The loudest far 4-8 kHz energy within +-kSpread hops of the delay (wall clock and
+// talk-spurt time), as the bands' prediction takes it.
+double EchoModel::farHfMax() const {
+  double mx = 0;
+  for (int d = delay_ - kSpread; d <= delay_ + kSpread; d++) {
+    if (d < 0) continue;
+    const double v = histHf_[(posHf_ - d + kHistHf) % kHistHf];
+    if (v > mx) mx = v;
+    const double w = spurtHf_[(spurtPos_ - d + kHist) % kHist];
+    if (w > mx) mx = w;
+  }
+  return mx;
+}
+
+// The 4-8 kHz band as the bands above, without the neighbour leak (its energy is
+// measured on another scale than the FFT bands').
+double EchoModel::predictHf() const {
+  if (activeHops_ < kWarmHops || delay_ < 0) {
+    double mx = 0;
+    for (int d = 0; d < kDelays + 1; d++) {
+      const double v = histHf_[(posHf_ - d + kHistHf) % kHistHf];
+      if (v > mx) mx = v;
+    }
+    return kEchoPrior * mx;
+  }
+  return kEchoMargin * gainHf_ * farHfMax();
 }
 
 double EchoModel::meanGain() const {

@@ -21,19 +21,23 @@ class EchoModel {
 
   EchoModel() { reset(); }
   void reset();
-  // One hop of a given far end: its band energies (nullptr: silent, no bands) and
-  // whether the hop carried samples (not digital silence). Returns whether the far
-  // end was active anywhere in the echo window (then learn/subtract apply).
-  bool push(const double* farBand, bool samples);
+  // One hop of a given far end: its band energies (nullptr: silent, no bands), its
+  // 4-8 kHz energy (0 at 8 kHz input), the near end's 4-8 kHz energy, and whether
+  // the hop carried samples (not digital silence). Returns whether the far end was
+  // active anywhere in the echo window (then learn/subtract apply).
+  bool push(const double* farBand, double farHf, double nearHf, bool samples);
   // A hop without a far-end reference.
   void absent() { run_ = 0; }
   // Whether this hop may train the model: during warm-up, or inside a talk spurt
   // whose echo has had time to arrive.
   bool settled() const { return activeHops_ < kWarmHops || delay_ < 0 || run_ > delay_ + kSpread; }
-  // Trains the regression on a hop where the near end is not talking.
+  // Trains the regression on a hop where the near end is not talking. The 4-8 kHz
+  // energy gets a gain of its own, at the delay the bands pick.
   void learn(const double* nearBand);
   // resid[b] -= predicted echo (floored at 0), on an active hop.
   void subtract(double* resid) const;
+  // The predicted echo energy in 4-8 kHz (with the margin), on an active hop.
+  double predictHf() const;
   // Estimated delay in hops once warm (-1 before), and the mean gain over the bands.
   int delay() const { return activeHops_ >= kWarmHops ? delay_ : -1; }
   double meanGain() const;
@@ -50,6 +54,16 @@ class EchoModel {
   int activeHops_;
   int delay_;
   double gain_[kBands];
+  // the 4-8 kHz energy: far history (wall clock, talk spurt), regression, gain
+  // (regressed on 90 ms means of both ends: fricatives are short, and an echo a hop
+  // or two off the estimated delay does not correlate with the far end hop by hop)
+  static constexpr int kHfSmooth = 9;
+  static constexpr int kHistHf = kDelays + kHfSmooth;
+  double histHf_[kHistHf], spurtHf_[kHist], nearHf_[kHfSmooth];
+  int posHf_, nearHfPos_;
+  double mxH_, mxxH_, mxyH_, myH_, gainHf_;
+  int hfHops_;
+  double farHfMax() const;
 };
 
 }  // namespace vad

@@ -12,6 +12,8 @@ import { BANDS } from './vadSignal';
 const DELAYS = 33; // echo delays searched: 0..320 ms, in hops
 const SPREAD = 4; // hops either side of the estimated delay the prediction covers
 const HIST = DELAYS + SPREAD + 1;
+const HF_SMOOTH = 9; // hops of the 4-8 kHz means the regression compares (90 ms)
+const HIST_HF = DELAYS + HF_SMOOTH;
 const WARM_HOPS = 100; // far-end-active hops before the estimate is trusted
 const FAR_ACTIVE = 0.01; // far-end band energy sum (~ -60 dBFS)
 const ECHO_PRIOR = 2.0; // echo gain assumed before warm-up ends (+3 dB)
@@ -35,6 +37,20 @@ export class EchoModel {
   private activeHops = 0;
   private delayHops = -1;
   private readonly gain = new Float64Array(BANDS);
+  // the 4-8 kHz energy: far history (wall clock, talk spurt), regression, gain
+  private readonly histHf = new Float64Array(HIST_HF);
+  private readonly spurtHf = new Float64Array(HIST);
+  // (regressed on 90 ms means of both ends: fricatives are short, and an echo a hop
+  // or two off the estimated delay does not correlate with the far end hop by hop)
+  private readonly nearHf = new Float64Array(HF_SMOOTH);
+  private posHf = 0;
+  private nearHfPos = 0;
+  private mxH = 0;
+  private mxxH = 0;
+  private mxyH = 0;
+  private myH = 0;
+  private gainHf = 0;
+  private hfHops = 0;
 
   reset(): void {
     this.hist.fill(0);
@@ -46,6 +62,12 @@ export class EchoModel {
     this.my.fill(0);
     this.myy.fill(0);
     this.gain.fill(0);
+    this.histHf.fill(0);
+    this.spurtHf.fill(0);
+    this.nearHf.fill(0);
+    this.posHf = this.nearHfPos = 0;
+    this.mxH = this.mxxH = this.mxyH = this.myH = this.gainHf = 0;
+    this.hfHops = 0;
     this.pos = 0;
     this.spurtPos = 0;
     this.run = 0;
@@ -54,12 +76,17 @@ export class EchoModel {
   }
 
   /**
-   * One hop of a given far end: its band energies (null: silent, no bands) and
-   * whether the hop carried samples (not digital silence). Returns whether the far
-   * end was active anywhere in the echo window (then learn/subtract apply).
+   * One hop of a given far end: its band energies (null: silent, no bands), its
+   * 4-8 kHz energy (0 at 8 kHz input), the near end's 4-8 kHz energy, and whether
+   * the hop carried samples (not digital silence). Returns whether the far end was
+   * active anywhere in the echo window (then learn/subtract apply).
    */
-  push(farBand: Float64Array | null, samples: boolean): boolean {
+  push(farBand: Float64Array | null, farHf: number, nearHf: number, samples: boolean): boolean {
     this.pos = (this.pos + 1) % HIST;
+    this.posHf = (this.posHf + 1) % HIST_HF;
+    this.histHf[this.posHf] = farBand ? farHf : 0;
+    this.nearHf[this.nearHfPos] = nearHf;
+    this.nearHfPos = (this.nearHfPos + 1) % HF_SMOOTH;
     let tot = 0;
     for (let b = 0; b < BANDS; b++) {
       const v = farBand ? farBand[b] : 0;
@@ -72,6 +99,7 @@ export class EchoModel {
     if (farBand && samples) {
       this.spurtPos = (this.spurtPos + 1) % HIST;
       for (let b = 0; b < BANDS; b++) this.spurt[this.spurtPos * BANDS + b] = farBand[b];
+      this.spurtHf[this.spurtPos] = farHf;
     }
     this.run = samples ? this.run + 1 : 0;
     for (let d = 0; d < DELAYS; d++) if (this.tot[(this.pos - d + HIST) % HIST] > FAR_ACTIVE) return true;
@@ -99,7 +127,10 @@ export class EchoModel {
     return g / BANDS;
   }
 
-  /** Trains the regression on a hop where the near end is not talking. */
+  /**
+   * Trains the regression on a hop where the near end is not talking. The 4-8 kHz
+   * energy gets a gain of its own, at the delay the bands pick.
+   */
   learn(near: Float64Array): void {
     this.activeHops++;
     const a = this.activeHops < 100 ? 1.0 / this.activeHops : 0.01;
@@ -141,6 +172,27 @@ export class EchoModel {
     // the user for the rest of the segment
     if (best < 0 && this.activeHops > WARM_HOPS && this.delayHops >= 0) best = this.delayHops;
     this.delayHops = best;
+    if (best >= 0) {
+      let x = 0;
+      let y = 0;
+      for (let j = 0; j < HF_SMOOTH; j++) {
+        x += this.histHf[(this.posHf - best - j + 2 * HIST_HF) % HIST_HF];
+        y += this.nearHf[j];
+      }
+      x /= HF_SMOOTH;
+      y /= HF_SMOOTH;
+      this.hfHops++;
+      const ah = this.hfHops < 100 ? 1.0 / this.hfHops : 0.01;
+      this.myH += ah * (y - this.myH);
+      this.mxH += ah * (x - this.mxH);
+      this.mxxH += ah * (x * x - this.mxxH);
+      this.mxyH += ah * (x * y - this.mxyH);
+      const cov = this.mxyH - this.mxH * this.myH;
+      const vx = this.mxxH - this.mxH * this.mxH;
+      this.gainHf = cov > 0 && vx > 0 ? cov / vx : 0;
+    } else {
+      this.gainHf = 0;
+    }
     for (let b = 0; b < BANDS; b++) {
       if (best < 0) {
         this.gain[b] = 0;
@@ -151,6 +203,35 @@ export class EchoModel {
       const vx = mxx[o] - mx[o] * mx[o];
       this.gain[b] = cov > 0 && vx > 0 ? cov / vx : 0;
     }
+  }
+
+  /**
+   * The predicted echo energy in 4-8 kHz (with the margin), on an active hop: as the
+   * bands, without the neighbour leak (its energy is on another scale than the FFT bands').
+   */
+  predictHf(): number {
+    if (this.activeHops < WARM_HOPS || this.delayHops < 0) {
+      let mx = 0;
+      for (let d = 0; d < DELAYS + 1; d++) {
+        const v = this.histHf[(this.posHf - d + HIST_HF) % HIST_HF];
+        if (v > mx) mx = v;
+      }
+      return ECHO_PRIOR * mx;
+    }
+    return ECHO_MARGIN * this.gainHf * this.farHfMax();
+  }
+
+  /** The loudest far 4-8 kHz energy within +-SPREAD hops of the delay (wall clock and talk-spurt time). */
+  private farHfMax(): number {
+    let mx = 0;
+    for (let d = this.delayHops - SPREAD; d <= this.delayHops + SPREAD; d++) {
+      if (d < 0) continue;
+      const v = this.histHf[(this.posHf - d + HIST_HF) % HIST_HF];
+      if (v > mx) mx = v;
+      const w = this.spurtHf[(this.spurtPos - d + HIST) % HIST];
+      if (w > mx) mx = w;
+    }
+    return mx;
   }
 
   /** resid[b] -= predicted echo (floored at 0), on an active hop. */

@@ -177,7 +177,9 @@ export class VadFallback {
   private readonly lpBlk = new Float64Array(SUSTAIN_BLOCKS);
   private lpPos = 0;
   private readonly hfHop = new Float64Array(HOP / BLK);
+  /** After the predicted echo. */
   private readonly hfBlk = new Float64Array(SUSTAIN_BLOCKS);
+  private readonly farHfHop = new Float64Array(HOP / BLK);
   private hfPos = 0;
   private hfSmooth = 0;
   private hfCurMin = 1e300;
@@ -288,6 +290,7 @@ export class VadFallback {
     this.lpMin.fill(1e300);
     this.lpFloor = 0;
     this.hfBlk.fill(0);
+    this.farHfHop.fill(0);
     this.hfHop.fill(0);
     this.hfPos = 0;
     this.hfSmooth = 0;
@@ -359,7 +362,7 @@ export class VadFallback {
         this.farSilent = nz ? 0 : this.farSilent + 1;
         if (this.farSilent === FAR_SKIP + 1) this.far.reset();
         farLive = this.farSilent <= FAR_SKIP;
-        if (farLive) this.sig.toInternal(this.far, farEnd, h * hopIn, this.f8, null);
+        if (farLive) this.sig.toInternal(this.far, farEnd, h * hopIn, this.f8, this.farHfHop);
       }
       flags = (flags & ~VadFlag.Speech) | this.hop(this.n8, farLive ? this.f8 : null, farEnd !== null);
     }
@@ -395,13 +398,6 @@ export class VadFallback {
       lpE += s;
     }
 
-    let hfE = 0;
-    for (let j = 0; j < HOP / BLK; j++) {
-      this.hfBlk[this.hfPos] = this.hfHop[j];
-      this.hfPos = (this.hfPos + 1) % SUSTAIN_BLOCKS;
-      hfE += this.hfHop[j];
-    }
-
     let hopE = 0;
     for (let j = 0; j < HOP / BLK; j++) {
       let s = 0;
@@ -411,14 +407,19 @@ export class VadFallback {
       hopE += s;
     }
 
+    let hfNear = 0;
+    let hfPred = 0;
+    for (let j = 0; j < HOP / BLK; j++) hfNear += this.hfHop[j];
     let farActive = false;
     if (farGiven) {
       // a silent far end (digital zero for a while) has no bands: no FFT for it
+      let farHf = 0;
       if (far8) {
         this.sig.highpass(this.far, far8);
         this.sig.bands(this.far, far8);
+        for (let j = 0; j < HOP / BLK; j++) farHf += this.farHfHop[j];
       }
-      farActive = this.echo.push(far8 ? this.far.band : null, this.farSilent === 0);
+      farActive = this.echo.push(far8 ? this.far.band : null, farHf, hfNear, this.farSilent === 0);
     } else {
       this.echo.absent();
     }
@@ -433,7 +434,19 @@ export class VadFallback {
       // of a spurt only when the next one starts)
       if (!this.speaking && this.echo.settled()) this.echo.learn(near.band);
       this.echo.subtract(resid);
+      hfPred = this.echo.predictHf();
     }
+    // 4-8 kHz block energies less the predicted echo (a fricative over the agent's
+    // voice counts when the agent's own 4-8 kHz echo is small); zero at 8 kHz input.
+    // The blocks (for sustain) less a fifth of the hop's prediction each, the hop's
+    // energy (for the SNR) less all of it: its timing is known to a hop, not a block.
+    for (let j = 0; j < HOP / BLK; j++) {
+      const r = this.hfHop[j] - hfPred / (HOP / BLK);
+      this.hfBlk[this.hfPos] = r > 0 ? r : 0;
+      this.hfPos = (this.hfPos + 1) % SUSTAIN_BLOCKS;
+    }
+    const hfE = hfNear;
+    const hfRes = hfE > hfPred ? hfE - hfPred : 0;
 
     this.hopsSeen++;
     const warm = this.hopsSeen >= WARM;
@@ -497,8 +510,9 @@ export class VadFallback {
       shapeMean += shape[b];
     }
     if (this.decim > 1) {
-      if (!farActive && this.hfFloor > 0) {
-        const g = hfE / this.hfFloor;
+      // 4-8 kHz counts as HF_WEIGHT bands, less the agent's predicted echo
+      if (this.hfFloor > 0) {
+        const g = hfRes / this.hfFloor;
         if (g > 1) {
           const db = db10(g);
           snrSum += HF_WEIGHT * (db < 30 ? db : 30);
@@ -517,7 +531,12 @@ export class VadFallback {
         rs += resid[b];
         fs += this.floor[b];
       }
-      fgDb = db10(1 + rs / fs) - this.bgDb;
+      // over an active far end the 4-8 kHz band joins as HF_WEIGHT more bands: a
+      // fricative over the agent's voice may have nothing left below 4 kHz once the
+      // echo is taken out. (Not otherwise: over music and babble it costs misses.)
+      let lvl = rs / fs;
+      if (farActive && this.decim > 1 && this.hfFloor > 0) lvl = (BANDS * lvl + HF_WEIGHT * (hfRes / this.hfFloor)) / (BANDS + HF_WEIGHT);
+      fgDb = db10(1 + lvl) - this.bgDb;
     }
     const busy = clamp01((this.bgDb - BG_FREE) / BG_RAMP);
     const fgThr = busy * clampTo(FG_K * Math.sqrt(this.bgVar), FG_MIN, FG_MAX);
@@ -558,7 +577,7 @@ export class VadFallback {
     for (let j = 0; j < SUSTAIN_BLOCKS; j++) {
       if (this.lpBlk[j] > lpThr) aboveLp++;
       if (this.blk[(this.blkPos - 1 - j + BLOCKS) % BLOCKS] > bbThr) aboveBb++;
-      if (this.decim > 1 && !farActive && this.hfBlk[j] > hfThr) aboveHf++;
+      if (this.decim > 1 && this.hfBlk[j] > hfThr) aboveHf++;
     }
     let above = aboveLp > aboveBb ? aboveLp : aboveBb;
     if (aboveHf > above) above = aboveHf;
@@ -594,7 +613,7 @@ export class VadFallback {
     const isFg = isSpeech && fgDb >= fgThr && this.peak < START_PEAK;
     // a voiced hop for D: periodic, standing out, not a tone, with some speech evidence
     // even if under the speech threshold (a vowel's edge next to a consonant cluster:
-    // "ex|cuse" over an active far end, where the 4-8 kHz band does not count)
+    // "ex|cuse" over an active far end, whose echo fills the 4-8 kHz band)
     const voicedFg = harm >= voicedHarm && score >= VOICED_SCORE && fgDb >= fgThr && this.peak < START_PEAK;
     if (warm) {
       const slot = (this.hop8 - 1) % BG_HIST;

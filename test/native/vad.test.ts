@@ -339,6 +339,37 @@ for (const impl of impls) {
           }
         }
       });
+
+      it('starts a fricative or breathy onset over the agent\'s echo about as soon as without it (4-8 kHz beyond the predicted echo counts)', () => {
+        // regression: over an active far end the 4-8 kHz band did not count at all, so
+        // "so", "sorry", "see" over the agent's echo started at their vowel, up to 80 ms
+        // later than without it (bench:bargein's D = 0 tail); now the band counts above
+        // the echo the model predicts in it. Placed every 250 ms across 3.5 s of the
+        // agent's speech (the echo's own fricatives still mask some placements).
+        const rate = 16000;
+        const far = agentAudio(rate, 12);
+        const bed = clips.noise('pink', 12, rate, -60, 3);
+        const echo = clips.echoOf(far, rate, 140, -12, 3000);
+        const startMs = (pcm: Int16Array, withFar: boolean, onset: number): number => {
+          const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 0 }, { impl }), pcm, withFar ? far : undefined);
+          const k = r.starts.find((j) => frameEnd(r, j) > onset - 0.1 * rate);
+          return k === undefined ? Infinity : ms(frameEnd(r, k) - onset, rate);
+        };
+        for (const [j, text] of ['so what about the price', 'sorry to interrupt', 'see, that is not right'].entries()) {
+          const u = clips.speechClip(text, { rate, voice: j % 2 ? 'en-gb+f3' : 'en-us+m3', atMs: 0, speechDb: -26 });
+          const extra: number[] = [];
+          for (let t = 6; t < 9.5; t += 0.25) {
+            const at = Math.round(t * rate);
+            const onset = at + u.speech[0][0];
+            const alone = startMs(clips.mixAt(far.length, [{ pcm: bed, at: 0 }, { pcm: u.pcm, at }]), false, onset);
+            const echoed = startMs(clips.mixAt(far.length, [{ pcm: echo, at: 0 }, { pcm: bed, at: 0 }, { pcm: u.pcm, at }]), true, onset);
+            extra.push(echoed - alone);
+          }
+          const mean = extra.reduce((x, y) => x + y, 0) / extra.length;
+          expect(mean, `${text}: extra ms over echo ${extra.map(Math.round).join(' ')}`).toBeLessThanOrEqual(12);
+          expect(Math.max(...extra), `${text}: extra ms over echo ${extra.map(Math.round).join(' ')}`).toBeLessThanOrEqual(45);
+        }
+      });
     });
 
     it('works at 8, 16 and 48 kHz with 10, 20 and 30 ms frames', () => {
