@@ -225,7 +225,7 @@ interface CellResult {
   senderLate: ReturnType<typeof summarize>;
   senderLatePct: number;
   /** The five largest overheads with their parts, to see what makes the tail. */
-  worst: { overheadMs: number; decisionMs: number; detectorMs: number; transitMs: number; processingMs: number; loopStallMs: number }[];
+  worst: { overheadMs: number; decisionMs: number; detectorMs: number; transitMs: number; processingMs: number; loopStallMs: number; round: number; clip: number }[];
   framesAfterDecision: number;
   abortDelayMaxMs: number;
   missed: number;
@@ -390,7 +390,7 @@ async function runCell(
       wrongful += b.length;
       shortAttempts += u.rounds.length;
     } else {
-      for (const r of b) {
+      for (const [k, r] of b.entries()) {
         if (r.OverheadMs !== undefined) overheads.push(r.OverheadMs);
         if (r.DecisionDelayMs !== undefined) decisionDelays.push(r.DecisionDelayMs);
         if (r.DetectorMs !== undefined) detector.push(r.DetectorMs);
@@ -398,7 +398,8 @@ async function runCell(
         if (r.TransitMs !== undefined) transit.push(r.TransitMs);
         if (r.LoopStallMs !== undefined) loopStall.push(r.LoopStallMs);
         if (r.OverheadMs !== undefined)
-          parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs });
+          // (barge-in k of this user is its round k, which spoke clip (index + k) mod clips: see users.ts)
+          parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs, round: k, clip: (u.index + k) % assets.speech.length });
         framesAfter += r.FramesAfterDecision;
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
       }
@@ -473,7 +474,7 @@ async function main(): Promise<void> {
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
               `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%\n` +
-              `    worst overheads (decision: detector / transit [our loop held] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}] / ${w.processingMs})`).join(', ')}\n` +
+              `    worst overheads (decision: detector / transit [our loop held] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
               `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
               `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms\n` +
               `    CPU (% of a core): bridge ${r.cpuSplit.bridgePct.toFixed(0)}, mediasoup ${r.cpuSplit.mediasoupPct.toFixed(0)}, users ${r.cpuSplit.generatorPct.toFixed(0)}, AI server ${r.cpuSplit.aiServerPct.toFixed(0)}; ` +
