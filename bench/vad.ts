@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { BACKGROUNDS, doubleTalkClips, echoOnlyClips, noiseOnlyClips, RATE, SNRS, speechSessions, type NoClip, type SpeechSession } from './vad/corpus';
 import { baseline, ours, oursTs, silero, webrtc, type Detector, type Result } from './vad/detectors';
-import { addTally, emptyTally, scoreSession, summarize, type SpeechTally } from './vad/metrics';
+import { addTally, emptyTally, percentile, scoreSession, summarize, type SpeechTally } from './vad/metrics';
 import { machine, table, writeJson } from './util';
 
 const DS = [0, 200, 500, 1000];
@@ -148,9 +148,7 @@ async function main(): Promise<void> {
           const s = r.starts.find((x) => x > a - 0.1 * RATE && x < a + 0.6 * RATE);
           if (s !== undefined) startLat.push(((s - a) * 1000) / RATE);
         }
-        startLat.sort((x, y) => x - y);
-        const q = (xs: number[], p: number) => (xs.length ? Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]) : NaN);
-        const row = { detector: det.name, clip: c.name, users: c.users.length, detected: lat.length, 'start p50 ms': q(startLat, 0.5), 'start p95 ms': q(startLat, 0.95), 'D reached p50 ms': q(lat, 0.5), 'max ms': lat.length ? Math.round(lat[lat.length - 1]) : NaN, 'other D-reached': extra };
+        const row = { detector: det.name, clip: c.name, users: c.users.length, detected: lat.length, 'start p50 ms': Math.round(percentile(startLat, 50)), 'start p95 ms': Math.round(percentile(startLat, 95)), 'D reached p50 ms': lat.length ? Math.round(lat[lat.length >> 1]) : NaN, 'max ms': lat.length ? Math.round(lat[lat.length - 1]) : NaN, 'other D-reached': extra };
         dtRows.push(row);
         dt[c.name] = row;
       }

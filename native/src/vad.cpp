@@ -204,9 +204,11 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     hopE += s;
   }
 
+  // the near end's 4-8 kHz energy of this hop, and the echo predicted in it
+  double hfE = 0, hfPred = 0;
+  for (int j = 0; j < kHop / kBlk; j++) hfE += hfHop_[j];
+
   // far end: band history and echo estimate
-  double hfNear = 0, hfPred = 0;
-  for (int j = 0; j < kHop / kBlk; j++) hfNear += hfHop_[j];
   bool farActive = false;
   if (farGiven) {
     // a silent far end (digital zero for a while) has no bands: no FFT for it
@@ -215,7 +217,7 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       sig_.bands(far_, far8);
       for (int j = 0; j < kHop / kBlk; j++) farHf += farHfHop_[j];
     }
-    farActive = echo_.push(far8 ? far_.band : nullptr, farHf, hfNear, far_.silentHops == 0);
+    farActive = echo_.push(far8 ? far_.band : nullptr, farHf, hfE, far_.silentHops == 0);
   } else {
     echo_.absent();
   }
@@ -242,7 +244,6 @@ uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     hfBlk_[hfPos_] = r > 0 ? r : 0;
     hfPos_ = (hfPos_ + 1) % kSustainBlocks;
   }
-  const double hfE = hfNear;
   const double hfRes = hfE > hfPred ? hfE - hfPred : 0;
 
   // noise floors: minimum statistics over kMinSub * kMinSubLen hops

@@ -29,7 +29,7 @@ void EchoModel::reset() {
   std::memset(histHf_, 0, sizeof histHf_);
   std::memset(spurtHf_, 0, sizeof spurtHf_);
   std::memset(nearHf_, 0, sizeof nearHf_);
-  posHf_ = nearHfPos_ = 0;
+  nearHfPos_ = 0;
   mxH_ = mxxH_ = mxyH_ = myH_ = gainHf_ = 0;
   hfHops_ = 0;
   pos_ = 0;
@@ -41,8 +41,7 @@ void EchoModel::reset() {
 
 bool EchoModel::push(const double* farBand, double farHf, double nearHf, bool samples) {
   pos_ = (pos_ + 1) % kHist;
-  posHf_ = (posHf_ + 1) % kHistHf;
-  histHf_[posHf_] = farBand ? farHf : 0;
+  histHf_[pos_] = farBand ? farHf : 0;
   nearHf_[nearHfPos_] = nearHf;
   nearHfPos_ = (nearHfPos_ + 1) % kHfSmooth;
   double tot = 0;
@@ -104,7 +103,7 @@ void EchoModel::learn(const double* nearBand) {
   if (best >= 0) {
     double x = 0, y = 0;
     for (int j = 0; j < kHfSmooth; j++) {
-      x += histHf_[(posHf_ - best - j + 2 * kHistHf) % kHistHf];
+      x += histHf_[(pos_ - best - j + kHist) % kHist];
       y += nearHf_[j];
     }
     x /= kHfSmooth;
@@ -175,7 +174,7 @@ double EchoModel::farHfMax() const {
   double mx = 0;
   for (int d = delay_ - kSpread; d <= delay_ + kSpread; d++) {
     if (d < 0) continue;
-    const double v = histHf_[(posHf_ - d + kHistHf) % kHistHf];
+    const double v = histHf_[(pos_ - d + kHist) % kHist];
     if (v > mx) mx = v;
     const double w = spurtHf_[(spurtPos_ - d + kHist) % kHist];
     if (w > mx) mx = w;
@@ -189,7 +188,7 @@ double EchoModel::predictHf() const {
   if (activeHops_ < kWarmHops || delay_ < 0) {
     double mx = 0;
     for (int d = 0; d < kDelays + 1; d++) {
-      const double v = histHf_[(posHf_ - d + kHistHf) % kHistHf];
+      const double v = histHf_[(pos_ - d + kHist) % kHist];
       if (v > mx) mx = v;
     }
     return kEchoPrior * mx;

@@ -16,7 +16,12 @@ class EchoModel {
   static constexpr int kBands = kBandCount;  // the signal path's bands
   static constexpr int kDelays = 33;  // echo delays searched: 0..320 ms, in hops
   static constexpr int kSpread = 4;   // hops either side of the estimated delay the prediction covers
-  static constexpr int kHist = kDelays + kSpread + 1;
+  // the 4-8 kHz gain is regressed on means over this many hops (90 ms): fricatives are
+  // short, and an echo a hop or two off the estimated delay does not correlate with
+  // the far end hop by hop
+  static constexpr int kHfSmooth = 9;
+  // far history: the prediction's delay + spread, and the regression's delay + mean
+  static constexpr int kHist = kDelays + (kHfSmooth > kSpread + 1 ? kHfSmooth : kSpread + 1);
   static constexpr int kWarmHops = 100;  // far-end-active hops before the estimate is trusted
 
   EchoModel() { reset(); }
@@ -54,13 +59,10 @@ class EchoModel {
   int activeHops_;
   int delay_;
   double gain_[kBands];
-  // the 4-8 kHz energy: far history (wall clock, talk spurt), regression, gain
-  // (regressed on 90 ms means of both ends: fricatives are short, and an echo a hop
-  // or two off the estimated delay does not correlate with the far end hop by hop)
-  static constexpr int kHfSmooth = 9;
-  static constexpr int kHistHf = kDelays + kHfSmooth;
-  double histHf_[kHistHf], spurtHf_[kHist], nearHf_[kHfSmooth];
-  int posHf_, nearHfPos_;
+  // the 4-8 kHz energy: far history (wall clock, talk spurt), the near end's last
+  // kHfSmooth hops, regression, gain
+  double histHf_[kHist], spurtHf_[kHist], nearHf_[kHfSmooth];
+  int nearHfPos_;
   double mxH_, mxxH_, mxyH_, myH_, gainHf_;
   int hfHops_;
   double farHfMax() const;

@@ -11,9 +11,14 @@ import { BANDS } from './vadSignal';
 
 const DELAYS = 33; // echo delays searched: 0..320 ms, in hops
 const SPREAD = 4; // hops either side of the estimated delay the prediction covers
-const HIST = DELAYS + SPREAD + 1;
-const HF_SMOOTH = 9; // hops of the 4-8 kHz means the regression compares (90 ms)
-const HIST_HF = DELAYS + HF_SMOOTH;
+/**
+ * The 4-8 kHz gain is regressed on means over this many hops (90 ms): fricatives are
+ * short, and an echo a hop or two off the estimated delay does not correlate with the
+ * far end hop by hop.
+ */
+const HF_SMOOTH = 9;
+/** Far history: the prediction's delay + spread, and the regression's delay + mean. */
+const HIST = DELAYS + Math.max(HF_SMOOTH, SPREAD + 1);
 const WARM_HOPS = 100; // far-end-active hops before the estimate is trusted
 const FAR_ACTIVE = 0.01; // far-end band energy sum (~ -60 dBFS)
 const ECHO_PRIOR = 2.0; // echo gain assumed before warm-up ends (+3 dB)
@@ -37,13 +42,11 @@ export class EchoModel {
   private activeHops = 0;
   private delayHops = -1;
   private readonly gain = new Float64Array(BANDS);
-  // the 4-8 kHz energy: far history (wall clock, talk spurt), regression, gain
-  private readonly histHf = new Float64Array(HIST_HF);
+  // the 4-8 kHz energy: far history (wall clock, talk spurt), the near end's last
+  // HF_SMOOTH hops, regression, gain
+  private readonly histHf = new Float64Array(HIST);
   private readonly spurtHf = new Float64Array(HIST);
-  // (regressed on 90 ms means of both ends: fricatives are short, and an echo a hop
-  // or two off the estimated delay does not correlate with the far end hop by hop)
   private readonly nearHf = new Float64Array(HF_SMOOTH);
-  private posHf = 0;
   private nearHfPos = 0;
   private mxH = 0;
   private mxxH = 0;
@@ -65,7 +68,7 @@ export class EchoModel {
     this.histHf.fill(0);
     this.spurtHf.fill(0);
     this.nearHf.fill(0);
-    this.posHf = this.nearHfPos = 0;
+    this.nearHfPos = 0;
     this.mxH = this.mxxH = this.mxyH = this.myH = this.gainHf = 0;
     this.hfHops = 0;
     this.pos = 0;
@@ -83,8 +86,7 @@ export class EchoModel {
    */
   push(farBand: Float64Array | null, farHf: number, nearHf: number, samples: boolean): boolean {
     this.pos = (this.pos + 1) % HIST;
-    this.posHf = (this.posHf + 1) % HIST_HF;
-    this.histHf[this.posHf] = farBand ? farHf : 0;
+    this.histHf[this.pos] = farBand ? farHf : 0;
     this.nearHf[this.nearHfPos] = nearHf;
     this.nearHfPos = (this.nearHfPos + 1) % HF_SMOOTH;
     let tot = 0;
@@ -176,7 +178,7 @@ export class EchoModel {
       let x = 0;
       let y = 0;
       for (let j = 0; j < HF_SMOOTH; j++) {
-        x += this.histHf[(this.posHf - best - j + 2 * HIST_HF) % HIST_HF];
+        x += this.histHf[(this.pos - best - j + HIST) % HIST];
         y += this.nearHf[j];
       }
       x /= HF_SMOOTH;
@@ -213,7 +215,7 @@ export class EchoModel {
     if (this.activeHops < WARM_HOPS || this.delayHops < 0) {
       let mx = 0;
       for (let d = 0; d < DELAYS + 1; d++) {
-        const v = this.histHf[(this.posHf - d + HIST_HF) % HIST_HF];
+        const v = this.histHf[(this.pos - d + HIST) % HIST];
         if (v > mx) mx = v;
       }
       return ECHO_PRIOR * mx;
@@ -226,7 +228,7 @@ export class EchoModel {
     let mx = 0;
     for (let d = this.delayHops - SPREAD; d <= this.delayHops + SPREAD; d++) {
       if (d < 0) continue;
-      const v = this.histHf[(this.posHf - d + HIST_HF) % HIST_HF];
+      const v = this.histHf[(this.pos - d + HIST) % HIST];
       if (v > mx) mx = v;
       const w = this.spurtHf[(this.spurtPos - d + HIST) % HIST];
       if (w > mx) mx = w;

@@ -407,9 +407,9 @@ export class VadFallback {
       hopE += s;
     }
 
-    let hfNear = 0;
+    let hfE = 0;
     let hfPred = 0;
-    for (let j = 0; j < HOP / BLK; j++) hfNear += this.hfHop[j];
+    for (let j = 0; j < HOP / BLK; j++) hfE += this.hfHop[j];
     let farActive = false;
     if (farGiven) {
       // a silent far end (digital zero for a while) has no bands: no FFT for it
@@ -419,7 +419,7 @@ export class VadFallback {
         this.sig.bands(this.far, far8);
         for (let j = 0; j < HOP / BLK; j++) farHf += this.farHfHop[j];
       }
-      farActive = this.echo.push(far8 ? this.far.band : null, farHf, hfNear, this.farSilent === 0);
+      farActive = this.echo.push(far8 ? this.far.band : null, farHf, hfE, this.farSilent === 0);
     } else {
       this.echo.absent();
     }
@@ -445,7 +445,6 @@ export class VadFallback {
       this.hfBlk[this.hfPos] = r > 0 ? r : 0;
       this.hfPos = (this.hfPos + 1) % SUSTAIN_BLOCKS;
     }
-    const hfE = hfNear;
     const hfRes = hfE > hfPred ? hfE - hfPred : 0;
 
     this.hopsSeen++;
