@@ -160,6 +160,8 @@ class Vad {
   int hopsSeen_;
   double hopSmooth_, hopCurMin_, hopMin_[kMinSub], hopFloor_;  // broadband hop energy
   double lpSmooth_, lpCurMin_, lpMin_[kMinSub], lpFloor_;  // same, below 1 kHz
+  double closedMin_[kBands + 3];  // the minima of the closed sub-windows: bands, hop, below 1 kHz, 4-8 kHz
+  void closedMins();
   double lpBlk_[15];  // 2 ms block energies below 1 kHz, last 30 ms
   int lpPos_;
   // 4-8 kHz (16 and 48 kHz input only): 2 ms block energies of the differentiated 16 kHz signal

@@ -197,7 +197,8 @@ void SignalPath::filters(Channel& near, float* x, Channel& far, float* far8) {
 
 // Appends a hop to the channel's window and computes its 16 band energies: a real
 // 256-point FFT (Hann) as a complex 128-point FFT of (even, odd) pairs, in float.
-void SignalPath::bands(Channel& ch, const float* x) {
+void SignalPath::bands(Channel& ch, const float* x, float* pow) {
+  if (!pow) pow = ch.pow;
   const int first = kFft - ch.ringPos < kHop ? kFft - ch.ringPos : kHop;
   std::memcpy(ch.ring + ch.ringPos, x, sizeof(float) * first);
   std::memcpy(ch.ring, x + first, sizeof(float) * (kHop - first));
@@ -259,11 +260,11 @@ void SignalPath::bands(Channel& ch, const float* x) {
     const v4 wr = ld(cos_ + k), wi = -ld(sin_ + k);
     const v4 xr = er + (oi * wr + orr * wi);
     const v4 xi = ei + (oi * wi - orr * wr);
-    st(ch.pow + k, xr * xr + xi * xi);
+    st(pow + k, xr * xr + xi * xi);
   }
   for (int b = 0; b < kBandCount; b++) {
     float s = 0;
-    for (int k = kEdges[b]; k < kEdges[b + 1]; k++) s += ch.pow[k];
+    for (int k = kEdges[b]; k < kEdges[b + 1]; k++) s += pow[k];
     ch.band[b] = s;
   }
 }
