@@ -228,7 +228,7 @@ Status Vad::setInterruptMs(int ms) {
 
 // One 10 ms hop at 8 kHz (both buffers are filtered in place).
 // far8: the far end's hop, or nullptr when it is silent (or not given: farGiven).
-uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
+VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   uint32_t flags = 0;
   sig_.filters(near_, near8, far_, far8);
   // the near end's fine spectrum goes straight into the history the tone/note vetoes

@@ -39,7 +39,7 @@ void EchoModel::reset() {
   delay_ = -1;
 }
 
-bool EchoModel::push(const double* farBand, double farHf, double nearHf, bool samples) {
+VAD_HOT bool EchoModel::push(const double* farBand, double farHf, double nearHf, bool samples) {
   pos_ = (pos_ + 1) % kHist;
   histHf_[pos_] = farBand ? farHf : 0;
   nearHf_[nearHfPos_] = nearHf;
@@ -64,7 +64,7 @@ bool EchoModel::push(const double* farBand, double farHf, double nearHf, bool sa
   return false;
 }
 
-void EchoModel::learn(const double* nearBand) {
+VAD_HOT void EchoModel::learn(const double* nearBand) {
   activeHops_++;
   const double a = activeHops_ < 100 ? 1.0 / activeHops_ : 0.01;
   for (int b = 0; b < kBands; b++) {
@@ -131,7 +131,7 @@ void EchoModel::learn(const double* nearBand) {
   }
 }
 
-void EchoModel::subtract(double* resid) const {
+VAD_HOT void EchoModel::subtract(double* resid) const {
   for (int b = 0; b < kBands; b++) {
     double pred;
     if (activeHops_ < kWarmHops || delay_ < 0) {

@@ -101,7 +101,7 @@ void SignalPath::reset() {
 // n input samples (one hop: 80 * decim) -> 80 samples at 8 kHz, scaled to [-1, 1).
 // 16 kHz is kept as its even and odd samples: the half-band filter is then a plain
 // 16-tap FIR over the odd ones plus the centre tap, 4 outputs at a time.
-void SignalPath::toInternal(Channel& ch, const int16_t* pcm, float* out8, double* hfOut) {
+VAD_HOT void SignalPath::toInternal(Channel& ch, const int16_t* pcm, float* out8, double* hfOut) {
   const float scale = 1.0f / 32768;
   if (decim_ == 1) {
     for (int i = 0; i < kHop; i++) out8[i] = pcm[i] * scale;
@@ -143,11 +143,11 @@ void SignalPath::toInternal(Channel& ch, const int16_t* pcm, float* out8, double
     }
   }
   // out[m] = h[15] x[16 + 2m] + sum_q h[2q] x[31 + 2m - 2q], x[2t] = ev[t], x[2t + 1] = od[t]
-  const v4 hc = splat(h2_[(kFir2 - 1) / 2]);
-  for (int m = 0; m < kHop; m += 4) {
-    v4 acc = hc * ld(ev + kHalfHist / 2 + 1 + m);
-    for (int q = 0; q <= kHalfHist; q++) acc += splat(h2_[2 * q]) * ld(od + kHalfHist + m - q);
-    st(out8 + m, acc);
+  const float hc = h2_[(kFir2 - 1) / 2];
+  for (int m = 0; m < kHop; m += 8) {
+    v8 acc = hc * VAD_LD8(ev + kHalfHist / 2 + 1 + m);
+    for (int q = 0; q <= kHalfHist; q++) acc += h2_[2 * q] * VAD_LD8(od + kHalfHist + m - q);
+    VAD_ST8(out8 + m, acc);
   }
   for (int i = 0; i < kHalfHist; i++) {
     ev[i] = ev[kHop + i];
@@ -157,7 +157,7 @@ void SignalPath::toInternal(Channel& ch, const int16_t* pcm, float* out8, double
 
 // 100 Hz high-pass of both paths, and the 1 kHz low-pass of the near end kept at
 // 4 kHz (the periodicity path); one loop, so that the recursions overlap.
-void SignalPath::filters(Channel& near, float* x, Channel& far, float* far8) {
+VAD_HOT void SignalPath::filters(Channel& near, float* x, Channel& far, float* far8) {
   std::memmove(p4_, p4_ + kHop / 2, sizeof(float) * (kPitchHist - kHop / 2));
   float* p4 = p4_ + kPitchHist - kHop / 2;
   Channel& c = near;
@@ -197,7 +197,7 @@ void SignalPath::filters(Channel& near, float* x, Channel& far, float* far8) {
 
 // Appends a hop to the channel's window and computes its 16 band energies: a real
 // 256-point FFT (Hann) as a complex 128-point FFT of (even, odd) pairs, in float.
-void SignalPath::bands(Channel& ch, const float* x, float* pow) {
+VAD_HOT void SignalPath::bands(Channel& ch, const float* x, float* pow) {
   if (!pow) pow = ch.pow;
   const int first = kFft - ch.ringPos < kHop ? kFft - ch.ringPos : kHop;
   std::memcpy(ch.ring + ch.ringPos, x, sizeof(float) * first);
@@ -208,10 +208,10 @@ void SignalPath::bands(Channel& ch, const float* x, float* pow) {
   float* __restrict im = im_;
   // oldest sample first, windowed (two contiguous runs of the ring), then into
   // bit-reversed order
-  alignas(16) float w[kFft];
-  const int start = ch.ringPos;  // a multiple of kHop, so a multiple of 4
-  for (int n = 0; n < kFft - start; n += 4) st(w + n, ld(ch.ring + start + n) * ld(win_ + n));
-  for (int n = kFft - start; n < kFft; n += 4) st(w + n, ld(ch.ring + n - (kFft - start)) * ld(win_ + n));
+  alignas(32) float w[kFft];
+  const int start = ch.ringPos;  // a multiple of kHop, so a multiple of 8
+  for (int n = 0; n < kFft - start; n += 8) VAD_ST8(w + n, VAD_LD8(ch.ring + start + n) * VAD_LD8(win_ + n));
+  for (int n = kFft - start; n < kFft; n += 8) VAD_ST8(w + n, VAD_LD8(ch.ring + n - (kFft - start)) * VAD_LD8(win_ + n));
   for (int i = 0; i < n2; i++) {
     const int r = rev_[i];
     re[r] = w[2 * i];
@@ -228,21 +228,34 @@ void SignalPath::bands(Channel& ch, const float* x, float* pow) {
     re[g + 1] = br + di, im[g + 1] = bi - dr;  // b + (-i) d
     re[g + 3] = br - di, im[g + 3] = bi + dr;
   }
-  // the other stages, 4 butterflies at a time; twr_[half + j] = cos(2 pi j / size)
-  for (int half = 4; half < n2; half *= 2) {
+  // the other stages, 4 (then 8) butterflies at a time; twr_[half + j] = cos(2 pi j / size)
+  for (int i = 0; i < n2; i += 8) {
+    const v4 wr = ld(twr_ + 4), wi = ld(twi_ + 4);
+    float* pr = re + i;
+    float* pi = im + i;
+    const v4 qr = ld(pr + 4), qi = ld(pi + 4);
+    const v4 tr = wr * qr - wi * qi;
+    const v4 ti = wr * qi + wi * qr;
+    const v4 ur = ld(pr), ui = ld(pi);
+    st(pr + 4, ur - tr);
+    st(pi + 4, ui - ti);
+    st(pr, ur + tr);
+    st(pi, ui + ti);
+  }
+  for (int half = 8; half < n2; half *= 2) {
     for (int i = 0; i < n2; i += 2 * half) {
-      for (int j = 0; j < half; j += 4) {
-        const v4 wr = ld(twr_ + half + j), wi = ld(twi_ + half + j);
+      for (int j = 0; j < half; j += 8) {
+        const v8 wr = VAD_LD8(twr_ + half + j), wi = VAD_LD8(twi_ + half + j);
         float* pr = re + i + j;
         float* pi = im + i + j;
-        const v4 qr = ld(pr + half), qi = ld(pi + half);
-        const v4 tr = wr * qr - wi * qi;
-        const v4 ti = wr * qi + wi * qr;
-        const v4 ur = ld(pr), ui = ld(pi);
-        st(pr + half, ur - tr);
-        st(pi + half, ui - ti);
-        st(pr, ur + tr);
-        st(pi, ui + ti);
+        const v8 qr = VAD_LD8(pr + half), qi = VAD_LD8(pi + half);
+        const v8 tr = wr * qr - wi * qi;
+        const v8 ti = wr * qi + wi * qr;
+        const v8 ur = VAD_LD8(pr), ui = VAD_LD8(pi);
+        VAD_ST8(pr + half, ur - tr);
+        VAD_ST8(pi + half, ui - ti);
+        VAD_ST8(pr, ur + tr);
+        VAD_ST8(pi, ui + ti);
       }
     }
   }
@@ -271,7 +284,7 @@ void SignalPath::bands(Channel& ch, const float* x, float* pow) {
 
 // Max normalized autocorrelation (60-400 Hz) of the LPC-whitened low band: even
 // lags first, then the neighbours of the best one.
-double SignalPath::periodicity() {
+VAD_HOT double SignalPath::periodicity() {
   // order-4 LPC by Levinson-Durbin on the whole history
   double r[5];
   for (int l = 0; l <= 4; l++) {

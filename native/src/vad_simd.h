@@ -2,6 +2,7 @@
 // conventions (the TS fallback must be able to follow the C++ step for step) and
 // 4-lane float vector helpers.
 #pragma once
+#include <cstddef>  // defines __GLIBC__ where it applies
 
 // Same arithmetic as JavaScript: no fused multiply-add (applies to the including
 // file from here on).
@@ -9,6 +10,19 @@
 #pragma clang fp contract(off)
 #elif defined(__GNUC__)
 #pragma GCC optimize("fp-contract=off")
+#endif
+
+// VAD_HOT marks the per-hop functions (on their definitions): GCC compiles each
+// twice, for x86-64-v3 (AVX2: 8 floats or 4 doubles per instruction, 3-operand
+// forms) and for the baseline, and the loader picks one by the CPU (GNU ifunc:
+// glibc on x86-64). Both give the same bits: the same operations per element and
+// no fused multiply-add. Elsewhere, and with clang (whose multiversioning needs the
+// attribute on every declaration), one baseline build.
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(VOXBRIDGE_VAD_BASELINE_ONLY)
+#define VAD_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define VAD_HOT
 #endif
 
 namespace voxbridge {
@@ -22,6 +36,14 @@ inline v4 ld(const float* p) { return *reinterpret_cast<const v4u*>(p); }
 inline void st(float* p, v4 v) { *reinterpret_cast<v4u*>(p) = v; }
 inline v4 splat(float x) { return v4{x, x, x, x}; }
 inline float hsum(v4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+// 8-lane vectors for element-wise loops: one AVX instruction in the x86-64-v3 clone,
+// two SSE ones in the baseline (same bits either way). Loads and stores are macros:
+// a function taking or returning one would have a different ABI in the two clones.
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+#define VAD_LD8(p) (*reinterpret_cast<const ::voxbridge::vad::simd::v8u*>(p))
+#define VAD_ST8(p, v) (*reinterpret_cast<::voxbridge::vad::simd::v8u*>(p) = (v))
 
 // sum of a[i] * b[i], n a multiple of 4
 inline float dot4(const float* a, const float* b, int n) {
