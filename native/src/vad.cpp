@@ -418,11 +418,13 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   // A block counts when it is also within 20 dB of the loudest block of those 30 ms:
   // a click's decaying tail stays above a floor near digital silence for its whole
   // length, but not near its own peak; vowels and fricatives do.
+  static_assert((kBlocks & (kBlocks - 1)) == 0, "the block ring is indexed with a mask");
+  double bb[kSustainBlocks];  // the broadband blocks, newest first
+  for (int j = 0; j < kSustainBlocks; j++) bb[j] = blk_[(blkPos_ - 1 - j + kBlocks) & (kBlocks - 1)];
   double lpMax = 0, bbMax = 0, hfMax = 0;
   for (int j = 0; j < kSustainBlocks; j++) {
     if (lpBlk_[j] > lpMax) lpMax = lpBlk_[j];
-    const double v = blk_[(blkPos_ - 1 - j + kBlocks) % kBlocks];
-    if (v > bbMax) bbMax = v;
+    if (bb[j] > bbMax) bbMax = bb[j];
     if (hfBlk_[j] > hfMax) hfMax = hfBlk_[j];
   }
   const double lpFl = (2.0 * lpFloor_) / (kHop / kBlk);
@@ -434,7 +436,7 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   int aboveLp = 0, aboveBb = 0, aboveHf = 0;
   for (int j = 0; j < kSustainBlocks; j++) {
     if (lpBlk_[j] > lpThr) aboveLp++;
-    if (blk_[(blkPos_ - 1 - j + kBlocks) % kBlocks] > bbThr) aboveBb++;
+    if (bb[j] > bbThr) aboveBb++;
     if (decim_ > 1 && hfBlk_[j] > hfThr) aboveHf++;
   }
   int above = aboveLp > aboveBb ? aboveLp : aboveBb;
@@ -651,19 +653,25 @@ double Vad::peakShare(const float* cur) const {
   v4 acc = splat(0);
   for (int k = 0; k < kSpecEnd; k += 4) acc += ld(cur + k);
   const double tot = hsum(acc);
-  float best = 0, best2 = 0;
-  int k1 = 0;
-  for (int k = kEdges[0] + 1; k < kEdges[kBands] - 1; k++) {
-    const float s3 = cur[k - 1] + cur[k] + cur[k + 1];
-    if (s3 > best) {
-      best = s3;
-      k1 = k;
-    }
-  }
-  for (int k = kEdges[0] + 1; k < kEdges[kBands] - 1; k++) {
-    if (k > k1 - 3 && k < k1 + 3) continue;
-    const float s3 = cur[k - 1] + cur[k] + cur[k + 1];
-    if (s3 > best2) best2 = s3;
+  // 3-bin sums over k0..kEnd - 1, 4 at a time (0 past the end: sums are >= 0, and
+  // both maxima start from 0); the largest, the first bin that has it, then the
+  // largest at least 3 bins from it
+  constexpr int k0 = kEdges[0] + 1, kEnd = kEdges[kBands] - 1, kVec = (kEnd - k0 + 3) & ~3;
+  alignas(16) float s3[kVec];
+  for (int i = 0; i < kVec; i += 4) st(s3 + i, (ld(cur + k0 + i - 1) + ld(cur + k0 + i)) + ld(cur + k0 + i + 1));
+  for (int i = kEnd - k0; i < kVec; i++) s3[i] = 0;
+  v4 mx = splat(0);
+  for (int i = 0; i < kVec; i += 4) mx = vmax(mx, ld(s3 + i));
+  const float best = hmax(mx);
+  float best2 = 0;
+  if (best > 0) {
+    int i1 = 0;
+    while (s3[i1] != best) i1++;
+    for (int i = i1 - 2; i <= i1 + 2; i++)
+      if (i >= 0 && i < kVec) s3[i] = 0;
+    mx = splat(0);
+    for (int i = 0; i < kVec; i += 4) mx = vmax(mx, ld(s3 + i));
+    best2 = hmax(mx);
   }
   return tot > 0 ? (best + best2) / tot : 0;
 }

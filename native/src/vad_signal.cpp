@@ -15,6 +15,20 @@ namespace {
 
 constexpr double kPi = 3.141592653589793;
 
+// Bit reversal of the 128-point complex FFT's indices, at compile time: the loops
+// over it below are unrolled into loads and stores at constant offsets.
+struct BitRev {
+  int v[kFft / 2];
+  constexpr BitRev() : v() {
+    for (int i = 0; i < kFft / 2; i++) {
+      int r = 0;
+      for (int b = 0; b < 7; b++) r |= ((i >> b) & 1) << (6 - b);
+      v[i] = r;
+    }
+  }
+};
+constexpr BitRev kRev;
+
 // Windowed-sinc low-pass (Hamming), unity DC gain.
 void designLowpass(double* h, int n, double cutoff, double fs) {
   const double fc = cutoff / fs;
@@ -52,6 +66,63 @@ void designBiquad(double* b, double* a, double f0, double fs, bool hp) {
 
 }  // namespace
 
+void BiquadBlock::design(const double* b, const double* a) {
+  b0 = static_cast<float>(b[0]);
+  b1 = static_cast<float>(b[1]);
+  b2 = static_cast<float>(b[2]);
+  double h[8], r1[8], r2[8];
+  for (int k = 0; k < 8; k++) {
+    const double h1 = k >= 1 ? h[k - 1] : 0, h2 = k >= 2 ? h[k - 2] : 0;
+    h[k] = (k == 0 ? 1 : 0) - a[1] * h1 - a[2] * h2;
+    // zero input from y[-1] = 1 (r1) and from y[-2] = 1 (r2)
+    r1[k] = -a[1] * (k >= 1 ? r1[k - 1] : 1) - a[2] * (k >= 2 ? r1[k - 2] : (k == 1 ? 1 : 0));
+    r2[k] = -a[1] * (k >= 1 ? r2[k - 1] : 0) - a[2] * (k >= 2 ? r2[k - 2] : (k == 1 ? 0 : 1));
+  }
+  for (int j = 0; j < 8; j++)
+    for (int k = 0; k < 8; k++) g[j][k] = k >= j ? static_cast<float>(h[j]) : 0;
+  for (int k = 0; k < 8; k++) {
+    p1[k] = static_cast<float>(r1[k]);
+    p2[k] = static_cast<float>(r2[k]);
+  }
+}
+
+namespace {
+
+// One biquad over kHop samples in 8-sample blocks. xp: the input with its two
+// previous samples in front (xp[6], xp[7]; the hop from xp[8]); y: kHop outputs
+// (may be xp + 8); yp1/yp2: the two previous outputs, updated. up: scratch,
+// kHop + 8. The recursion carries only each block's last two outputs (scalar, the
+// same operations as their vector lanes), so it waits for one product and two sums
+// per block; the rest is vector work off that path.
+inline void biquadHop(const BiquadBlock& q, const float* xp, float* y, float& yp1, float& yp2, float* up) {
+  constexpr int kBlocks = kHop / 8;
+  for (int j = 0; j < 8; j++) up[j] = 0;  // read only where g is 0
+  for (int m = 0; m < kHop; m += 8)
+    VAD_ST8(up + 8 + m, q.b0 * VAD_LD8(xp + 8 + m) + q.b1 * VAD_LD8(xp + 7 + m) + q.b2 * VAD_LD8(xp + 6 + m));
+  alignas(32) float yf[kHop];
+  for (int m = 0; m < kHop; m += 8) {
+    v8 acc = VAD_LD8(q.g[0]) * VAD_LD8(up + 8 + m);
+    for (int j = 1; j < 8; j++) acc += VAD_LD8(q.g[j]) * VAD_LD8(up + 8 + m - j);
+    VAD_ST8(yf + m, acc);
+  }
+  float s1[kBlocks], s2[kBlocks];  // the state each block starts from
+  float y1 = yp1, y2 = yp2;
+  for (int b = 0; b < kBlocks; b++) {
+    s1[b] = y1;
+    s2[b] = y2;
+    const float n1 = yf[8 * b + 7] + (q.p1[7] * y1 + q.p2[7] * y2);
+    const float n2 = yf[8 * b + 6] + (q.p1[6] * y1 + q.p2[6] * y2);
+    y1 = n1;
+    y2 = n2;
+  }
+  yp1 = y1;
+  yp2 = y2;
+  const v8 p1 = VAD_LD8(q.p1), p2 = VAD_LD8(q.p2);
+  for (int b = 0; b < kBlocks; b++) VAD_ST8(y + 8 * b, VAD_LD8(yf + 8 * b) + (p1 * s1[b] + p2 * s2[b]));
+}
+
+}  // namespace
+
 SignalPath::SignalPath(int sampleRate) {
   decim_ = sampleRate / 8000;
   groupDelay_ = sampleRate == 8000 ? 0 : (sampleRate == 16000 ? 14 : 51);
@@ -65,12 +136,8 @@ SignalPath::SignalPath(int sampleRate) {
   designBiquad(lb, la, 1000, 8000, false);
   for (int i = 0; i < kFir1; i++) h1_[i] = static_cast<float>(h1[i]);
   for (int i = 0; i < kFir2; i++) h2_[i] = static_cast<float>(h2[i]);
-  for (int i = 0; i < 3; i++) {
-    hpB_[i] = static_cast<float>(hb[i]);
-    hpA_[i] = static_cast<float>(ha[i]);
-    lpB_[i] = static_cast<float>(lb[i]);
-    lpA_[i] = static_cast<float>(la[i]);
-  }
+  hp_.design(hb, ha);
+  lp_.design(lb, la);
   for (int i = 0; i < kFft; i++) win_[i] = static_cast<float>(0.5 - 0.5 * std::cos((2 * kPi * i) / kFft));
   for (int k = 0; k < kFft / 2 + 4; k++) {
     cos_[k] = static_cast<float>(std::cos((2 * kPi * k) / kFft));
@@ -83,12 +150,6 @@ SignalPath::SignalPath(int sampleRate) {
       twr_[half + j] = cos_[j * step];
       twi_[half + j] = -sin_[j * step];
     }
-  }
-  // bit reversal for the 128-point complex FFT
-  for (int i = 0; i < kFft / 2; i++) {
-    int r = 0;
-    for (int b = 0; b < 7; b++) r |= ((i >> b) & 1) << (6 - b);
-    rev_[i] = r;
   }
   reset();
 }
@@ -156,42 +217,32 @@ VAD_HOT void SignalPath::toInternal(Channel& ch, const int16_t* pcm, float* out8
 }
 
 // 100 Hz high-pass of both paths, and the 1 kHz low-pass of the near end kept at
-// 4 kHz (the periodicity path); one loop, so that the recursions overlap.
+// 4 kHz (the periodicity path).
 VAD_HOT void SignalPath::filters(Channel& near, float* x, Channel& far, float* far8) {
   std::memmove(p4_, p4_ + kHop / 2, sizeof(float) * (kPitchHist - kHop / 2));
   float* p4 = p4_ + kPitchHist - kHop / 2;
-  Channel& c = near;
-  float hx1 = c.hpX1, hx2 = c.hpX2, hy1 = c.hpY1, hy2 = c.hpY2;
-  float lx1 = lpX1_, lx2 = lpX2_, ly1 = lpY1_, ly2 = lpY2_;
-  const float b0 = hpB_[0], b1 = hpB_[1], b2 = hpB_[2], a1 = hpA_[1], a2 = hpA_[2];
-  const float c0 = lpB_[0], c1 = lpB_[1], c2 = lpB_[2], d1 = lpA_[1], d2 = lpA_[2];
-  // two samples per step (the state variables swap roles instead of moving)
-  for (int i = 0; i < kHop; i += 2) {
-    const float x0 = x[i], x1 = x[i + 1];
-    const float y0 = (b0 * x0 + b1 * hx1 + b2 * hx2 - a2 * hy2) - a1 * hy1;
-    const float y1 = (b0 * x1 + b1 * x0 + b2 * hx1 - a2 * hy1) - a1 * y0;
-    x[i] = y0;
-    x[i + 1] = y1;
-    const float l0 = (c0 * y0 + c1 * lx1 + c2 * lx2 - d2 * ly2) - d1 * ly1;
-    const float l1 = (c0 * y1 + c1 * y0 + c2 * lx1 - d2 * ly1) - d1 * l0;
-    p4[i >> 1] = l1;
-    hx2 = x0, hx1 = x1, hy2 = y0, hy1 = y1;
-    lx2 = y0, lx1 = y1, ly2 = l0, ly1 = l1;
-  }
-  c.hpX1 = hx1, c.hpX2 = hx2, c.hpY1 = hy1, c.hpY2 = hy2;
-  lpX1_ = lx1, lpX2_ = lx2, lpY1_ = ly1, lpY2_ = ly2;
+  alignas(32) float xp[8 + kHop], up[8 + kHop], lo[kHop];
+  // near end: high-pass in place (xp keeps the input), then the low-pass of its output
+  xp[6] = near.hpX2;
+  xp[7] = near.hpX1;
+  for (int m = 0; m < kHop; m += 8) VAD_ST8(xp + 8 + m, VAD_LD8(x + m));
+  near.hpX2 = x[kHop - 2];
+  near.hpX1 = x[kHop - 1];
+  biquadHop(hp_, xp, xp + 8, near.hpY1, near.hpY2, up);  // xp + 8 now holds the high-passed hop
+  for (int m = 0; m < kHop; m += 8) VAD_ST8(x + m, VAD_LD8(xp + 8 + m));
+  xp[6] = lpX2_;
+  xp[7] = lpX1_;
+  lpX2_ = x[kHop - 2];
+  lpX1_ = x[kHop - 1];
+  biquadHop(lp_, xp, lo, lpY1_, lpY2_, up);
+  for (int i = 0; i < kHop / 2; i++) p4[i] = lo[2 * i + 1];
   if (far8) {
-    Channel& f = far;
-    hx1 = f.hpX1, hx2 = f.hpX2, hy1 = f.hpY1, hy2 = f.hpY2;
-    for (int i = 0; i < kHop; i += 2) {
-      const float x0 = far8[i], x1 = far8[i + 1];
-      const float y0 = (b0 * x0 + b1 * hx1 + b2 * hx2 - a2 * hy2) - a1 * hy1;
-      const float y1 = (b0 * x1 + b1 * x0 + b2 * hx1 - a2 * hy1) - a1 * y0;
-      far8[i] = y0;
-      far8[i + 1] = y1;
-      hx2 = x0, hx1 = x1, hy2 = y0, hy1 = y1;
-    }
-    f.hpX1 = hx1, f.hpX2 = hx2, f.hpY1 = hy1, f.hpY2 = hy2;
+    xp[6] = far.hpX2;
+    xp[7] = far.hpX1;
+    for (int m = 0; m < kHop; m += 8) VAD_ST8(xp + 8 + m, VAD_LD8(far8 + m));
+    far.hpX2 = far8[kHop - 2];
+    far.hpX1 = far8[kHop - 1];
+    biquadHop(hp_, xp, far8, far.hpY1, far.hpY2, up);
   }
 }
 
@@ -206,23 +257,21 @@ VAD_HOT void SignalPath::bands(Channel& ch, const float* x, float* pow) {
   const int n2 = kFft / 2;
   float* __restrict re = re_;
   float* __restrict im = im_;
-  // oldest sample first, windowed (two contiguous runs of the ring), then into
-  // bit-reversed order
+  // oldest sample first, windowed (two contiguous runs of the ring)
   alignas(32) float w[kFft];
   const int start = ch.ringPos;  // a multiple of kHop, so a multiple of 8
   for (int n = 0; n < kFft - start; n += 8) VAD_ST8(w + n, VAD_LD8(ch.ring + start + n) * VAD_LD8(win_ + n));
   for (int n = kFft - start; n < kFft; n += 8) VAD_ST8(w + n, VAD_LD8(ch.ring + n - (kFft - start)) * VAD_LD8(win_ + n));
-  for (int i = 0; i < n2; i++) {
-    const int r = rev_[i];
-    re[r] = w[2 * i];
-    im[r] = w[2 * i + 1];
-  }
-  // the first two radix-2 stages at once (twiddles 1 and -i: no products)
+  // into bit-reversed order and through the first two radix-2 stages at once
+  // (twiddles 1 and -i: no products), in registers: group g's inputs are the
+  // windowed pairs at 2 kRev[g..g+3] (kRev is its own inverse)
+#pragma GCC unroll 32
   for (int g = 0; g < n2; g += 4) {
-    const float ar = re[g] + re[g + 1], ai = im[g] + im[g + 1];
-    const float br = re[g] - re[g + 1], bi = im[g] - im[g + 1];
-    const float cr = re[g + 2] + re[g + 3], ci = im[g + 2] + im[g + 3];
-    const float dr = re[g + 2] - re[g + 3], di = im[g + 2] - im[g + 3];
+    const int i0 = 2 * kRev.v[g], i1 = 2 * kRev.v[g + 1], i2 = 2 * kRev.v[g + 2], i3 = 2 * kRev.v[g + 3];
+    const float ar = w[i0] + w[i1], ai = w[i0 + 1] + w[i1 + 1];
+    const float br = w[i0] - w[i1], bi = w[i0 + 1] - w[i1 + 1];
+    const float cr = w[i2] + w[i3], ci = w[i2 + 1] + w[i3 + 1];
+    const float dr = w[i2] - w[i3], di = w[i2 + 1] - w[i3 + 1];
     re[g] = ar + cr, im[g] = ai + ci;
     re[g + 2] = ar - cr, im[g + 2] = ai - ci;
     re[g + 1] = br + di, im[g + 1] = bi - dr;  // b + (-i) d
@@ -275,8 +324,10 @@ VAD_HOT void SignalPath::bands(Channel& ch, const float* x, float* pow) {
     const v4 xi = ei + (oi * wi - orr * wr);
     st(pow + k, xr * xr + xi * xi);
   }
+#pragma GCC unroll 16
   for (int b = 0; b < kBandCount; b++) {
     float s = 0;
+#pragma GCC unroll 17
     for (int k = kEdges[b]; k < kEdges[b + 1]; k++) s += pow[k];
     ch.band[b] = s;
   }
@@ -287,11 +338,21 @@ VAD_HOT void SignalPath::bands(Channel& ch, const float* x, float* pow) {
 VAD_HOT double SignalPath::periodicity() {
   // order-4 LPC by Levinson-Durbin on the whole history
   double r[5];
-  for (int l = 0; l <= 4; l++) {
-    const int n = (kPitchHist - l) & ~3;
-    float s = dot4(p4_ + l, p4_, n);
-    for (int i = l + n; i < kPitchHist; i++) s += p4_[i] * p4_[i - l];
-    r[l] = s;
+  {
+    // dot4(p4_ + l, p4_, n_l) for the 5 lags in one pass: 5 independent chains, each
+    // the same operations as its own dot4 (n_l = 152, 148, 148, 148, 148)
+    v4 acc[5] = {splat(0), splat(0), splat(0), splat(0), splat(0)};
+    for (int i = 0; i < kPitchHist - 4; i += 4) {
+      const v4 b = ld(p4_ + i);
+      for (int l = 0; l <= 4; l++) acc[l] += ld(p4_ + l + i) * b;
+    }
+    acc[0] += ld(p4_ + kPitchHist - 4) * ld(p4_ + kPitchHist - 4);
+    for (int l = 0; l <= 4; l++) {
+      const int n = (kPitchHist - l) & ~3;
+      float s = hsum(acc[l]);
+      for (int i = l + n; i < kPitchHist; i++) s += p4_[i] * p4_[i - l];
+      r[l] = s;
+    }
   }
   if (r[0] < 1e-10) return 0;
   r[0] = r[0] * 1.0001;  // white-noise correction keeps the filter stable
@@ -324,14 +385,31 @@ VAD_HOT double SignalPath::periodicity() {
     const float in = res_[n0 - lag], out = res_[kRes - lag];
     e1[lag] = e1[lag - 1] + in * in - out * out;
   }
-  auto corr = [&](int lag) {
-    const double s = dot4(cur, cur - lag, kPitchWin);
-    return s <= 0 ? 0.0 : (s * s) / (e0 * e1[lag] + 1e-30);
-  };
+  auto norm = [&](int lag, double s) { return s <= 0 ? 0.0 : (s * s) / (e0 * e1[lag] + 1e-30); };
+  auto corr = [&](int lag) { return norm(lag, dot4(cur, cur - lag, kPitchWin)); };
+  // the even lags 4 at a time: 4 independent chains (a single one waits on each
+  // add), each the same operations as its own dot4
+  double even[kLagMax + 1];
+  int g = kLagMin;
+  for (; g + 6 <= kLagMax; g += 8) {
+    v4 s0 = splat(0), s1 = splat(0), s2 = splat(0), s3 = splat(0);
+    for (int i = 0; i < kPitchWin; i += 4) {
+      const v4 c = ld(cur + i);
+      s0 += c * ld(cur - g + i);
+      s1 += c * ld(cur - g - 2 + i);
+      s2 += c * ld(cur - g - 4 + i);
+      s3 += c * ld(cur - g - 6 + i);
+    }
+    even[g] = hsum(s0);
+    even[g + 2] = hsum(s1);
+    even[g + 4] = hsum(s2);
+    even[g + 6] = hsum(s3);
+  }
+  for (; g <= kLagMax; g += 2) even[g] = dot4(cur, cur - g, kPitchWin);
   double best = 0;
   int bestLag = 0;
   for (int lag = kLagMin; lag <= kLagMax; lag += 2) {
-    const double c = corr(lag);
+    const double c = norm(lag, even[lag]);
     if (c > best) {
       best = c;
       bestLag = lag;

@@ -26,6 +26,17 @@ constexpr int kFir1 = 23;      // 48k -> 16k
 constexpr int kFir2 = 31;      // 16k -> 8k
 constexpr int kHalfHist = (kFir2 - 1) / 2;  // 16 kHz history per phase
 
+// A biquad in block form: 8 outputs at a time from the FIR part of 8 inputs
+// (through the all-pole part's impulse response, a lower-triangular 8 x 8) plus
+// the two previous outputs (through the response to each): the recursion then
+// waits once per 8 samples instead of once per sample.
+struct BiquadBlock {
+  float b0, b1, b2;
+  alignas(32) float g[8][8];  // g[j][k] = h[j] for k >= j, else 0 (h: the 1/A(z) impulse response)
+  alignas(32) float p1[8], p2[8];  // output k's response to y[-1] = 1, to y[-2] = 1
+  void design(const double* b, const double* a);
+};
+
 // One signal path: the near end or the far end.
 struct Channel {
   alignas(16) float ring[kFft];  // last 256 samples at 8 kHz (high-passed), circular
@@ -65,11 +76,9 @@ class SignalPath {
   int groupDelay_;
   float h1_[kFir1];
   float h2_[kFir2];
-  float hpB_[3], hpA_[3];
-  float lpB_[3], lpA_[3];
+  BiquadBlock hp_, lp_;
   float win_[kFft];
   alignas(16) float cos_[kFft / 2 + 4], sin_[kFft / 2 + 4];
-  int rev_[kFft / 2];
   alignas(16) float twr_[kFft / 2], twi_[kFft / 2];  // FFT twiddles per stage (see bands())
   float lpX1_, lpX2_, lpY1_, lpY2_;
   alignas(16) float p4_[kPitchHist];

@@ -36,6 +36,11 @@ inline v4 ld(const float* p) { return *reinterpret_cast<const v4u*>(p); }
 inline void st(float* p, v4 v) { *reinterpret_cast<v4u*>(p) = v; }
 inline v4 splat(float x) { return v4{x, x, x, x}; }
 inline float hsum(v4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+inline v4 vmax(v4 a, v4 b) { return a > b ? a : b; }
+inline float hmax(v4 v) {
+  const float x = v[0] > v[1] ? v[0] : v[1], y = v[2] > v[3] ? v[2] : v[3];
+  return x > y ? x : y;
+}
 
 // 8-lane vectors for element-wise loops: one AVX instruction in the x86-64-v3 clone,
 // two SSE ones in the baseline (same bits either way). Loads and stores are macros:
