@@ -13,14 +13,15 @@
 #endif
 
 // VAD_HOT marks the per-hop functions (on their definitions): GCC compiles each
-// twice, for x86-64-v3 (AVX2: 8 floats or 4 doubles per instruction, 3-operand
-// forms) and for the baseline, and the loader picks one by the CPU (GNU ifunc:
-// glibc on x86-64). Both give the same bits: the same operations per element and
-// no fused multiply-add. Elsewhere, and with clang (whose multiversioning needs the
-// attribute on every declaration), one baseline build.
+// for x86-64-v4 (AVX-512: more vector registers, masked tails; GCC still prefers
+// 256-bit vectors there), x86-64-v3 (AVX2: 8 floats or 4 doubles per instruction,
+// 3-operand forms) and the baseline, and the loader picks one by the CPU (GNU
+// ifunc: glibc on x86-64). All give the same bits: the same operations per element
+// and no fused multiply-add. Elsewhere, and with clang (whose multiversioning needs
+// the attribute on every declaration), one baseline build.
 #if defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(VOXBRIDGE_VAD_BASELINE_ONLY)
-#define VAD_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define VAD_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define VAD_HOT
 #endif
