@@ -309,20 +309,21 @@ VAD_HOT void SignalPath::bands(Channel& ch, const float* x, float* pow) {
     }
   }
   // the real spectrum from the complex one: X[k] = E[k] + W^k O[k]
-  // (4 bins at a time: k = 3..118, kc = 128 - k read backwards; bin 118 is not used)
-  const v4 half = splat(0.5f);
-  for (int k = kEdges[0]; k < kEdges[kBandCount]; k += 4) {
-    const int kc = n2 - k - 3;  // k in 3..115, so kc in 10..122
-    const v4 zr = ld(re + k), zi = ld(im + k);
-    const v4 cr = __builtin_shufflevector(ld(re + kc), ld(re + kc), 3, 2, 1, 0);
-    const v4 ci = -__builtin_shufflevector(ld(im + kc), ld(im + kc), 3, 2, 1, 0);
-    const v4 er = half * (zr + cr), ei = half * (zi + ci);
-    const v4 orr = half * (zr - cr), oi = half * (zi - ci);
+  // (8 bins at a time: k = 3..122, kc = 128 - k read backwards; bins 118..122 are
+  // written but not used)
+  for (int k = kEdges[0]; k < kEdges[kBandCount]; k += 8) {
+    const int kc = n2 - k - 7;  // k in 3..115, so kc in 6..118
+    const v8 zr = VAD_LD8(re + k), zi = VAD_LD8(im + k);
+    const v8 rc = VAD_LD8(re + kc), ic = VAD_LD8(im + kc);
+    const v8 cr = __builtin_shufflevector(rc, rc, 7, 6, 5, 4, 3, 2, 1, 0);
+    const v8 ci = -__builtin_shufflevector(ic, ic, 7, 6, 5, 4, 3, 2, 1, 0);
+    const v8 er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
+    const v8 orr = 0.5f * (zr - cr), oi = 0.5f * (zi - ci);
     // odd part: -i * (orr + i oi) = oi - i orr, times exp(-2 pi i k / 256)
-    const v4 wr = ld(cos_ + k), wi = -ld(sin_ + k);
-    const v4 xr = er + (oi * wr + orr * wi);
-    const v4 xi = ei + (oi * wi - orr * wr);
-    st(pow + k, xr * xr + xi * xi);
+    const v8 wr = VAD_LD8(cos_ + k), wi = -VAD_LD8(sin_ + k);
+    const v8 xr = er + (oi * wr + orr * wi);
+    const v8 xi = ei + (oi * wi - orr * wr);
+    VAD_ST8(pow + k, xr * xr + xi * xi);
   }
 #pragma GCC unroll 16
   for (int b = 0; b < kBandCount; b++) {

@@ -64,7 +64,7 @@ class SignalPath {
   // 1 kHz low-pass appended to the low band at 4 kHz.
   void filters(Channel& near, float* x, Channel& far, float* far8);
   // Appends a hop to the channel's window; its power spectrum (into pow, or ch.pow
-  // when null: bins kEdges[0]..kSpecEnd written) and band energies.
+  // when null: bins kEdges[0]..kSpecEnd + 2 written, 8 at a time) and band energies.
   void bands(Channel& ch, const float* x, float* pow = nullptr);
   // Max normalized autocorrelation at 60-400 Hz of the LPC-whitened low band.
   double periodicity();
