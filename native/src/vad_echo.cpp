@@ -72,11 +72,14 @@ VAD_HOT void EchoModel::learn(const double* nearBand) {
     my_[b] += a * (y - my_[b]);
     myy_[b] += a * (y * y - myy_[b]);
   }
+  // the near end's variance is the same at every delay
+  double vy = 0;
+  for (int b = 0; b < kBands; b++) vy += myy_[b] - my_[b] * my_[b];
   double bestC = 0;
   int best = -1;
   for (int d = 0; d < kDelays; d++) {
     const double* x = hist_[(pos_ - d + kHist) % kHist];
-    double cov = 0, vx = 0, vy = 0;
+    double cov = 0, vx = 0;
     for (int b = 0; b < kBands; b++) {
       const double y = nearBand[b];
       mx_[d][b] += a * (x[b] - mx_[d][b]);
@@ -84,7 +87,6 @@ VAD_HOT void EchoModel::learn(const double* nearBand) {
       mxy_[d][b] += a * (x[b] * y - mxy_[d][b]);
       cov += mxy_[d][b] - mx_[d][b] * my_[b];
       vx += mxx_[d][b] - mx_[d][b] * mx_[d][b];
-      vy += myy_[b] - my_[b] * my_[b];
     }
     if (cov > 0 && vx > 0 && vy > 0) {
       const double c = (cov * cov) / (vx * vy);
@@ -132,37 +134,38 @@ VAD_HOT void EchoModel::learn(const double* nearBand) {
 }
 
 VAD_HOT void EchoModel::subtract(double* resid) const {
-  for (int b = 0; b < kBands; b++) {
-    double pred;
-    if (activeHops_ < kWarmHops || delay_ < 0) {
-      double mx = 0;
-      for (int d = 0; d < kDelays + 1; d++) {
-        const double v = hist_[(pos_ - d + kHist) % kHist][b];
-        if (v > mx) mx = v;
-      }
-      pred = kEchoPrior * mx;
-    } else {
-      // the delay moves by a frame or two between talk spurts (the reference is the
-      // frame most recently sent): +-kSpread hops around the estimate; and the
-      // echo may be held over a silence: the spurt history at the same delays.
-      // Lossy codecs on the echo path (Opus out to the user, Opus back) move energy
-      // into the neighbouring bands (MDCT spreading, CELT band folding): the far end
-      // of those bands counts at kEchoLeak.
-      double mx = 0;
-      const int b0 = b > 0 ? b - 1 : 0;
-      const int b1 = b < kBands - 1 ? b + 1 : b;
-      for (int d = delay_ - kSpread; d <= delay_ + kSpread; d++) {
-        if (d < 0) continue;
-        for (int bb = b0; bb <= b1; bb++) {
-          const double wgt = bb == b ? 1.0 : kEchoLeak;
-          const double v = hist_[(pos_ - d + kHist) % kHist][bb] * wgt;
-          if (v > mx) mx = v;
-          const double w = spurt_[(spurtPos_ - d + kHist) % kHist][bb] * wgt;
-          if (w > mx) mx = w;
+  // the loudest far end per band over the delays the prediction covers, one history
+  // row at a time (a maximum: the order it is taken in does not matter)
+  double mx[kBands];
+  for (int b = 0; b < kBands; b++) mx[b] = 0;
+  const bool prior = activeHops_ < kWarmHops || delay_ < 0;
+  if (prior) {
+    for (int d = 0; d < kDelays + 1; d++) {
+      const double* h = hist_[(pos_ - d + kHist) % kHist];
+      for (int b = 0; b < kBands; b++) mx[b] = h[b] > mx[b] ? h[b] : mx[b];
+    }
+  } else {
+    // the delay moves by a frame or two between talk spurts (the reference is the
+    // frame most recently sent): +-kSpread hops around the estimate; and the
+    // echo may be held over a silence: the spurt history at the same delays.
+    // Lossy codecs on the echo path (Opus out to the user, Opus back) move energy
+    // into the neighbouring bands (MDCT spreading, CELT band folding): the far end
+    // of those bands counts at kEchoLeak.
+    for (int d = delay_ - kSpread; d <= delay_ + kSpread; d++) {
+      if (d < 0) continue;
+      const double* rows[2] = {hist_[(pos_ - d + kHist) % kHist], spurt_[(spurtPos_ - d + kHist) % kHist]};
+      for (const double* r : rows) {
+        for (int b = 0; b < kBands; b++) {
+          double v = r[b];
+          if (b > 0 && r[b - 1] * kEchoLeak > v) v = r[b - 1] * kEchoLeak;
+          if (b < kBands - 1 && r[b + 1] * kEchoLeak > v) v = r[b + 1] * kEchoLeak;
+          mx[b] = v > mx[b] ? v : mx[b];
         }
       }
-      pred = kEchoMargin * gain_[b] * mx;
     }
+  }
+  for (int b = 0; b < kBands; b++) {
+    const double pred = prior ? kEchoPrior * mx[b] : kEchoMargin * gain_[b] * mx[b];
     const double r = resid[b] - pred;
     resid[b] = r > 0 ? r : 0;
   }
