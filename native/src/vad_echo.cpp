@@ -18,7 +18,7 @@ constexpr double kEchoLeak = 0.25;   // share of a neighbouring band's echo a co
 
 void EchoModel::reset() {
   std::memset(hist_, 0, sizeof hist_);
-  std::memset(tot_, 0, sizeof tot_);
+  sinceActive_ = kDelays;
   std::memset(spurt_, 0, sizeof spurt_);
   std::memset(mx_, 0, sizeof mx_);
   std::memset(mxx_, 0, sizeof mxx_);
@@ -50,7 +50,7 @@ VAD_HOT bool EchoModel::push(const double* farBand, double farHf, double nearHf,
     hist_[pos_][b] = v;
     tot += v;
   }
-  tot_[pos_] = tot;
+  sinceActive_ = tot > kFarActive ? 0 : (sinceActive_ < kDelays ? sinceActive_ + 1 : kDelays);
   // the same bands in "talk-spurt time": advanced only by hops that carry far-end
   // samples, so across a silence it still holds the end of the last spurt
   if (farBand && samples) {
@@ -59,9 +59,7 @@ VAD_HOT bool EchoModel::push(const double* farBand, double farHf, double nearHf,
     spurtHf_[spurtPos_] = farHf;
   }
   run_ = samples ? run_ + 1 : 0;
-  for (int d = 0; d < kDelays; d++)
-    if (tot_[(pos_ - d + kHist) % kHist] > kFarActive) return true;
-  return false;
+  return sinceActive_ < kDelays;
 }
 
 VAD_HOT void EchoModel::learn(const double* nearBand) {
@@ -155,10 +153,15 @@ VAD_HOT void EchoModel::subtract(double* resid) const {
       if (d < 0) continue;
       const double* rows[2] = {hist_[(pos_ - d + kHist) % kHist], spurt_[(spurtPos_ - d + kHist) % kHist]};
       for (const double* r : rows) {
-        for (int b = 0; b < kBands; b++) {
-          double v = r[b];
-          if (b > 0 && r[b - 1] * kEchoLeak > v) v = r[b - 1] * kEchoLeak;
-          if (b < kBands - 1 && r[b + 1] * kEchoLeak > v) v = r[b + 1] * kEchoLeak;
+        // (the edge bands apart, so that the loop between them has no branches)
+        const double l1 = r[1] * kEchoLeak, lk = r[kBands - 2] * kEchoLeak;
+        const double v0 = l1 > r[0] ? l1 : r[0], vk = lk > r[kBands - 1] ? lk : r[kBands - 1];
+        mx[0] = v0 > mx[0] ? v0 : mx[0];
+        mx[kBands - 1] = vk > mx[kBands - 1] ? vk : mx[kBands - 1];
+        for (int b = 1; b < kBands - 1; b++) {
+          const double lo = r[b - 1] * kEchoLeak, hi = r[b + 1] * kEchoLeak;
+          double v = lo > r[b] ? lo : r[b];
+          v = hi > v ? hi : v;
           mx[b] = v > mx[b] ? v : mx[b];
         }
       }

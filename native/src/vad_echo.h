@@ -49,7 +49,7 @@ class EchoModel {
 
  private:
   double hist_[kHist][kBands];
-  double tot_[kHist];
+  int sinceActive_;  // hops since the far end's band energy was last above kFarActive (kDelays: not within the window)
   int pos_;
   double spurt_[kHist][kBands];  // far bands in talk-spurt time (only hops with far samples)
   int spurtPos_;
