@@ -1,6 +1,6 @@
 // Shared by the VAD's sources, included before their code: the arithmetic
 // conventions (the TS fallback must be able to follow the C++ step for step) and
-// 4-lane float vector helpers.
+// 4- and 8-lane float vector helpers, and the per-hop functions' CPU clones.
 #pragma once
 #include <cstddef>  // defines __GLIBC__ where it applies
 
@@ -45,7 +45,8 @@ inline float hmax(v4 v) {
 
 // 8-lane vectors for element-wise loops: one AVX instruction in the x86-64-v3 clone,
 // two SSE ones in the baseline (same bits either way). Loads and stores are macros:
-// a function taking or returning one would have a different ABI in the two clones.
+// a function taking or returning one has a different ABI with and without AVX (GCC
+// warns, clang refuses to compile it in the baseline).
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 #define VAD_LD8(p) (*reinterpret_cast<const ::voxbridge::vad::simd::v8u*>(p))
