@@ -291,23 +291,51 @@ VAD_HOT void SignalPath::bands(Channel& ch, const float* x, float* pow) {
     st(pr, ur + tr);
     st(pi, ui + ti);
   }
-  for (int half = 8; half < n2; half *= 2) {
-    for (int i = 0; i < n2; i += 2 * half) {
-      for (int j = 0; j < half; j += 8) {
-        const v8 wr = VAD_LD8(twr_ + half + j), wi = VAD_LD8(twi_ + half + j);
-        float* pr = re + i + j;
-        float* pi = im + i + j;
-        const v8 qr = VAD_LD8(pr + half), qi = VAD_LD8(pi + half);
-        const v8 tr = wr * qr - wi * qi;
-        const v8 ti = wr * qi + wi * qr;
-        const v8 ur = VAD_LD8(pr), ui = VAD_LD8(pi);
-        VAD_ST8(pr + half, ur - tr);
-        VAD_ST8(pi + half, ui - ti);
-        VAD_ST8(pr, ur + tr);
-        VAD_ST8(pi, ui + ti);
-      }
+  // the last four stages two at a time, in registers (each butterfly the same
+  // operations as one stage at a time: same bits). BFLY: (u, q) -> (u + w q, u - w q).
+#define VAD_BFLY(ur, ui, qr, qi, wr, wi)       \
+  do {                                         \
+    const v8 tr_ = (wr) * (qr) - (wi) * (qi);  \
+    const v8 ti_ = (wr) * (qi) + (wi) * (qr);  \
+    (qr) = (ur) - tr_;                         \
+    (qi) = (ui) - ti_;                         \
+    (ur) = (ur) + tr_;                         \
+    (ui) = (ui) + ti_;                         \
+  } while (0)
+  {
+    // sizes 16 and 32: a 32-point block is 4 vectors; size 16 pairs 0-1 and 2-3
+    // (twiddles [8, 16)), size 32 pairs 0-2 and 1-3 (twiddles [16, 24) and [24, 32))
+    const v8 w8r = VAD_LD8(twr_ + 8), w8i = VAD_LD8(twi_ + 8);
+    const v8 w16r = VAD_LD8(twr_ + 16), w16i = VAD_LD8(twi_ + 16);
+    const v8 w24r = VAD_LD8(twr_ + 24), w24i = VAD_LD8(twi_ + 24);
+    for (int blk = 0; blk < n2; blk += 32) {
+      v8 r0 = VAD_LD8(re + blk), r1 = VAD_LD8(re + blk + 8), r2 = VAD_LD8(re + blk + 16), r3 = VAD_LD8(re + blk + 24);
+      v8 i0 = VAD_LD8(im + blk), i1 = VAD_LD8(im + blk + 8), i2 = VAD_LD8(im + blk + 16), i3 = VAD_LD8(im + blk + 24);
+      VAD_BFLY(r0, i0, r1, i1, w8r, w8i);
+      VAD_BFLY(r2, i2, r3, i3, w8r, w8i);
+      VAD_BFLY(r0, i0, r2, i2, w16r, w16i);
+      VAD_BFLY(r1, i1, r3, i3, w24r, w24i);
+      VAD_ST8(re + blk, r0), VAD_ST8(re + blk + 8, r1), VAD_ST8(re + blk + 16, r2), VAD_ST8(re + blk + 24, r3);
+      VAD_ST8(im + blk, i0), VAD_ST8(im + blk + 8, i1), VAD_ST8(im + blk + 16, i2), VAD_ST8(im + blk + 24, i3);
     }
   }
+  // sizes 64 and 128, 8 columns at a time: elements c, c + 32, c + 64, c + 96; size 64
+  // pairs 0-1 and 2-3 (twiddles [32 + c]), size 128 pairs 0-2 (twiddles [64 + c]) and
+  // 1-3 (twiddles [96 + c])
+  for (int c = 0; c < 32; c += 8) {
+    const v8 wa_r = VAD_LD8(twr_ + 32 + c), wa_i = VAD_LD8(twi_ + 32 + c);
+    const v8 wb_r = VAD_LD8(twr_ + 64 + c), wb_i = VAD_LD8(twi_ + 64 + c);
+    const v8 wc_r = VAD_LD8(twr_ + 96 + c), wc_i = VAD_LD8(twi_ + 96 + c);
+    v8 r0 = VAD_LD8(re + c), r1 = VAD_LD8(re + c + 32), r2 = VAD_LD8(re + c + 64), r3 = VAD_LD8(re + c + 96);
+    v8 i0 = VAD_LD8(im + c), i1 = VAD_LD8(im + c + 32), i2 = VAD_LD8(im + c + 64), i3 = VAD_LD8(im + c + 96);
+    VAD_BFLY(r0, i0, r1, i1, wa_r, wa_i);
+    VAD_BFLY(r2, i2, r3, i3, wa_r, wa_i);
+    VAD_BFLY(r0, i0, r2, i2, wb_r, wb_i);
+    VAD_BFLY(r1, i1, r3, i3, wc_r, wc_i);
+    VAD_ST8(re + c, r0), VAD_ST8(re + c + 32, r1), VAD_ST8(re + c + 64, r2), VAD_ST8(re + c + 96, r3);
+    VAD_ST8(im + c, i0), VAD_ST8(im + c + 32, i1), VAD_ST8(im + c + 64, i2), VAD_ST8(im + c + 96, i3);
+  }
+#undef VAD_BFLY
   // the real spectrum from the complex one: X[k] = E[k] + W^k O[k]
   // (8 bins at a time: k = 3..122, kc = 128 - k read backwards; bins 118..122 are
   // written but not used)
