@@ -235,7 +235,6 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   // compare with (bins outside kEdges[0]..kEdges[kBands] stay 0 there)
   float* slot = powRing_[hop8_ % kRing];
   sig_.bands(near_, near8, slot);
-  for (int k = kEdges[kBands]; k < kSpecEnd + 3; k++) slot[k] = 0;  // (bands() writes up to kSpecEnd + 2)
   // 2 ms block energies below 1 kHz (the newest 40 samples of the 4 kHz path)
   double lpE = 0;
   for (int j = 0; j < kHop / kBlk; j++) {

@@ -88,15 +88,21 @@ void BiquadBlock::design(const double* b, const double* a) {
 
 namespace {
 
-// One biquad over kHop samples in 8-sample blocks. xp: the input with its two
-// previous samples in front (xp[6], xp[7]; the hop from xp[8]); y: kHop outputs
-// (may be xp + 8); yp1/yp2: the two previous outputs, updated. up: scratch,
-// kHop + 8. The recursion carries only each block's last two outputs (scalar, the
-// same operations as their vector lanes), so it waits for one product and two sums
-// per block; the rest is vector work off that path.
-inline void biquadHop(const BiquadBlock& q, const float* xp, float* y, float& yp1, float& yp2, float* up) {
+// One biquad over a hop in 8-sample blocks: in -> out (may be the same buffer), the
+// state carried over. The recursion carries only each block's last two outputs
+// (scalar, the same operations as their vector lanes), so it waits for one product
+// and two sums per block; the rest is vector work off that path.
+inline void biquadHop(const BiquadBlock& q, BiquadState& st, const float* in, float* out) {
   constexpr int kBlocks = kHop / 8;
-  for (int j = 0; j < 8; j++) up[j] = 0;  // read only where g is 0
+  // the input with its two previous samples in front (xp[6], xp[7]); then its FIR
+  // part, with 8 zeros in front (read only where g is 0)
+  alignas(32) float xp[8 + kHop], up[8 + kHop];
+  xp[6] = st.x2;
+  xp[7] = st.x1;
+  for (int m = 0; m < kHop; m += 8) VAD_ST8(xp + 8 + m, VAD_LD8(in + m));
+  st.x2 = in[kHop - 2];
+  st.x1 = in[kHop - 1];
+  for (int j = 0; j < 8; j++) up[j] = 0;
   for (int m = 0; m < kHop; m += 8)
     VAD_ST8(up + 8 + m, q.b0 * VAD_LD8(xp + 8 + m) + q.b1 * VAD_LD8(xp + 7 + m) + q.b2 * VAD_LD8(xp + 6 + m));
   alignas(32) float yf[kHop];
@@ -106,7 +112,7 @@ inline void biquadHop(const BiquadBlock& q, const float* xp, float* y, float& yp
     VAD_ST8(yf + m, acc);
   }
   float s1[kBlocks], s2[kBlocks];  // the state each block starts from
-  float y1 = yp1, y2 = yp2;
+  float y1 = st.y1, y2 = st.y2;
   for (int b = 0; b < kBlocks; b++) {
     s1[b] = y1;
     s2[b] = y2;
@@ -115,10 +121,41 @@ inline void biquadHop(const BiquadBlock& q, const float* xp, float* y, float& yp
     y1 = n1;
     y2 = n2;
   }
-  yp1 = y1;
-  yp2 = y2;
+  st.y1 = y1;
+  st.y2 = y2;
   const v8 p1 = VAD_LD8(q.p1), p2 = VAD_LD8(q.p2);
-  for (int b = 0; b < kBlocks; b++) VAD_ST8(y + 8 * b, VAD_LD8(yf + 8 * b) + (p1 * s1[b] + p2 * s2[b]));
+  for (int b = 0; b < kBlocks; b++) VAD_ST8(out + 8 * b, VAD_LD8(yf + 8 * b) + (p1 * s1[b] + p2 * s2[b]));
+}
+
+// Two radix-2 stages of the FFT on 4 vectors at re/im + {0, s, 2s, 3s}: pairs 0-1
+// and 2-3 with twiddles at ta, then 0-2 at tb and 1-3 at tc (offsets into the
+// twiddle tables), in registers; each butterfly the same operations as one stage
+// at a time.
+__attribute__((always_inline)) inline void twoStages(float* re, float* im, int s, const float* twr, const float* twi,
+                                                     int ta, int tb, int tc) {
+  v8 r[4], i[4];
+  for (int k = 0; k < 4; k++) {
+    r[k] = VAD_LD8(re + k * s);
+    i[k] = VAD_LD8(im + k * s);
+  }
+  // (u, q) -> (u + w q, u - w q)
+  auto bfly = [&](int u, int q, int t) __attribute__((always_inline)) {
+    const v8 wr = VAD_LD8(twr + t), wi = VAD_LD8(twi + t);
+    const v8 tr = wr * r[q] - wi * i[q];
+    const v8 ti = wr * i[q] + wi * r[q];
+    r[q] = r[u] - tr;
+    i[q] = i[u] - ti;
+    r[u] = r[u] + tr;
+    i[u] = i[u] + ti;
+  };
+  bfly(0, 1, ta);
+  bfly(2, 3, ta);
+  bfly(0, 2, tb);
+  bfly(1, 3, tc);
+  for (int k = 0; k < 4; k++) {
+    VAD_ST8(re + k * s, r[k]);
+    VAD_ST8(im + k * s, i[k]);
+  }
 }
 
 }  // namespace
@@ -155,7 +192,7 @@ SignalPath::SignalPath(int sampleRate) {
 }
 
 void SignalPath::reset() {
-  lpX1_ = lpX2_ = lpY1_ = lpY2_ = 0;
+  lpState_ = BiquadState{0, 0, 0, 0};
   for (int i = 0; i < kPitchHist; i++) p4_[i] = 0;
 }
 
@@ -221,29 +258,12 @@ VAD_HOT void SignalPath::toInternal(Channel& ch, const int16_t* pcm, float* out8
 VAD_HOT void SignalPath::filters(Channel& near, float* x, Channel& far, float* far8) {
   std::memmove(p4_, p4_ + kHop / 2, sizeof(float) * (kPitchHist - kHop / 2));
   float* p4 = p4_ + kPitchHist - kHop / 2;
-  alignas(32) float xp[8 + kHop], up[8 + kHop], lo[kHop];
-  // near end: high-pass in place (xp keeps the input), then the low-pass of its output
-  xp[6] = near.hpX2;
-  xp[7] = near.hpX1;
-  for (int m = 0; m < kHop; m += 8) VAD_ST8(xp + 8 + m, VAD_LD8(x + m));
-  near.hpX2 = x[kHop - 2];
-  near.hpX1 = x[kHop - 1];
-  biquadHop(hp_, xp, xp + 8, near.hpY1, near.hpY2, up);  // xp + 8 now holds the high-passed hop
-  for (int m = 0; m < kHop; m += 8) VAD_ST8(x + m, VAD_LD8(xp + 8 + m));
-  xp[6] = lpX2_;
-  xp[7] = lpX1_;
-  lpX2_ = x[kHop - 2];
-  lpX1_ = x[kHop - 1];
-  biquadHop(lp_, xp, lo, lpY1_, lpY2_, up);
+  // near end: high-pass in place, then the low-pass of its output
+  alignas(32) float lo[kHop];
+  biquadHop(hp_, near.hp, x, x);
+  biquadHop(lp_, lpState_, x, lo);
   for (int i = 0; i < kHop / 2; i++) p4[i] = lo[2 * i + 1];
-  if (far8) {
-    xp[6] = far.hpX2;
-    xp[7] = far.hpX1;
-    for (int m = 0; m < kHop; m += 8) VAD_ST8(xp + 8 + m, VAD_LD8(far8 + m));
-    far.hpX2 = far8[kHop - 2];
-    far.hpX1 = far8[kHop - 1];
-    biquadHop(hp_, xp, far8, far.hpY1, far.hpY2, up);
-  }
+  if (far8) biquadHop(hp_, far.hp, far8, far8);
 }
 
 // Appends a hop to the channel's window and computes its 16 band energies: a real
@@ -291,51 +311,11 @@ VAD_HOT void SignalPath::bands(Channel& ch, const float* x, float* pow) {
     st(pr, ur + tr);
     st(pi, ui + ti);
   }
-  // the last four stages two at a time, in registers (each butterfly the same
-  // operations as one stage at a time: same bits). BFLY: (u, q) -> (u + w q, u - w q).
-#define VAD_BFLY(ur, ui, qr, qi, wr, wi)       \
-  do {                                         \
-    const v8 tr_ = (wr) * (qr) - (wi) * (qi);  \
-    const v8 ti_ = (wr) * (qi) + (wi) * (qr);  \
-    (qr) = (ur) - tr_;                         \
-    (qi) = (ui) - ti_;                         \
-    (ur) = (ur) + tr_;                         \
-    (ui) = (ui) + ti_;                         \
-  } while (0)
-  {
-    // sizes 16 and 32: a 32-point block is 4 vectors; size 16 pairs 0-1 and 2-3
-    // (twiddles [8, 16)), size 32 pairs 0-2 and 1-3 (twiddles [16, 24) and [24, 32))
-    const v8 w8r = VAD_LD8(twr_ + 8), w8i = VAD_LD8(twi_ + 8);
-    const v8 w16r = VAD_LD8(twr_ + 16), w16i = VAD_LD8(twi_ + 16);
-    const v8 w24r = VAD_LD8(twr_ + 24), w24i = VAD_LD8(twi_ + 24);
-    for (int blk = 0; blk < n2; blk += 32) {
-      v8 r0 = VAD_LD8(re + blk), r1 = VAD_LD8(re + blk + 8), r2 = VAD_LD8(re + blk + 16), r3 = VAD_LD8(re + blk + 24);
-      v8 i0 = VAD_LD8(im + blk), i1 = VAD_LD8(im + blk + 8), i2 = VAD_LD8(im + blk + 16), i3 = VAD_LD8(im + blk + 24);
-      VAD_BFLY(r0, i0, r1, i1, w8r, w8i);
-      VAD_BFLY(r2, i2, r3, i3, w8r, w8i);
-      VAD_BFLY(r0, i0, r2, i2, w16r, w16i);
-      VAD_BFLY(r1, i1, r3, i3, w24r, w24i);
-      VAD_ST8(re + blk, r0), VAD_ST8(re + blk + 8, r1), VAD_ST8(re + blk + 16, r2), VAD_ST8(re + blk + 24, r3);
-      VAD_ST8(im + blk, i0), VAD_ST8(im + blk + 8, i1), VAD_ST8(im + blk + 16, i2), VAD_ST8(im + blk + 24, i3);
-    }
-  }
-  // sizes 64 and 128, 8 columns at a time: elements c, c + 32, c + 64, c + 96; size 64
-  // pairs 0-1 and 2-3 (twiddles [32 + c]), size 128 pairs 0-2 (twiddles [64 + c]) and
-  // 1-3 (twiddles [96 + c])
-  for (int c = 0; c < 32; c += 8) {
-    const v8 wa_r = VAD_LD8(twr_ + 32 + c), wa_i = VAD_LD8(twi_ + 32 + c);
-    const v8 wb_r = VAD_LD8(twr_ + 64 + c), wb_i = VAD_LD8(twi_ + 64 + c);
-    const v8 wc_r = VAD_LD8(twr_ + 96 + c), wc_i = VAD_LD8(twi_ + 96 + c);
-    v8 r0 = VAD_LD8(re + c), r1 = VAD_LD8(re + c + 32), r2 = VAD_LD8(re + c + 64), r3 = VAD_LD8(re + c + 96);
-    v8 i0 = VAD_LD8(im + c), i1 = VAD_LD8(im + c + 32), i2 = VAD_LD8(im + c + 64), i3 = VAD_LD8(im + c + 96);
-    VAD_BFLY(r0, i0, r1, i1, wa_r, wa_i);
-    VAD_BFLY(r2, i2, r3, i3, wa_r, wa_i);
-    VAD_BFLY(r0, i0, r2, i2, wb_r, wb_i);
-    VAD_BFLY(r1, i1, r3, i3, wc_r, wc_i);
-    VAD_ST8(re + c, r0), VAD_ST8(re + c + 32, r1), VAD_ST8(re + c + 64, r2), VAD_ST8(re + c + 96, r3);
-    VAD_ST8(im + c, i0), VAD_ST8(im + c + 32, i1), VAD_ST8(im + c + 64, i2), VAD_ST8(im + c + 96, i3);
-  }
-#undef VAD_BFLY
+  // the last four stages two at a time (twr_[half + j] = cos(2 pi j / size)): sizes 16
+  // and 32 on each 32-point block (4 vectors), then sizes 64 and 128 on each set of 8
+  // columns c, c + 32, c + 64, c + 96
+  for (int blk = 0; blk < n2; blk += 32) twoStages(re + blk, im + blk, 8, twr_, twi_, 8, 16, 24);
+  for (int c = 0; c < 32; c += 8) twoStages(re + c, im + c, 32, twr_ + c, twi_ + c, 32, 64, 96);
   // the real spectrum from the complex one: X[k] = E[k] + W^k O[k]
   // (8 bins at a time: k = 3..122, kc = 128 - k read backwards; bins 118..122 are
   // written but not used)
@@ -353,6 +333,7 @@ VAD_HOT void SignalPath::bands(Channel& ch, const float* x, float* pow) {
     const v8 xi = ei + (oi * wi - orr * wr);
     VAD_ST8(pow + k, xr * xr + xi * xi);
   }
+  for (int k = kEdges[kBandCount]; k < kSpecEnd + 3; k++) pow[k] = 0;  // (written by the last 8 bins)
 #pragma GCC unroll 16
   for (int b = 0; b < kBandCount; b++) {
     float s = 0;

@@ -37,12 +37,17 @@ struct BiquadBlock {
   void design(const double* b, const double* a);
 };
 
+// A biquad's state between hops: the last two inputs and outputs.
+struct BiquadState {
+  float x1, x2, y1, y2;
+};
+
 // One signal path: the near end or the far end.
 struct Channel {
   alignas(16) float ring[kFft];  // last 256 samples at 8 kHz (high-passed), circular
   int ringPos;                   // where the next hop goes (a multiple of kHop)
   int silentHops;                // hops of exact digital silence in a row (far end)
-  float hpX1, hpX2, hpY1, hpY2;
+  BiquadState hp;  // the 100 Hz high-pass
   float x1[kFir1 - 1 + 480];     // 48 kHz decimation history
   alignas(16) float ev[kHalfHist + kHop + 4];  // 16 kHz history, even samples
   alignas(16) float od[kHalfHist + kHop + 4];  // ... odd samples
@@ -64,7 +69,8 @@ class SignalPath {
   // 1 kHz low-pass appended to the low band at 4 kHz.
   void filters(Channel& near, float* x, Channel& far, float* far8);
   // Appends a hop to the channel's window; its power spectrum (into pow, or ch.pow
-  // when null: bins kEdges[0]..kSpecEnd + 2 written, 8 at a time) and band energies.
+  // when null: bins kEdges[0]..kEdges[kBandCount] - 1, and 0 from there to
+  // kSpecEnd + 2; the rest untouched) and band energies.
   void bands(Channel& ch, const float* x, float* pow = nullptr);
   // Max normalized autocorrelation at 60-400 Hz of the LPC-whitened low band.
   double periodicity();
@@ -80,7 +86,7 @@ class SignalPath {
   float win_[kFft];
   alignas(16) float cos_[kFft / 2 + 4], sin_[kFft / 2 + 4];
   alignas(16) float twr_[kFft / 2], twi_[kFft / 2];  // FFT twiddles per stage (see bands())
-  float lpX1_, lpX2_, lpY1_, lpY2_;
+  BiquadState lpState_;  // the near end's 1 kHz low-pass
   alignas(16) float p4_[kPitchHist];
   alignas(16) float res_[kRes + 4];
   alignas(16) float re_[kFft / 2], im_[kFft / 2];  // scratch
