@@ -14,6 +14,7 @@
 import { prng } from '../../test/helpers/clips';
 import { createVad, VadFlag, nativeVadAvailable } from '../../src/native/vad';
 import { agentSpeech, makeAssets, FRAME, RATE } from '../bargein/assets';
+import { percentile } from './metrics';
 
 const args = process.argv.slice(2);
 const impl = args.includes('--ts') || !nativeVadAvailable() ? 'ts' : 'native';
@@ -24,11 +25,6 @@ const USERS = Number(args.find((a) => a.startsWith('--users='))?.slice(8) ?? 12)
 const assets = makeAssets();
 const answer = agentSpeech();
 const silent = new Int16Array(FRAME);
-
-function q(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
-}
 
 const lat: number[] = [];
 const perRound: number[][] = Array.from({ length: ROUNDS }, () => []);
@@ -86,7 +82,7 @@ for (let u = 0; u < USERS; u++) {
 }
 worst.sort((x, y) => parseFloat(y) - parseFloat(x));
 console.log(
-  `${impl} D=${D}: n=${lat.length} missed=${missed} early=${early}; latency - D p50 ${q(lat, 0.5).toFixed(0)} p90 ${q(lat, 0.9).toFixed(0)} p95 ${q(lat, 0.95).toFixed(0)} p99 ${q(lat, 0.99).toFixed(0)} max ${Math.max(...lat).toFixed(0)} ms`,
+  `${impl} D=${D}: n=${lat.length} missed=${missed} early=${early}; latency - D p50 ${percentile(lat, 50).toFixed(0)} p90 ${percentile(lat, 90).toFixed(0)} p95 ${percentile(lat, 95).toFixed(0)} p99 ${percentile(lat, 99).toFixed(0)} max ${Math.max(...lat).toFixed(0)} ms`,
 );
-console.log(`per round p50/max: ${perRound.map((xs) => `${q(xs, 0.5).toFixed(0)}/${Math.max(...xs).toFixed(0)}`).join(' ')}`);
+console.log(`per round p50/max: ${perRound.map((xs) => `${percentile(xs, 50).toFixed(0)}/${Math.max(...xs).toFixed(0)}`).join(' ')}`);
 console.log(`worst: ${worst.slice(0, 8).join('; ')}`);
