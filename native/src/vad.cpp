@@ -276,12 +276,13 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   for (int b = 0; b < kBands; b++) resid[b] = near_.band[b];
   if (farActive) {
     flags |= kFarEndActive;
-    // the echo path is learnt while the near end is not talking (no double talk) and,
-    // once the delay is known, only inside a talk spurt whose echo has had time to
-    // arrive: not in its first delay + spread hops, nor once the far end is silent
-    // (an echo path that pauses with the far end, a playout buffer, plays the tail
-    // of a spurt only when the next one starts)
-    if (!speaking_ && echo_.settled()) echo_.learn(near_.band);
+    // the echo path is learnt while the near end is not talking (no double talk: in a
+    // candidate or a segment a shadow fit learns instead, vad_echo.cpp) and, once the
+    // delay is known, only inside a talk spurt whose echo has had time to arrive: not
+    // in its first delay + spread hops, nor once the far end is silent (an echo path
+    // that pauses with the far end, a playout buffer, plays the tail of a spurt only
+    // when the next one starts)
+    if (echo_.settled()) echo_.learn(near_.band, speaking_ || speechRun_ > 0);
     echo_.subtract(resid);
     hfPred = echo_.predictHf();
   }
@@ -538,6 +539,8 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     } else if (speechRun_ > 0 && ++candGap_ > kCandGap) {
       speechRun_ = 0;
       segVoiced_ = 0;
+      // not speech after all: its hops are learnt as the far end's echo
+      echo_.release(true);
     } else if (speechRun_ > 0 && voicedFg) {
       segVoiced_++;
     }
@@ -566,6 +569,7 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       end_ = silent ? lastSpeechEnd_ : lastFgEnd_;
       lastMs_ = ((end_ - onset_) * 1000.0) / cfg_.sampleRate;
       flags |= kSpeechEnd;
+      echo_.release(false);  // kept only if the segment was the echo after all
     }
   }
   prevVoicedFg_ = voicedFg;

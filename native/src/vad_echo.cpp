@@ -16,34 +16,57 @@ constexpr double kEchoMargin = 4.0;  // near-end must exceed predicted echo by 6
 constexpr double kEchoLeak = 0.25;   // share of a neighbouring band's echo a codec moves over (-6 dB)
 }  // namespace
 
+// The shadow fit is adopted mid-hold when its correlation (the share of the near end's
+// band-energy variance the far end explains) is above kAdoptMin and has risen by
+// kAdoptRise over the fit's, or over the fit's delay, or is above kRecoverMin after
+// falling by kRecoverRise in the hold. The user's speech only lowers it (measured on
+// bench:vad's double-talk clips: never more than +0.04, never a recovery above 0.7).
+constexpr double kAdoptMin = 0.5;
+constexpr double kAdoptRise = 0.1;
+constexpr double kRecoverMin = 0.7;
+constexpr double kRecoverRise = 0.3;
+constexpr double kKeepRise = 0.02;  // a segment's shadow is kept when its correlation rose this much
+
+void EchoFit::reset() {
+  std::memset(mx, 0, sizeof mx);
+  std::memset(mxx, 0, sizeof mxx);
+  std::memset(mxy, 0, sizeof mxy);
+  std::memset(my, 0, sizeof my);
+  std::memset(myy, 0, sizeof myy);
+  std::memset(gain, 0, sizeof gain);
+  mxH = mxxH = mxyH = myH = gainHf = 0;
+  hfHops = 0;
+  activeHops = 0;
+  delay = -1;
+  bestC = refC = 0;
+}
+
 void EchoModel::reset() {
   std::memset(hist_, 0, sizeof hist_);
   sinceActive_ = kDelays;
   std::memset(spurt_, 0, sizeof spurt_);
-  std::memset(mx_, 0, sizeof mx_);
-  std::memset(mxx_, 0, sizeof mxx_);
-  std::memset(mxy_, 0, sizeof mxy_);
-  std::memset(my_, 0, sizeof my_);
-  std::memset(myy_, 0, sizeof myy_);
-  std::memset(gain_, 0, sizeof gain_);
   std::memset(histHf_, 0, sizeof histHf_);
   std::memset(spurtHf_, 0, sizeof spurtHf_);
   std::memset(nearHf_, 0, sizeof nearHf_);
-  nearHfPos_ = 0;
-  mxH_ = mxxH_ = mxyH_ = myH_ = gainHf_ = 0;
-  hfHops_ = 0;
   pos_ = 0;
   spurtPos_ = 0;
   run_ = 0;
-  activeHops_ = 0;
-  delay_ = -1;
+  hops_ = 0;
+  std::memset(pendNear_, 0, sizeof pendNear_);
+  std::memset(pendPos_, 0, sizeof pendPos_);
+  std::memset(pendHop_, 0, sizeof pendHop_);
+  pendHead_ = pendCount_ = 0;
+  fit_.reset();
+  shadow_.reset();
+  shadowHops_ = -1;
+  holdC_ = holdMin_ = 0;
 }
 
 VAD_HOT bool EchoModel::push(const double* farBand, double farHf, double nearHf, bool samples) {
   pos_ = (pos_ + 1) % kHist;
   histHf_[pos_] = farBand ? farHf : 0;
-  nearHf_[nearHfPos_] = nearHf;
-  nearHfPos_ = (nearHfPos_ + 1) % kHfSmooth;
+  nearHf_[pos_] = nearHf;
+  hops_++;
   double tot = 0;
   for (int b = 0; b < kBands; b++) {
     const double v = farBand ? farBand[b] : 0;
@@ -59,75 +82,129 @@ VAD_HOT bool EchoModel::push(const double* farBand, double farHf, double nearHf,
     spurtHf_[spurtPos_] = farHf;
   }
   run_ = samples ? run_ + 1 : 0;
+  // the hops that have waited kLag hops outside a hold: now they are the echo's
+  while (pendCount_ > 0 && hops_ - pendHop_[pendHead_] >= kLag) {
+    fitLearn(fit_, pendNear_[pendHead_], pendPos_[pendHead_], -1);
+    pendHead_ = (pendHead_ + 1) % kLag;
+    pendCount_--;
+  }
   return sinceActive_ < kDelays;
 }
 
-VAD_HOT void EchoModel::learn(const double* nearBand) {
-  activeHops_++;
-  const double a = activeHops_ < 100 ? 1.0 / activeHops_ : 0.01;
+void EchoModel::learn(const double* nearBand, bool hold) {
+  if (!hold) {
+    const int k = (pendHead_ + pendCount_) % kLag;
+    std::memcpy(pendNear_[k], nearBand, sizeof pendNear_[k]);
+    pendPos_[k] = pos_;
+    pendHop_[k] = hops_;
+    pendCount_++;
+    return;
+  }
+  if (shadowHops_ < 0) {
+    shadow_ = fit_;
+    shadowHops_ = 0;
+    holdC_ = holdMin_ = fit_.bestC;
+    // the hops still waiting belong to the hold
+    for (; pendCount_ > 0; pendCount_--) {
+      fitLearn(shadow_, pendNear_[pendHead_], pendPos_[pendHead_], fit_.delay);
+      pendHead_ = (pendHead_ + 1) % kLag;
+    }
+  }
+  fitLearn(shadow_, nearBand, pos_, fit_.delay);
+  shadowHops_++;
+  // the far end explains the near end better with the hold's hops than without: what
+  // the detector took for the user is the echo, on a path that has changed (the echo
+  // grew; it moved to a delay the prediction does not cover; it came back strongly
+  // after the hold's first hops broke the old fit: louder on the same path)
+  const double c = shadow_.bestC;
+  if (c < holdMin_) holdMin_ = c;
+  const int dd = shadow_.delay - fit_.delay;
+  const bool grew = c > holdC_ + kAdoptRise;
+  const bool moved = (dd > kSpread || dd < -kSpread) && c > shadow_.refC + kAdoptRise;
+  const bool recovered = c > kRecoverMin && c - holdMin_ > kRecoverRise;
+  if (c > kAdoptMin && (grew || moved || recovered)) {
+    fit_ = shadow_;
+    holdC_ = c;
+  }
+}
+
+void EchoModel::release(bool candidate) {
+  if (shadowHops_ < 0) return;
+  if (candidate || shadow_.bestC >= holdC_ + kKeepRise) fit_ = shadow_;
+  shadowHops_ = -1;
+}
+
+// One hop of near-end bands against the far history (row pos is the hop), into fit f;
+// also notes the best correlation within +-kSpread of delay ref (none when ref < 0).
+VAD_HOT void EchoModel::fitLearn(EchoFit& f, const double* nearBand, int pos, int ref) const {
+  f.activeHops++;
+  const double a = f.activeHops < 100 ? 1.0 / f.activeHops : 0.01;
   for (int b = 0; b < kBands; b++) {
     const double y = nearBand[b];
-    my_[b] += a * (y - my_[b]);
-    myy_[b] += a * (y * y - myy_[b]);
+    f.my[b] += a * (y - f.my[b]);
+    f.myy[b] += a * (y * y - f.myy[b]);
   }
   // the near end's variance is the same at every delay
   double vy = 0;
-  for (int b = 0; b < kBands; b++) vy += myy_[b] - my_[b] * my_[b];
-  double bestC = 0;
+  for (int b = 0; b < kBands; b++) vy += f.myy[b] - f.my[b] * f.my[b];
+  double bestC = 0, refC = 0;
   int best = -1;
   for (int d = 0; d < kDelays; d++) {
-    const double* x = hist_[(pos_ - d + kHist) % kHist];
+    const double* x = hist_[(pos - d + kHist) % kHist];
     double cov = 0, vx = 0;
     for (int b = 0; b < kBands; b++) {
       const double y = nearBand[b];
-      mx_[d][b] += a * (x[b] - mx_[d][b]);
-      mxx_[d][b] += a * (x[b] * x[b] - mxx_[d][b]);
-      mxy_[d][b] += a * (x[b] * y - mxy_[d][b]);
-      cov += mxy_[d][b] - mx_[d][b] * my_[b];
-      vx += mxx_[d][b] - mx_[d][b] * mx_[d][b];
+      f.mx[d][b] += a * (x[b] - f.mx[d][b]);
+      f.mxx[d][b] += a * (x[b] * x[b] - f.mxx[d][b]);
+      f.mxy[d][b] += a * (x[b] * y - f.mxy[d][b]);
+      cov += f.mxy[d][b] - f.mx[d][b] * f.my[b];
+      vx += f.mxx[d][b] - f.mx[d][b] * f.mx[d][b];
     }
     if (cov > 0 && vx > 0 && vy > 0) {
       const double c = (cov * cov) / (vx * vy);
+      if (ref >= 0 && d >= ref - kSpread && d <= ref + kSpread && c > refC) refC = c;
       if (c > bestC) {
         bestC = c;
         best = d;
       }
     }
   }
+  f.bestC = bestC;
+  f.refC = refC;
   // no positive correlation at any delay once the path is known (the user's own onset,
   // with no echo on the line): keep the delay, whose gains then go to 0, rather than
   // fall back to the warm-up prior (a +3 dB echo of the loudest far end) that masks
   // the user for the rest of the segment
-  if (best < 0 && activeHops_ > kWarmHops && delay_ >= 0) best = delay_;
-  delay_ = best;
+  if (best < 0 && f.activeHops > kWarmHops && f.delay >= 0) best = f.delay;
+  f.delay = best;
   if (best >= 0) {
     double x = 0, y = 0;
     for (int j = 0; j < kHfSmooth; j++) {
-      x += histHf_[(pos_ - best - j + kHist) % kHist];
-      y += nearHf_[j];
+      x += histHf_[(pos - best - j + kHist) % kHist];
+      y += nearHf_[(pos - j + kHist) % kHist];
     }
     x /= kHfSmooth;
     y /= kHfSmooth;
-    hfHops_++;
-    const double ah = hfHops_ < 100 ? 1.0 / hfHops_ : 0.01;
-    myH_ += ah * (y - myH_);
-    mxH_ += ah * (x - mxH_);
-    mxxH_ += ah * (x * x - mxxH_);
-    mxyH_ += ah * (x * y - mxyH_);
-    const double cov = mxyH_ - mxH_ * myH_;
-    const double vx = mxxH_ - mxH_ * mxH_;
-    gainHf_ = cov > 0 && vx > 0 ? cov / vx : 0;
+    f.hfHops++;
+    const double ah = f.hfHops < 100 ? 1.0 / f.hfHops : 0.01;
+    f.myH += ah * (y - f.myH);
+    f.mxH += ah * (x - f.mxH);
+    f.mxxH += ah * (x * x - f.mxxH);
+    f.mxyH += ah * (x * y - f.mxyH);
+    const double cov = f.mxyH - f.mxH * f.myH;
+    const double vx = f.mxxH - f.mxH * f.mxH;
+    f.gainHf = cov > 0 && vx > 0 ? cov / vx : 0;
   } else {
-    gainHf_ = 0;
+    f.gainHf = 0;
   }
   for (int b = 0; b < kBands; b++) {
     if (best < 0) {
-      gain_[b] = 0;
+      f.gain[b] = 0;
       continue;
     }
-    const double cov = mxy_[best][b] - mx_[best][b] * my_[b];
-    const double vx = mxx_[best][b] - mx_[best][b] * mx_[best][b];
-    gain_[b] = cov > 0 && vx > 0 ? cov / vx : 0;
+    const double cov = f.mxy[best][b] - f.mx[best][b] * f.my[b];
+    const double vx = f.mxx[best][b] - f.mx[best][b] * f.mx[best][b];
+    f.gain[b] = cov > 0 && vx > 0 ? cov / vx : 0;
   }
 }
 
@@ -136,7 +213,7 @@ VAD_HOT void EchoModel::subtract(double* resid) const {
   // row at a time (a maximum: the order it is taken in does not matter)
   double mx[kBands];
   for (int b = 0; b < kBands; b++) mx[b] = 0;
-  const bool prior = activeHops_ < kWarmHops || delay_ < 0;
+  const bool prior = fit_.activeHops < kWarmHops || fit_.delay < 0;
   if (prior) {
     for (int d = 0; d < kDelays + 1; d++) {
       const double* h = hist_[(pos_ - d + kHist) % kHist];
@@ -149,7 +226,7 @@ VAD_HOT void EchoModel::subtract(double* resid) const {
     // Lossy codecs on the echo path (Opus out to the user, Opus back) move energy
     // into the neighbouring bands (MDCT spreading, CELT band folding): the far end
     // of those bands counts at kEchoLeak.
-    for (int d = delay_ - kSpread; d <= delay_ + kSpread; d++) {
+    for (int d = fit_.delay - kSpread; d <= fit_.delay + kSpread; d++) {
       if (d < 0) continue;
       const double* rows[2] = {hist_[(pos_ - d + kHist) % kHist], spurt_[(spurtPos_ - d + kHist) % kHist]};
       for (const double* r : rows) {
@@ -168,7 +245,7 @@ VAD_HOT void EchoModel::subtract(double* resid) const {
     }
   }
   for (int b = 0; b < kBands; b++) {
-    const double pred = prior ? kEchoPrior * mx[b] : kEchoMargin * gain_[b] * mx[b];
+    const double pred = prior ? kEchoPrior * mx[b] : kEchoMargin * fit_.gain[b] * mx[b];
     const double r = resid[b] - pred;
     resid[b] = r > 0 ? r : 0;
   }
@@ -178,7 +255,7 @@ VAD_HOT void EchoModel::subtract(double* resid) const {
 // talk-spurt time), as the bands' prediction takes it.
 double EchoModel::farHfMax() const {
   double mx = 0;
-  for (int d = delay_ - kSpread; d <= delay_ + kSpread; d++) {
+  for (int d = fit_.delay - kSpread; d <= fit_.delay + kSpread; d++) {
     if (d < 0) continue;
     const double v = histHf_[(pos_ - d + kHist) % kHist];
     if (v > mx) mx = v;
@@ -191,7 +268,7 @@ double EchoModel::farHfMax() const {
 // The 4-8 kHz band as the bands above, without the neighbour leak (its energy is
 // measured on another scale than the FFT bands').
 double EchoModel::predictHf() const {
-  if (activeHops_ < kWarmHops || delay_ < 0) {
+  if (fit_.activeHops < kWarmHops || fit_.delay < 0) {
     double mx = 0;
     for (int d = 0; d < kDelays + 1; d++) {
       const double v = histHf_[(pos_ - d + kHist) % kHist];
@@ -199,12 +276,12 @@ double EchoModel::predictHf() const {
     }
     return kEchoPrior * mx;
   }
-  return kEchoMargin * gainHf_ * farHfMax();
+  return kEchoMargin * fit_.gainHf * farHfMax();
 }
 
 double EchoModel::meanGain() const {
   double g = 0;
-  for (int b = 0; b < kBands; b++) g += gain_[b];
+  for (int b = 0; b < kBands; b++) g += fit_.gain[b];
   return g / kBands;
 }
 

@@ -11,17 +11,40 @@
 namespace voxbridge {
 namespace vad {
 
+// One fit of the echo path: running moments of near-end on far-end band energies at
+// every delay, and the delay and gains they give. The model keeps two: the one it
+// predicts with, and a shadow that goes on learning while the near end may be talking.
+struct EchoFit {
+  static constexpr int kBands = kBandCount;
+  static constexpr int kDelays = 33;
+  double mx[kDelays][kBands], mxx[kDelays][kBands], mxy[kDelays][kBands];
+  double my[kBands], myy[kBands];
+  int activeHops;
+  int delay;
+  double bestC;  // the normalised correlation at the chosen delay (0: none)
+  double refC;   // the best one within +-kSpread of the delay learn() was given
+  double gain[kBands];
+  double mxH, mxxH, mxyH, myH, gainHf;
+  int hfHops;
+  void reset();
+};
+
 class EchoModel {
  public:
   static constexpr int kBands = kBandCount;  // the signal path's bands
-  static constexpr int kDelays = 33;  // echo delays searched: 0..320 ms, in hops
+  static constexpr int kDelays = EchoFit::kDelays;  // echo delays searched: 0..320 ms, in hops
   static constexpr int kSpread = 4;   // hops either side of the estimated delay the prediction covers
   // the 4-8 kHz gain is regressed on means over this many hops (90 ms): fricatives are
   // short, and an echo a hop or two off the estimated delay does not correlate with
   // the far end hop by hop
   static constexpr int kHfSmooth = 9;
-  // far history: the prediction's delay + spread, and the regression's delay + mean
-  static constexpr int kHist = kDelays + (kHfSmooth > kSpread + 1 ? kHfSmooth : kSpread + 1);
+  // hops the fit learns late: a hop is learnt once the next one has shown whether it
+  // began a candidate segment (the detector's state is known only after the hop has
+  // been learnt, so the first hop of a word went in as echo and hid the rest of it);
+  // longer lags change nothing for that and keep more of an echo-driven start out
+  static constexpr int kLag = 1;
+  // far history: the prediction's delay + spread, and the regression's lag + delay + mean
+  static constexpr int kHist = kLag + kDelays + (kHfSmooth > kSpread + 1 ? kHfSmooth : kSpread + 1);
   static constexpr int kWarmHops = 100;  // far-end-active hops before the estimate is trusted
 
   EchoModel() { reset(); }
@@ -35,16 +58,22 @@ class EchoModel {
   void absent() { run_ = 0; }
   // Whether this hop may train the model: during warm-up, or inside a talk spurt
   // whose echo has had time to arrive.
-  bool settled() const { return activeHops_ < kWarmHops || delay_ < 0 || run_ > delay_ + kSpread; }
-  // Trains the regression on a hop where the near end is not talking. The 4-8 kHz
-  // energy gets a gain of its own, at the delay the bands pick.
-  void learn(const double* nearBand);
+  bool settled() const { return fit_.activeHops < kWarmHops || fit_.delay < 0 || run_ > fit_.delay + kSpread; }
+  // Trains on one hop. Outside a hold the fit learns it (kLag hops later). In a hold
+  // (a candidate or a segment: the near end may be talking) the fit stands still and a
+  // shadow copy learns instead, adopted mid-hold when it shows the hold is the echo.
+  void learn(const double* nearBand, bool hold);
+  // Ends a hold. A candidate that did not become a segment was not speech: its hops
+  // are the echo's, so the shadow that learnt them becomes the fit. A segment's shadow
+  // is kept only when the segment made it fit the far end better (echo taken for the
+  // user); otherwise it is dropped with the user's hops, and the lead-in hops with them.
+  void release(bool candidate);
   // resid[b] -= predicted echo (floored at 0), on an active hop.
   void subtract(double* resid) const;
   // The predicted echo energy in 4-8 kHz (with the margin), on an active hop.
   double predictHf() const;
   // Estimated delay in hops once warm (-1 before), and the mean gain over the bands.
-  int delay() const { return activeHops_ >= kWarmHops ? delay_ : -1; }
+  int delay() const { return fit_.activeHops >= kWarmHops ? fit_.delay : -1; }
   double meanGain() const;
 
  private:
@@ -54,17 +83,21 @@ class EchoModel {
   double spurt_[kHist][kBands];  // far bands in talk-spurt time (only hops with far samples)
   int spurtPos_;
   int run_;  // hops in a row with far-end samples
-  double mx_[kDelays][kBands], mxx_[kDelays][kBands], mxy_[kDelays][kBands];
-  double my_[kBands], myy_[kBands];
-  int activeHops_;
-  int delay_;
-  double gain_[kBands];
-  // the 4-8 kHz energy: far history (wall clock, talk spurt), the near end's last
-  // kHfSmooth hops, regression, gain
-  double histHf_[kHist], spurtHf_[kHist], nearHf_[kHfSmooth];
-  int nearHfPos_;
-  double mxH_, mxxH_, mxyH_, myH_, gainHf_;
-  int hfHops_;
+  // the 4-8 kHz energy: far history (wall clock, talk spurt), and the near end's,
+  // aligned with hist_
+  double histHf_[kHist], spurtHf_[kHist], nearHf_[kHist];
+  long long hops_;  // hops pushed (the clock of the learning lag)
+  // hops waiting kLag hops before the fit learns them: near bands, history row, hop
+  double pendNear_[kLag][kBands];
+  int pendPos_[kLag];
+  long long pendHop_[kLag];
+  int pendHead_, pendCount_;
+  EchoFit fit_;     // the fit the prediction uses
+  EchoFit shadow_;  // the fit learning through a hold
+  int shadowHops_;  // hops the shadow has learnt in this hold (-1: no hold)
+  double holdC_;    // the fit's correlation when the hold began (or the shadow was last adopted)
+  double holdMin_;  // the shadow's lowest correlation in this hold
+  void fitLearn(EchoFit& f, const double* nearBand, int pos, int ref) const;
   double farHfMax() const;
 };
 

@@ -17,142 +17,118 @@ const SPREAD = 4; // hops either side of the estimated delay the prediction cove
  * far end hop by hop.
  */
 const HF_SMOOTH = 9;
-/** Far history: the prediction's delay + spread, and the regression's delay + mean. */
-const HIST = DELAYS + Math.max(HF_SMOOTH, SPREAD + 1);
+/**
+ * Hops the fit learns late. A hop is learnt once the next one has shown whether it
+ * began a candidate segment: the detector's state is known only after the hop has been
+ * learnt, so the first hop of a word went in as echo and hid the rest of it (the
+ * "excuse me" over the agent's voice confirmed 16 ms later, at the vowel). Longer lags
+ * change nothing for that and keep more of an echo-driven start out of the fit.
+ */
+const LAG = 1;
+/** Far history: the prediction's delay + spread, and the regression's lag + delay + mean. */
+const HIST = LAG + DELAYS + Math.max(HF_SMOOTH, SPREAD + 1);
 const WARM_HOPS = 100; // far-end-active hops before the estimate is trusted
 const FAR_ACTIVE = 0.01; // far-end band energy sum (~ -60 dBFS)
 const ECHO_PRIOR = 2.0; // echo gain assumed before warm-up ends (+3 dB)
 const ECHO_MARGIN = 4.0; // near-end must exceed predicted echo by 6 dB
-const ECHO_LEAK = 0.25; // share of a neighbouring band's echo a codec moves over (-6 dB)
+const ECHO_LEAK = 0.25;
+/**
+ * The shadow fit is adopted mid-hold when its correlation (the share of the near end's
+ * band-energy variance the far end explains) is above ADOPT_MIN and has risen by
+ * ADOPT_RISE over the fit's, or over the fit's delay, or is above RECOVER_MIN after
+ * falling by RECOVER_RISE in the hold. The user's speech only lowers it (measured on
+ * bench:vad's double-talk clips: never more than +0.04, never a recovery above 0.7).
+ */
+const ADOPT_MIN = 0.5;
+const ADOPT_RISE = 0.1;
+const RECOVER_MIN = 0.7;
+const RECOVER_RISE = 0.3;
+/** At the end of a segment the shadow is kept when its correlation rose by this much. */
+const KEEP_RISE = 0.02; // share of a neighbouring band's echo a codec moves over (-6 dB)
 
-export class EchoModel {
-  private readonly hist = new Float64Array(HIST * BANDS);
-  private readonly tot = new Float64Array(HIST);
-  private pos = 0;
-  /** Far bands in talk-spurt time (only hops with far samples). */
-  private readonly spurt = new Float64Array(HIST * BANDS);
-  private spurtPos = 0;
-  /** Hops in a row with far-end samples. */
-  private run = 0;
-  private readonly mx = new Float64Array(DELAYS * BANDS);
-  private readonly mxx = new Float64Array(DELAYS * BANDS);
-  private readonly mxy = new Float64Array(DELAYS * BANDS);
-  private readonly my = new Float64Array(BANDS);
-  private readonly myy = new Float64Array(BANDS);
-  private activeHops = 0;
-  private delayHops = -1;
-  private readonly gain = new Float64Array(BANDS);
-  // the 4-8 kHz energy: far history (wall clock, talk spurt), the near end's last
-  // HF_SMOOTH hops, regression, gain
-  private readonly histHf = new Float64Array(HIST);
-  private readonly spurtHf = new Float64Array(HIST);
-  private readonly nearHf = new Float64Array(HF_SMOOTH);
-  private nearHfPos = 0;
-  private mxH = 0;
-  private mxxH = 0;
-  private mxyH = 0;
-  private myH = 0;
-  private gainHf = 0;
-  private hfHops = 0;
+/**
+ * One fit of the echo path: the running moments of near-end on far-end band energies
+ * at every delay, and the delay and gains they give. The model keeps two: the one it
+ * predicts with, and a shadow that goes on learning while the near end may be talking.
+ */
+class EchoFit {
+  readonly mx = new Float64Array(DELAYS * BANDS);
+  readonly mxx = new Float64Array(DELAYS * BANDS);
+  readonly mxy = new Float64Array(DELAYS * BANDS);
+  readonly my = new Float64Array(BANDS);
+  readonly myy = new Float64Array(BANDS);
+  activeHops = 0;
+  delayHops = -1;
+  /** The normalised correlation at the chosen delay (0: none). */
+  bestC = 0;
+  /** The best normalised correlation within +-SPREAD hops of the delay `learn` was given. */
+  refC = 0;
+  readonly gain = new Float64Array(BANDS);
+  mxH = 0;
+  mxxH = 0;
+  mxyH = 0;
+  myH = 0;
+  gainHf = 0;
+  hfHops = 0;
 
   reset(): void {
-    this.hist.fill(0);
-    this.tot.fill(0);
-    this.spurt.fill(0);
     this.mx.fill(0);
     this.mxx.fill(0);
     this.mxy.fill(0);
     this.my.fill(0);
     this.myy.fill(0);
     this.gain.fill(0);
-    this.histHf.fill(0);
-    this.spurtHf.fill(0);
-    this.nearHf.fill(0);
-    this.nearHfPos = 0;
     this.mxH = this.mxxH = this.mxyH = this.myH = this.gainHf = 0;
     this.hfHops = 0;
-    this.pos = 0;
-    this.spurtPos = 0;
-    this.run = 0;
     this.activeHops = 0;
     this.delayHops = -1;
+    this.bestC = 0;
+  }
+
+  copyFrom(o: EchoFit): void {
+    this.mx.set(o.mx);
+    this.mxx.set(o.mxx);
+    this.mxy.set(o.mxy);
+    this.my.set(o.my);
+    this.myy.set(o.myy);
+    this.gain.set(o.gain);
+    this.mxH = o.mxH;
+    this.mxxH = o.mxxH;
+    this.mxyH = o.mxyH;
+    this.myH = o.myH;
+    this.gainHf = o.gainHf;
+    this.hfHops = o.hfHops;
+    this.activeHops = o.activeHops;
+    this.delayHops = o.delayHops;
+    this.bestC = o.bestC;
   }
 
   /**
-   * One hop of a given far end: its band energies (null: silent, no bands), its
-   * 4-8 kHz energy (0 at 8 kHz input), the near end's 4-8 kHz energy, and whether
-   * the hop carried samples (not digital silence). Returns whether the far end was
-   * active anywhere in the echo window (then learn/subtract apply).
+   * One hop of near-end bands against the far history (row `pos` is this hop); also
+   * notes the best correlation within +-SPREAD of delay `ref` (none when ref < 0).
    */
-  push(farBand: Float64Array | null, farHf: number, nearHf: number, samples: boolean): boolean {
-    this.pos = (this.pos + 1) % HIST;
-    this.histHf[this.pos] = farBand ? farHf : 0;
-    this.nearHf[this.nearHfPos] = nearHf;
-    this.nearHfPos = (this.nearHfPos + 1) % HF_SMOOTH;
-    let tot = 0;
-    for (let b = 0; b < BANDS; b++) {
-      const v = farBand ? farBand[b] : 0;
-      this.hist[this.pos * BANDS + b] = v;
-      tot += v;
-    }
-    this.tot[this.pos] = tot;
-    // the same bands in "talk-spurt time": advanced only by hops that carry far-end
-    // samples, so across a silence it still holds the end of the last spurt
-    if (farBand && samples) {
-      this.spurtPos = (this.spurtPos + 1) % HIST;
-      for (let b = 0; b < BANDS; b++) this.spurt[this.spurtPos * BANDS + b] = farBand[b];
-      this.spurtHf[this.spurtPos] = farHf;
-    }
-    this.run = samples ? this.run + 1 : 0;
-    for (let d = 0; d < DELAYS; d++) if (this.tot[(this.pos - d + HIST) % HIST] > FAR_ACTIVE) return true;
-    return false;
-  }
-
-  /** A hop without a far-end reference. */
-  absent(): void {
-    this.run = 0;
-  }
-
-  /** Whether this hop may train the model: during warm-up, or inside a talk spurt whose echo has had time to arrive. */
-  settled(): boolean {
-    return this.activeHops < WARM_HOPS || this.delayHops < 0 || this.run > this.delayHops + SPREAD;
-  }
-
-  /** Estimated delay in hops once warm (-1 before). */
-  delay(): number {
-    return this.activeHops >= WARM_HOPS ? this.delayHops : -1;
-  }
-
-  meanGain(): number {
-    let g = 0;
-    for (let b = 0; b < BANDS; b++) g += this.gain[b];
-    return g / BANDS;
-  }
-
-  /**
-   * Trains the regression on a hop where the near end is not talking. The 4-8 kHz
-   * energy gets a gain of its own, at the delay the bands pick.
-   */
-  learn(near: Float64Array): void {
+  learn(near: Float64Array, off: number, hist: Float64Array, pos: number, histHf: Float64Array, nearHf: Float64Array, ref: number): void {
+    // (near[off..off + BANDS) are this hop's bands; nearHf is a ring aligned with hist)
+    let refC = 0;
     this.activeHops++;
     const a = this.activeHops < 100 ? 1.0 / this.activeHops : 0.01;
     const { my, myy, mx, mxx, mxy } = this;
     for (let b = 0; b < BANDS; b++) {
-      const y = near[b];
+      const y = near[off + b];
       my[b] += a * (y - my[b]);
       myy[b] += a * (y * y - myy[b]);
     }
     let bestC = 0;
     let best = -1;
     for (let d = 0; d < DELAYS; d++) {
-      const xo = ((this.pos - d + HIST) % HIST) * BANDS;
+      const xo = ((pos - d + HIST) % HIST) * BANDS;
       const o = d * BANDS;
       let cov = 0;
       let vx = 0;
       let vy = 0;
       for (let b = 0; b < BANDS; b++) {
-        const x = this.hist[xo + b];
-        const y = near[b];
+        const x = hist[xo + b];
+        const y = near[off + b];
         mx[o + b] += a * (x - mx[o + b]);
         mxx[o + b] += a * (x * x - mxx[o + b]);
         mxy[o + b] += a * (x * y - mxy[o + b]);
@@ -162,12 +138,15 @@ export class EchoModel {
       }
       if (cov > 0 && vx > 0 && vy > 0) {
         const c = (cov * cov) / (vx * vy);
+        if (ref >= 0 && d >= ref - SPREAD && d <= ref + SPREAD && c > refC) refC = c;
         if (c > bestC) {
           bestC = c;
           best = d;
         }
       }
     }
+    this.bestC = bestC;
+    this.refC = refC;
     // no positive correlation at any delay once the path is known (the user's own onset,
     // with no echo on the line): keep the delay, whose gains then go to 0, rather than
     // fall back to the warm-up prior (a +3 dB echo of the loudest far end) that masks
@@ -178,8 +157,8 @@ export class EchoModel {
       let x = 0;
       let y = 0;
       for (let j = 0; j < HF_SMOOTH; j++) {
-        x += this.histHf[(this.pos - best - j + HIST) % HIST];
-        y += this.nearHf[j];
+        x += histHf[(pos - best - j + HIST) % HIST];
+        y += nearHf[(pos - j + HIST) % HIST];
       }
       x /= HF_SMOOTH;
       y /= HF_SMOOTH;
@@ -206,13 +185,180 @@ export class EchoModel {
       this.gain[b] = cov > 0 && vx > 0 ? cov / vx : 0;
     }
   }
+}
+
+export class EchoModel {
+  private readonly hist = new Float64Array(HIST * BANDS);
+  private readonly tot = new Float64Array(HIST);
+  private pos = 0;
+  /** Far bands in talk-spurt time (only hops with far samples). */
+  private readonly spurt = new Float64Array(HIST * BANDS);
+  private spurtPos = 0;
+  /** Hops in a row with far-end samples. */
+  private run = 0;
+  // the 4-8 kHz energy: far history (wall clock, talk spurt), the near end's last
+  // HF_SMOOTH hops, regression, gain
+  private readonly histHf = new Float64Array(HIST);
+  private readonly spurtHf = new Float64Array(HIST);
+  private readonly nearHf = new Float64Array(HIST);
+  /** Hops pushed (the clock of the learning lag). */
+  private hops = 0;
+  /** Hops waiting LAG hops before the fit learns them: near bands, history row, hop. */
+  private readonly pendNear = new Float64Array(LAG * BANDS);
+  private readonly pendPos = new Int32Array(LAG);
+  private readonly pendHop = new Float64Array(LAG);
+  private pendHead = 0;
+  private pendCount = 0;
+
+  /** The fit the prediction uses. */
+  private readonly fit = new EchoFit();
+  /** The fit learning through a hold (a candidate or a segment of near-end speech). */
+  private readonly shadow = new EchoFit();
+  /** Hops the shadow has learnt in this hold (-1: no hold). */
+  private shadowHops = -1;
+  /** The fit's correlation when the hold began (or the shadow was last adopted). */
+  private holdC = 0;
+  /** The shadow's lowest correlation in this hold. */
+  private holdMin = 0;
+
+  reset(): void {
+    this.hist.fill(0);
+    this.tot.fill(0);
+    this.spurt.fill(0);
+    this.histHf.fill(0);
+    this.spurtHf.fill(0);
+    this.nearHf.fill(0);
+    this.hops = 0;
+    this.pendHead = 0;
+    this.pendCount = 0;
+    this.pos = 0;
+    this.spurtPos = 0;
+    this.run = 0;
+    this.fit.reset();
+    this.shadow.reset();
+    this.shadowHops = -1;
+    this.holdC = 0;
+  }
+
+  /**
+   * One hop of a given far end: its band energies (null: silent, no bands), its
+   * 4-8 kHz energy (0 at 8 kHz input), the near end's 4-8 kHz energy, and whether
+   * the hop carried samples (not digital silence). Returns whether the far end was
+   * active anywhere in the echo window (then learn/subtract apply).
+   */
+  push(farBand: Float64Array | null, farHf: number, nearHf: number, samples: boolean): boolean {
+    this.pos = (this.pos + 1) % HIST;
+    this.histHf[this.pos] = farBand ? farHf : 0;
+    this.nearHf[this.pos] = nearHf;
+    this.hops++;
+    let tot = 0;
+    for (let b = 0; b < BANDS; b++) {
+      const v = farBand ? farBand[b] : 0;
+      this.hist[this.pos * BANDS + b] = v;
+      tot += v;
+    }
+    this.tot[this.pos] = tot;
+    // the same bands in "talk-spurt time": advanced only by hops that carry far-end
+    // samples, so across a silence it still holds the end of the last spurt
+    if (farBand && samples) {
+      this.spurtPos = (this.spurtPos + 1) % HIST;
+      for (let b = 0; b < BANDS; b++) this.spurt[this.spurtPos * BANDS + b] = farBand[b];
+      this.spurtHf[this.spurtPos] = farHf;
+    }
+    this.run = samples ? this.run + 1 : 0;
+    // the hops that have waited LAG hops outside a hold: now they are the echo's
+    while (this.pendCount > 0 && this.hops - this.pendHop[this.pendHead] >= LAG) {
+      const k = this.pendHead;
+      this.fit.learn(this.pendNear, k * BANDS, this.hist, this.pendPos[k], this.histHf, this.nearHf, -1);
+      this.pendHead = (k + 1) % LAG;
+      this.pendCount--;
+    }
+    for (let d = 0; d < DELAYS; d++) if (this.tot[(this.pos - d + HIST) % HIST] > FAR_ACTIVE) return true;
+    return false;
+  }
+
+  /** A hop without a far-end reference. */
+  absent(): void {
+    this.run = 0;
+  }
+
+  /** Whether this hop may train the model: during warm-up, or inside a talk spurt whose echo has had time to arrive. */
+  settled(): boolean {
+    const f = this.fit;
+    return f.activeHops < WARM_HOPS || f.delayHops < 0 || this.run > f.delayHops + SPREAD;
+  }
+
+  /** Estimated delay in hops once warm (-1 before). */
+  delay(): number {
+    return this.fit.activeHops >= WARM_HOPS ? this.fit.delayHops : -1;
+  }
+
+  meanGain(): number {
+    let g = 0;
+    for (let b = 0; b < BANDS; b++) g += this.fit.gain[b];
+    return g / BANDS;
+  }
+
+  /**
+   * Trains on one hop. Outside a hold the fit learns it. In a hold (the near end may be
+   * talking) the fit stands still and a shadow copy learns instead, to be adopted or
+   * dropped when the hold is released.
+   */
+  learn(near: Float64Array, hold: boolean): void {
+    if (!hold) {
+      const k = (this.pendHead + this.pendCount) % LAG;
+      this.pendNear.set(near, k * BANDS);
+      this.pendPos[k] = this.pos;
+      this.pendHop[k] = this.hops;
+      this.pendCount++;
+      return;
+    }
+    if (this.shadowHops < 0) {
+      this.shadow.copyFrom(this.fit);
+      this.shadowHops = 0;
+      this.holdC = this.fit.bestC;
+      this.holdMin = this.fit.bestC;
+      // the hops still waiting belong to the hold
+      for (; this.pendCount > 0; this.pendCount--) {
+        const k = this.pendHead;
+        this.shadow.learn(this.pendNear, k * BANDS, this.hist, this.pendPos[k], this.histHf, this.nearHf, this.fit.delayHops);
+        this.pendHead = (k + 1) % LAG;
+      }
+    }
+    this.shadow.learn(near, 0, this.hist, this.pos, this.histHf, this.nearHf, this.fit.delayHops);
+    this.shadowHops++;
+    // the far end explains the near end better with the hold's hops than without: what
+    // the detector took for the user is the echo, on a path that has changed
+    const c = this.shadow.bestC;
+    if (c < this.holdMin) this.holdMin = c;
+    const grew = c > this.holdC + ADOPT_RISE;
+    const moved = Math.abs(this.shadow.delayHops - this.fit.delayHops) > SPREAD && c > this.shadow.refC + ADOPT_RISE;
+    const recovered = c > RECOVER_MIN && c - this.holdMin > RECOVER_RISE;
+    if (c > ADOPT_MIN && (grew || moved || recovered)) {
+      this.fit.copyFrom(this.shadow);
+      this.holdC = c;
+    }
+  }
+
+  /**
+   * Ends a hold. A candidate that did not become a segment was not speech: its hops
+   * are the echo's, so the shadow that learnt them becomes the fit. A segment's shadow
+   * is kept only when the segment made it fit the far end better (echo taken for the
+   * user); otherwise it is dropped with the user's hops, and the lead-in hops with them.
+   */
+  release(candidate: boolean): void {
+    if (this.shadowHops < 0) return;
+    const adopt = candidate || this.shadow.bestC >= this.holdC + KEEP_RISE;
+    if (adopt) this.fit.copyFrom(this.shadow);
+    this.shadowHops = -1;
+  }
 
   /**
    * The predicted echo energy in 4-8 kHz (with the margin), on an active hop: as the
    * bands, without the neighbour leak (its energy is on another scale than the FFT bands').
    */
   predictHf(): number {
-    if (this.activeHops < WARM_HOPS || this.delayHops < 0) {
+    if (this.fit.activeHops < WARM_HOPS || this.fit.delayHops < 0) {
       let mx = 0;
       for (let d = 0; d < DELAYS + 1; d++) {
         const v = this.histHf[(this.pos - d + HIST) % HIST];
@@ -220,13 +366,13 @@ export class EchoModel {
       }
       return ECHO_PRIOR * mx;
     }
-    return ECHO_MARGIN * this.gainHf * this.farHfMax();
+    return ECHO_MARGIN * this.fit.gainHf * this.farHfMax();
   }
 
   /** The loudest far 4-8 kHz energy within +-SPREAD hops of the delay (wall clock and talk-spurt time). */
   private farHfMax(): number {
     let mx = 0;
-    for (let d = this.delayHops - SPREAD; d <= this.delayHops + SPREAD; d++) {
+    for (let d = this.fit.delayHops - SPREAD; d <= this.fit.delayHops + SPREAD; d++) {
       if (d < 0) continue;
       const v = this.histHf[(this.pos - d + HIST) % HIST];
       if (v > mx) mx = v;
@@ -238,7 +384,7 @@ export class EchoModel {
 
   /** resid[b] -= predicted echo (floored at 0), on an active hop. */
   subtract(resid: Float64Array): void {
-    const warm = this.activeHops >= WARM_HOPS && this.delayHops >= 0;
+    const warm = this.fit.activeHops >= WARM_HOPS && this.fit.delayHops >= 0;
     for (let b = 0; b < BANDS; b++) {
       let pred: number;
       if (!warm) {
@@ -258,7 +404,7 @@ export class EchoModel {
         let mx = 0;
         const b0 = b > 0 ? b - 1 : 0;
         const b1 = b < BANDS - 1 ? b + 1 : b;
-        for (let d = this.delayHops - SPREAD; d <= this.delayHops + SPREAD; d++) {
+        for (let d = this.fit.delayHops - SPREAD; d <= this.fit.delayHops + SPREAD; d++) {
           if (d < 0) continue;
           for (let bb = b0; bb <= b1; bb++) {
             const wgt = bb === b ? 1.0 : ECHO_LEAK;
@@ -268,7 +414,7 @@ export class EchoModel {
             if (w > mx) mx = w;
           }
         }
-        pred = ECHO_MARGIN * this.gain[b] * mx;
+        pred = ECHO_MARGIN * this.fit.gain[b] * mx;
       }
       const r = resid[b] - pred;
       resid[b] = r > 0 ? r : 0;

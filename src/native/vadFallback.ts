@@ -427,12 +427,13 @@ export class VadFallback {
     for (let b = 0; b < BANDS; b++) resid[b] = near.band[b];
     if (farActive) {
       flags |= VadFlag.FarEndActive;
-      // the echo path is learnt while the near end is not talking (no double talk) and,
-      // once the delay is known, only inside a talk spurt whose echo has had time to
-      // arrive: not in its first delay + spread hops, nor once the far end is silent
-      // (an echo path that pauses with the far end, a playout buffer, plays the tail
-      // of a spurt only when the next one starts)
-      if (!this.speaking && this.echo.settled()) this.echo.learn(near.band);
+      // the echo path is learnt while the near end is not talking (no double talk: in a
+      // candidate or a segment a shadow fit learns instead, vadEcho.ts) and, once the
+      // delay is known, only inside a talk spurt whose echo has had time to arrive: not
+      // in its first delay + spread hops, nor once the far end is silent (an echo path
+      // that pauses with the far end, a playout buffer, plays the tail of a spurt only
+      // when the next one starts)
+      if (this.echo.settled()) this.echo.learn(near.band, this.speaking || this.speechRun > 0);
       this.echo.subtract(resid);
       hfPred = this.echo.predictHf();
     }
@@ -662,6 +663,8 @@ export class VadFallback {
       } else if (this.speechRun > 0 && ++this.candGap > CAND_GAP) {
         this.speechRun = 0;
         this.segVoiced = 0;
+        // not speech after all: its hops are learnt as the far end's echo
+        this.echo.release(true);
       } else if (this.speechRun > 0 && voicedFg) {
         this.segVoiced++;
       }
@@ -688,6 +691,7 @@ export class VadFallback {
         this.end = silent ? this.lastSpeechEnd : this.lastFgEnd;
         this.lastMs = ((this.end - this.onset) * 1000.0) / cfg.sampleRate;
         flags |= VadFlag.SpeechEnd;
+        this.echo.release(false); // kept only if the segment was the echo after all
       }
     }
     this.prevVoicedFg = voicedFg;
