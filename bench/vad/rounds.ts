@@ -7,20 +7,39 @@
  * reached"), and the next round starts after a 1.2 s cool-down and the AI
  * server's first-byte delay. What the detector learns in one round (the echo
  * model, the background) carries into the next, which a fresh stream per trial
- * (bench/vad/dconfirm.ts) does not show. No Opus on the path.
+ * (bench/vad/dconfirm.ts) does not show. With --opus the user's audio goes through
+ * Opus as on the room path (the bench's rtp users' encoder, decoded at 16 kHz).
  *   npx vite-node bench/vad/rounds.ts                  # D = 0, native if built
  *   npx vite-node bench/vad/rounds.ts -- --d=200 --ts
+ *   npx vite-node bench/vad/rounds.ts -- --opus
  */
 import { prng } from '../../test/helpers/clips';
 import { createVad, VadFlag, nativeVadAvailable } from '../../src/native/vad';
 import { agentSpeech, makeAssets, FRAME, RATE } from '../bargein/assets';
 import { percentile } from './metrics';
+import { createOpusEncoder } from '../../src/rooms/opusEncoder';
+import { nativeAddon } from '../../src/native/addon';
 
 const args = process.argv.slice(2);
 const impl = args.includes('--ts') || !nativeVadAvailable() ? 'ts' : 'native';
 const D = Number(args.find((a) => a.startsWith('--d='))?.slice(4) ?? 0);
 const ROUNDS = Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 16);
 const USERS = Number(args.find((a) => a.startsWith('--users='))?.slice(8) ?? 12);
+const OPUS = args.includes('--opus');
+
+/** The room path's codec for one user: bench/bargein/rtpUser.ts's encoder, the addon's decoder. */
+function opusPath(): (pcm: Int16Array) => Int16Array {
+  const Dec = (nativeAddon() as unknown as { opus?: { OpusDecoder?: new (rate: number, ch: number) => { decode(p: Uint8Array, out: Int16Array): number } } } | null)?.opus?.OpusDecoder;
+  if (!Dec) throw new Error('--opus needs the native addon (npm run build:native)');
+  const enc = createOpusEncoder({ sampleRate: RATE, channels: 1, application: 2, complexity: 1, bitrate: 32000 });
+  const dec = new Dec(RATE, 1);
+  const pkt = new Uint8Array(1275);
+  return (pcm) => {
+    const out = new Int16Array(FRAME);
+    dec.decode(pkt.subarray(0, enc.encode(pcm, pkt)), out);
+    return out;
+  };
+}
 
 const assets = makeAssets();
 const answer = agentSpeech();
@@ -36,8 +55,9 @@ for (let u = 0; u < USERS; u++) {
   const vad = createVad({ sampleRate: RATE, frameMs: 20, interruptSpeechDurationMs: D }, { impl });
   let t = 0; // samples into the stream
   let bedPos = 0;
+  const codec = OPUS ? opusPath() : null;
   const step = (near: Int16Array, far: Int16Array): number => {
-    const fl = vad.process(near, far);
+    const fl = vad.process(codec ? codec(near) : near, far);
     t += FRAME;
     return fl;
   };
@@ -82,7 +102,7 @@ for (let u = 0; u < USERS; u++) {
 }
 worst.sort((x, y) => parseFloat(y) - parseFloat(x));
 console.log(
-  `${impl} D=${D}: n=${lat.length} missed=${missed} early=${early}; latency - D p50 ${percentile(lat, 50).toFixed(0)} p90 ${percentile(lat, 90).toFixed(0)} p95 ${percentile(lat, 95).toFixed(0)} p99 ${percentile(lat, 99).toFixed(0)} max ${Math.max(...lat).toFixed(0)} ms`,
+  `${impl}${OPUS ? ' (user through Opus)' : ''} D=${D}: n=${lat.length} missed=${missed} early=${early}; latency - D p50 ${percentile(lat, 50).toFixed(0)} p90 ${percentile(lat, 90).toFixed(0)} p95 ${percentile(lat, 95).toFixed(0)} p99 ${percentile(lat, 99).toFixed(0)} max ${Math.max(...lat).toFixed(0)} ms`,
 );
 console.log(`per round p50/max: ${perRound.map((xs) => `${percentile(xs, 50).toFixed(0)}/${Math.max(...xs).toFixed(0)}`).join(' ')}`);
 console.log(`worst: ${worst.slice(0, 8).join('; ')}`);
