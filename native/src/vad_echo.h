@@ -3,7 +3,9 @@
 // far-end band energies that picks the echo delay and gain. The detector counts
 // only the near-end energy above the echo this predicts, so the agent's own voice
 // leaking back (speaker to microphone, a phone's sidetone, a codec round trip) is
-// not taken for the user. Mirrored in src/native/vadEcho.ts.
+// not taken for the user. While the near end may be talking, a shadow copy of the
+// regression learns instead, adopted when it shows the "speech" was the echo on a
+// changed path. Mirrored in src/native/vadEcho.ts.
 #pragma once
 
 #include "vad_signal.h"

@@ -3,8 +3,9 @@
  * the far end's band energies over the last 0..320 ms, and a per-band regression of
  * near-end on far-end band energies that picks the echo delay and gain. The detector
  * counts only the near-end energy above the echo this predicts, so the agent's own
- * voice leaking back is not taken for the user. Fixed-size typed arrays; nothing is
- * allocated per hop.
+ * voice leaking back is not taken for the user. While the near end may be talking, a
+ * shadow copy of the regression learns instead, adopted when it shows the "speech" was
+ * the echo on a changed path. Fixed-size typed arrays; nothing is allocated per hop.
  */
 
 import { BANDS } from './vadSignal';
