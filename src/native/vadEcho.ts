@@ -102,6 +102,7 @@ class EchoFit {
     this.activeHops = o.activeHops;
     this.delayHops = o.delayHops;
     this.bestC = o.bestC;
+    this.refC = o.refC;
   }
 
   /**
@@ -119,6 +120,9 @@ class EchoFit {
       my[b] += a * (y - my[b]);
       myy[b] += a * (y * y - myy[b]);
     }
+    // the near end's variance is the same at every delay
+    let vy = 0;
+    for (let b = 0; b < BANDS; b++) vy += myy[b] - my[b] * my[b];
     let bestC = 0;
     let best = -1;
     for (let d = 0; d < DELAYS; d++) {
@@ -126,7 +130,6 @@ class EchoFit {
       const o = d * BANDS;
       let cov = 0;
       let vx = 0;
-      let vy = 0;
       for (let b = 0; b < BANDS; b++) {
         const x = hist[xo + b];
         const y = near[off + b];
@@ -135,7 +138,6 @@ class EchoFit {
         mxy[o + b] += a * (x * y - mxy[o + b]);
         cov += mxy[o + b] - mx[o + b] * my[b];
         vx += mxx[o + b] - mx[o + b] * mx[o + b];
-        vy += myy[b] - my[b] * my[b];
       }
       if (cov > 0 && vx > 0 && vy > 0) {
         const c = (cov * cov) / (vx * vy);

@@ -42,6 +42,13 @@ function run(vad: Vad, pcm: Int16Array, far?: Int16Array): Run {
 }
 
 const ms = (samples: number, rate: number) => (samples * 1000) / rate;
+/** Two clips one after the other. */
+function cat(x: Int16Array, y: Int16Array): Int16Array {
+  const out = new Int16Array(x.length + y.length);
+  out.set(x);
+  out.set(y, x.length);
+  return out;
+}
 /** End of frame k in samples. */
 const frameEnd = (r: Run, k: number) => (k + 1) * r.frameSamples;
 
@@ -379,12 +386,6 @@ for (const impl of impls) {
         const sentences = liveSentences(rate);
         const a = clips.liveEcho({ rate, seconds: 30, sentences, delayMs: 140, gainDb: -12, heldTail: true, seed: 5 });
         const b = clips.liveEcho({ rate, seconds: 40, sentences, delayMs: 60, gainDb: -6, heldTail: false, seed: 6 });
-        const cat = (x: Int16Array, y: Int16Array) => {
-          const out = new Int16Array(x.length + y.length);
-          out.set(x);
-          out.set(y, x.length);
-          return out;
-        };
         const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), cat(a.near, b.near), cat(a.far, b.far));
         const at = r.reachedAt.map((k) => +(frameEnd(r, k) / rate).toFixed(1));
         expect(at.filter((t) => t < 30), 'before the change').toEqual([]);
@@ -519,13 +520,8 @@ describe('vad parity', () => {
       const a = clips.liveEcho({ rate: 16000, seconds: 12, sentences, delayMs: 140, gainDb: -12, heldTail: true, seed: 5 });
       const b = clips.liveEcho({ rate: 16000, seconds: 16, sentences, delayMs: 60, gainDb: -6, heldTail: false, seed: 6 });
       const user = clips.speechClip('hello, can you hear me', { rate: 16000, atMs: 25000, speechDb: -20 }).pcm;
-      const near = new Int16Array(a.near.length + b.near.length);
-      near.set(a.near);
-      near.set(b.near, a.near.length);
-      const far = new Int16Array(near.length);
-      far.set(a.far);
-      far.set(b.far, a.far.length);
-      cases.push({ rate: 16000, pcm: clips.mixAt(near.length, [{ pcm: near, at: 0 }, { pcm: user, at: 0 }]), far });
+      const near = cat(a.near, b.near);
+      cases.push({ rate: 16000, pcm: clips.mixAt(near.length, [{ pcm: near, at: 0 }, { pcm: user, at: 0 }]), far: cat(a.far, b.far) });
     }
     let frames = 0;
     let maxScore = 0;
