@@ -19,6 +19,7 @@ import { AudioSocketServer } from './transports/audioSocket';
 import { SipUserAgent } from './sip/userAgent';
 import { signToken } from './auth/tokens';
 import { createVadStream } from './agent/vadFactory';
+import { VadTapSet } from './agent/vadTap';
 import { RoomManager } from './rooms/roomManager';
 import { registerRoomActions } from './rooms/roomActions';
 import { WebRoutes, demoEnabled } from './rooms/webRoutes';
@@ -46,12 +47,15 @@ export class Bridge {
   constructor(readonly config: BridgeConfig) {
     this.workers = new WorkerPool(config.mediasoup);
     this.api = new ControlApi(config.apiKey);
+    const taps = config.vadTapDir ? new VadTapSet(config.vadTapDir, config.vadTapRooms) : null;
+    if (taps) log.warn('recording the barge-in detector input', { dir: config.vadTapDir, rooms: config.vadTapRooms });
     this.agents = new AgentManager({
       maxSessions: config.maxSessions,
       deps: {
         clock: sharedClock,
         createVad: createVadStream,
         tokenSecretSign: (claims) => signToken(config.tokenSecret, claims),
+        openVadTap: taps ? (h) => taps.open(h) : undefined,
       },
     });
     this.metrics = new BridgeMetrics({

@@ -36,6 +36,14 @@ export interface BridgeConfig {
   mediasoup: MediasoupConfig;
   /** SIP user agent, AudioSocket server, stored agents for calls (src/transports/telephonyConfig.ts). */
   telephony: TelephonySettings;
+  /**
+   * Records what each session's barge-in detector is given (user audio with arrival
+   * times, the far-end reference) into this directory, for replay with
+   * bench/vad/tap.ts (src/agent/vadTap.ts). Off (null) by default.
+   */
+  vadTapDir: string | null;
+  /** Regular expression: the RoomIds whose sessions are recorded (all by default). */
+  vadTapRooms: string;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +68,8 @@ const ENV: Record<string, string> = {
   maxSessions: 'VOXBRIDGE_MAX_SESSIONS',
   shutdownTimeoutMs: 'VOXBRIDGE_SHUTDOWN_TIMEOUT_MS',
   demo: 'VOXBRIDGE_DEMO',
+  vadTapDir: 'VOXBRIDGE_VAD_TAP_DIR',
+  vadTapRooms: 'VOXBRIDGE_VAD_TAP_ROOMS',
   'mediasoup.numWorkers': 'VOXBRIDGE_WORKERS',
   'mediasoup.logLevel': 'VOXBRIDGE_MEDIASOUP_LOG_LEVEL',
   'mediasoup.rtcMinPort': 'VOXBRIDGE_RTC_MIN_PORT',
@@ -156,6 +166,15 @@ export function loadConfig(opts: LoadOptions = {}): BridgeConfig {
     // VOXBRIDGE_DEMO=1/0 (the earlier spelling) still works.
     demo: ({ '1': 'on', '0': 'off' } as Record<string, 'on' | 'off'>)[String(get('demo')?.value)] ??
       (str('demo', 'auto', (v) => (['auto', 'on', 'off'].includes(v) ? null : 'must be auto, on or off')) as BridgeConfig['demo']),
+    vadTapDir: get('vadTapDir') ? str('vadTapDir', '') : null,
+    vadTapRooms: str('vadTapRooms', '', (v) => {
+      try {
+        new RegExp(v);
+        return null;
+      } catch (e) {
+        return `must be a regular expression (${(e as Error).message})`;
+      }
+    }),
     mediasoup: {
       numWorkers: int('mediasoup.numWorkers', Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1, 256),
       logLevel: str('mediasoup.logLevel', 'warn', (s) =>

@@ -53,4 +53,13 @@ describe('loadConfig()', () => {
     expect(loadConfig({ env: { VOXBRIDGE_DEMO: '1' } }).demo).toBe('on');
     expect(() => loadConfig({ env: { VOXBRIDGE_DEMO: 'maybe' } })).toThrow(/"demo" must be auto, on or off/);
   });
+
+  it('reads the VAD tap settings: off by default, rooms a valid regular expression', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.vadTapDir).toBeNull();
+    expect(c.vadTapRooms).toBe('');
+    const t = loadConfig({ env: { VOXBRIDGE_VAD_TAP_DIR: '/tmp/taps', VOXBRIDGE_VAD_TAP_ROOMS: '^bench-' } });
+    expect([t.vadTapDir, t.vadTapRooms]).toEqual(['/tmp/taps', '^bench-']);
+    expect(() => loadConfig({ env: { VOXBRIDGE_VAD_TAP_ROOMS: '(' } })).toThrow(/"vadTapRooms" must be a regular expression/);
+  });
 });

@@ -24,6 +24,7 @@ import { produceLlm, produceTts, type ProducerResult, type SubtitleSink } from '
 import { SpeechHandle, type Priority, type SamePriorityOption } from './speechHandle';
 import { SpeechSplicer } from './splicer';
 import { FarEndReference } from './farEnd';
+import { TapKind, type TapHeader, type VadTapWriter } from './vadTap';
 import { VoiceInput, type Utterance, type VoiceFrameResult } from './voiceInput';
 
 export const CORE_RATE = 16000;
@@ -106,6 +107,8 @@ export interface SessionDeps {
   clock: FrameClock;
   createVad(opts: { sampleRate: number; frameMs: number; interruptMs: number }): VadStream;
   tokenSecretSign(claims: { room: string; uid: string; role: 'human-agent'; agent: string }): string;
+  /** A recorder of what the barge-in detector is given (`vadTapDir`), or null for this session. */
+  openVadTap?(h: TapHeader): VadTapWriter | null;
 }
 
 export interface SpeakOptions {
@@ -128,6 +131,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   private readonly frame = new Int16Array(FRAME_SAMPLES);
   /** The agent audio sent, as the far-end reference for echo rejection. */
   private readonly farRef = new FarEndReference(FRAME_SAMPLES);
+  private readonly tap: VadTapWriter | null;
   private lastOutAt = 0;
   private lastOutHandle: SpeechHandle | null = null;
   private asrChain: Promise<void> = Promise.resolve();
@@ -151,7 +155,9 @@ export class AgentSession extends EventEmitter implements Ticker {
     super();
     this.id = `agent-${crypto.randomUUID()}`;
     this.log = createLogger('agent', { agent: this.id, room: config.roomId });
-    const vad = deps.createVad({ sampleRate: CORE_RATE, frameMs: FRAME_MS, interruptMs: Math.max(0, vadInterruptDuration(config.interrupt)) });
+    const interruptMs = Math.max(0, vadInterruptDuration(config.interrupt));
+    const vad = deps.createVad({ sampleRate: CORE_RATE, frameMs: FRAME_MS, interruptMs });
+    this.tap = deps.openVadTap?.({ sampleRate: CORE_RATE, frameSamples: FRAME_SAMPLES, interruptMs, roomId: config.roomId, agentId: this.id }) ?? null;
     this.user = new VoiceInput(vad, CORE_RATE, FRAME_MS, (r, v) => this.onUserFrame(r, v), (u) => this.onUserUtterance(u), config.asr.endOfTurnMs);
     deps.clock.add(this);
   }
@@ -208,6 +214,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** User audio at CORE_RATE, any length; `arrivalMs` is when its packet reached the bridge. */
   pushUserAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
     if (this._ended) return;
+    this.tap?.record(TapKind.User, arrivalMs, pcm);
     this.user.push(pcm, arrivalMs, this.farRef);
     this.deps.clock.poll();
   }
@@ -221,12 +228,12 @@ export class AgentSession extends EventEmitter implements Ticker {
       this.user.poll(now);
       this.human?.poll(now);
     }
-    if (!this.output) return this.farRef.onTick(nowMs(), null);
+    if (!this.output) return this.reference(nowMs(), null);
     const sp = this.splicer;
     const before = sp.playing;
     const talkSpurt = sp.talkSpurtStart;
     if (!sp.nextFrame(this.frame)) {
-      this.farRef.onTick(nowMs(), null);
+      this.reference(nowMs(), null);
       this.noteState();
       return;
     }
@@ -240,9 +247,15 @@ export class AgentSession extends EventEmitter implements Ticker {
     }
     this.output.sendAudio(this.frame, talkSpurt, frameTimeMs);
     this.lastOutAt = nowMs();
-    this.farRef.onTick(this.lastOutAt, this.frame);
+    this.reference(this.lastOutAt, this.frame);
     this.lastOutHandle = handle;
     this.noteState();
+  }
+
+  /** One frame of the far-end reference per tick (and into the tap, when recording). */
+  private reference(atMs: number, frame: Int16Array | null): void {
+    this.farRef.onTick(atMs, frame);
+    this.tap?.record(frame ? TapKind.Ref : TapKind.RefSilent, atMs, frame);
   }
 
   // ---------------------------------------------------------------- user voice
@@ -272,6 +285,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     const stopped = this.splicer.flush({ includeHigh: false, reason: 'bargeIn' });
     if (!stopped) return;
     this.output?.clear();
+    this.tap?.record(TapKind.BargeIn, decisionMs, null);
     const rec: BargeInRecord = {
       at: decisionMs,
       cause,
@@ -568,6 +582,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.splicer.flush({ includeHigh: true, reason: 'stop' });
     this.asrAbort.abort();
     this.deps.clock.remove(this);
+    void this.tap?.close();
     const out = this.output;
     this.output = null;
     out?.end(reason);
