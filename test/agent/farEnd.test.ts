@@ -25,13 +25,58 @@ describe('FarEndReference', () => {
     expect([ref.next(20), ref.next(40), ref.next(60)].map(id)).toEqual([1, 0, 3]);
   });
 
-  it('repeats the newest frame when user frames run ahead of the ticks, and re-places the cursor after drift', () => {
+  it('repeats the newest frame when user frames run ahead of the ticks, and re-places the cursor after a pause', () => {
     const ref = new FarEndReference(N);
     for (let k = 1; k <= 3; k++) ref.onTick(k * 20, frame(k));
     expect([ref.next(60), ref.next(61)].map(id)).toEqual([3, 3]);
     for (let k = 4; k <= 20; k++) ref.onTick(k * 20, frame(k));
-    // the user's stream paused for 300 ms: the cursor is placed by time again
-    expect(id(ref.next(400))).toBe(20);
+    // the user's stream paused for 300 ms and goes on at real-time pace: once 10
+    // frames over 150 ms or more have all arrived 16 frames "late", the cursor moves by 16
+    const got: number[] = [];
+    for (let i = 0; i < 14; i++) {
+      ref.onTick((21 + i) * 20, frame(21 + i));
+      got.push(id(ref.next(400 + 20 * i + 1)));
+    }
+    expect(got).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12, 29, 30, 31, 32, 33]);
+    expect(ref.resyncs).toBe(2);
+  });
+
+  it('keeps its place through a long burst (packets held up and read at once)', () => {
+    const r2 = new FarEndReference(N);
+    const got: number[] = [];
+    let tick = 1;
+    const tickTo = (ms: number) => {
+      for (; tick * 20 <= ms; tick++) r2.onTick(tick * 20, frame(tick));
+    };
+    // steady for 10 frames
+    for (let i = 0; i < 10; i++) {
+      tickTo(100 + 20 * i);
+      got.push(id(r2.next(100 + 20 * i + 1)));
+    }
+    // 320 ms without packets, then 16 read at once, then steady again
+    tickTo(600);
+    for (let i = 0; i < 16; i++) got.push(id(r2.next(601)));
+    for (let i = 1; i <= 12; i++) {
+      tickTo(600 + 20 * i);
+      got.push(id(r2.next(600 + 20 * i + 1)));
+    }
+    expect(got).toEqual(Array.from({ length: 38 }, (_, i) => 5 + i));
+    expect(r2.resyncs).toBe(1);
+  });
+
+  it('corrects a start placed by a late packet', () => {
+    const ref = new FarEndReference(N);
+    for (let k = 1; k <= 10; k++) ref.onTick(k * 20, frame(k));
+    // the first packet was held up 100 ms: placed at 10 instead of 5
+    expect(id(ref.next(201))).toBe(10);
+    const got: number[] = [];
+    for (let i = 1; i <= 14; i++) {
+      ref.onTick((10 + i) * 20, frame(10 + i));
+      got.push(id(ref.next(100 + 20 * i + 1)));
+    }
+    // the next ones arrive on time (5 frames earlier than the cursor says): moved back after 10
+    expect(got.slice(0, 9)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    expect(got.slice(9)).toEqual([15, 16, 17, 18, 19]);
     expect(ref.resyncs).toBe(2);
   });
 
