@@ -24,7 +24,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeAssets, RATE } from './bargein/assets';
+import { makeAssets, FRAME, RATE } from './bargein/assets';
 import { summarize, lineChart, cdf } from './bargein/report';
 import { SimUser, WsUser, type UserKind } from './bargein/users';
 import { RtpUser } from './bargein/rtpUser';
@@ -217,6 +217,8 @@ interface CellResult {
   transit: ReturnType<typeof summarize>;
   /** The bridge's event loop held up between onset arrival and decision (the bridge's part of the transit). */
   loopStall: ReturnType<typeof summarize>;
+  /** How much later the load generator sent the deciding packet than the onset's, against their schedule (its part of the transit). */
+  senderShare: ReturnType<typeof summarize>;
   /** The bridge's event loop: frame clock sub-tick lateness (bucket bound of p99, share > 20 ms, count > 50 ms). */
   bridgeLoop: { p99: number; over20Pct: number; over50: number };
   /** CPU % of one core: the bridge process, its mediasoup worker, this load generator (the users), the AI server; the whole machine (of cores x 100) and steal. */
@@ -225,7 +227,7 @@ interface CellResult {
   senderLate: ReturnType<typeof summarize>;
   senderLatePct: number;
   /** The five largest overheads with their parts, to see what makes the tail. */
-  worst: { overheadMs: number; decisionMs: number; detectorMs: number; transitMs: number; processingMs: number; loopStallMs: number; round: number; clip: number }[];
+  worst: { overheadMs: number; decisionMs: number; detectorMs: number; transitMs: number; processingMs: number; loopStallMs: number; senderMs: number; round: number; clip: number }[];
   framesAfterDecision: number;
   abortDelayMaxMs: number;
   missed: number;
@@ -323,7 +325,7 @@ async function runCell(
           started[i] = true;
           u.start();
         }
-        u.tick(now);
+        u.tick(now, now - (t0 + n * 5));
       }
       const speechDone = users.every((u) => u.done || u.kind === 'noise' || u.kind === 'echo');
       if (speechDone || now > deadline) {
@@ -363,6 +365,7 @@ async function runCell(
   const processing: number[] = [];
   const transit: number[] = [];
   const loopStall: number[] = [];
+  const senderShare: number[] = [];
   const parts: CellResult['worst'] = [];
   let framesAfter = 0;
   let abortMax = 0;
@@ -397,9 +400,20 @@ async function runCell(
         if (r.ProcessingMs !== undefined) processing.push(r.ProcessingMs);
         if (r.TransitMs !== undefined) transit.push(r.TransitMs);
         if (r.LoopStallMs !== undefined) loopStall.push(r.LoopStallMs);
+        // (barge-in k of this user is its round k: see users.ts) The generator's share of
+        // the transit: how much later than the onset's frame it sent the frame the bridge
+        // decided on (the one that ends D + DetectorMs of audio after the onset).
+        const round = u.rounds[k];
+        let senderMs = NaN;
+        if (round && r.DetectorMs !== undefined) {
+          const late = round.frameLateMs;
+          const first = Math.floor(round.onsetSample / FRAME);
+          const last = Math.floor((round.onsetSample + ((D + r.DetectorMs) * RATE) / 1000 - 1) / FRAME);
+          if (late[first] !== undefined && late[last] !== undefined) senderMs = late[last] - late[first];
+        }
+        if (Number.isFinite(senderMs)) senderShare.push(senderMs);
         if (r.OverheadMs !== undefined)
-          // (barge-in k of this user is its round k, which spoke clip (index + k) mod clips: see users.ts)
-          parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs, round: k, clip: (u.index + k) % assets.speech.length });
+          parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs, senderMs: Math.round(senderMs * 10) / 10, round: k, clip: round?.clip ?? (u.index + k) % assets.speech.length });
         framesAfter += r.FramesAfterDecision;
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
       }
@@ -432,6 +446,7 @@ async function runCell(
     processing: summarize(processing),
     transit: summarize(transit),
     loopStall: summarize(loopStall),
+    senderShare: summarize(senderShare),
     bridgeLoop,
     cpuSplit,
     senderLate: summarize(stepLate),
@@ -474,7 +489,7 @@ async function main(): Promise<void> {
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
               `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%\n` +
-              `    worst overheads (decision: detector / transit [our loop held] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
+              `    worst overheads (decision: detector / transit [our loop held, generator late] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}, ${w.senderMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
               `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
               `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms\n` +
               `    CPU (% of a core): bridge ${r.cpuSplit.bridgePct.toFixed(0)}, mediasoup ${r.cpuSplit.mediasoupPct.toFixed(0)}, users ${r.cpuSplit.generatorPct.toFixed(0)}, AI server ${r.cpuSplit.aiServerPct.toFixed(0)}; ` +
@@ -509,6 +524,7 @@ async function main(): Promise<void> {
     'detector p99': f1(r.detector.p99),
     'transit p99': f1(r.transit.p99),
     'of which our loop p99': f1(r.loopStall.p99),
+    'of which generator p99': f1(r.senderShare.p99),
     'processing p99': f1(r.processing.p99),
     'bridge loop > 20 ms %': f1(r.bridgeLoop.over20Pct),
     'sender late % (p99 ms)': `${f1(r.senderLatePct)} (${f1(r.senderLate.p99)})`,
@@ -531,7 +547,8 @@ async function main(): Promise<void> {
       'one frame: the last packet went out on the clock tick before the decision. decision = decision time − (onset arrival + D).\n' +
       'detector = speech the detector had heard past D when it decided (audio time: its algorithmic delay); transit = how much\n' +
       'later than real-time pace the deciding packet arrived, counted from the onset packet (load generator, mediasoup, socket\n' +
-      'reads; "of which our loop" = the longest the bridge\'s event loop was held up in that window, from its frame clock);\n' +
+      'reads; "of which our loop" = the longest the bridge\'s event loop was held up in that window, from its frame clock;\n' +
+      '"of which generator" = how much later behind its schedule the load generator sent the deciding frame than the onset\'s);\n' +
       'processing = decision time − arrival of the deciding packet. sender late = the load generator\'s 5 ms steps more\n' +
       'than 10 ms behind schedule.\n' +
       "client = the same latency seen from the simulated user's socket.\n",

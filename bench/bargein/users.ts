@@ -27,6 +27,14 @@ export interface RoundResult {
   /** Agent audio was still arriving at the end of the round. */
   missed: boolean;
   speechMs: number;
+  /** The speech clip spoken (index into the assets' clips), and the first speech sample in it. */
+  clip: number;
+  onsetSample: number;
+  /**
+   * Per frame of the clip, how late the load generator sent it (ms behind its
+   * schedule): the generator's own share of the packets' lateness at the bridge.
+   */
+  frameLateMs: number[];
 }
 
 export interface Api {
@@ -50,6 +58,8 @@ export abstract class SimUser {
   firstAgentAtThisRound = 0;
   private phase: 'idle' | 'waitAgent' | 'speaking' | 'cooldown' = 'idle';
   private clip: LabelledClip | null = null;
+  private clipIndex = -1;
+  private frameLate: number[] = [];
   private clipPos = 0;
   private onsetSentAt = 0;
   private speakAt = 0;
@@ -109,15 +119,15 @@ export abstract class SimUser {
     this.nextKick = performance.now() + 12_000;
   }
 
-  /** One 20 ms tick: decide what to send and send it. */
-  tick(now: number): void {
+  /** One 20 ms tick: decide what to send and send it (`lateMs`: how late the driver runs it). */
+  tick(now: number, lateMs = 0): void {
     if (this.done) return;
     switch (this.kind) {
       case 'noise':
       case 'echo':
         return this.tickBackground(now);
       default:
-        return this.tickSpeech(now);
+        return this.tickSpeech(now, lateMs);
     }
   }
 
@@ -153,7 +163,7 @@ export abstract class SimUser {
     this.sendFrame(f);
   }
 
-  private tickSpeech(now: number): void {
+  private tickSpeech(now: number, lateMs: number): void {
     switch (this.phase) {
       case 'idle':
         this.sendFrame(this.bed());
@@ -162,7 +172,9 @@ export abstract class SimUser {
         this.sendFrame(this.bed());
         if (this.firstAgentAtThisRound && !this.speakAt) this.speakAt = this.firstAgentAtThisRound + 800 + this.rnd() * 2200;
         if (this.speakAt && now >= this.speakAt) {
-          this.clip = this.kind === 'short' ? this.assets.short : this.assets.speech[(this.index + this.rounds.length) % this.assets.speech.length];
+          this.clipIndex = this.kind === 'short' ? -1 : (this.index + this.rounds.length) % this.assets.speech.length;
+          this.clip = this.clipIndex < 0 ? this.assets.short : this.assets.speech[this.clipIndex];
+          this.frameLate = [];
           this.clipPos = 0;
           this.onsetSentAt = 0;
           this.phase = 'speaking';
@@ -176,6 +188,7 @@ export abstract class SimUser {
         const clip = this.clip!;
         const frame = clip.frames[this.clipPos / FRAME] ?? this.bed();
         this.sendFrame(frame);
+        this.frameLate.push(lateMs);
         if (!this.onsetSentAt && this.clipPos + FRAME > clip.onset) this.onsetSentAt = performance.now();
         this.clipPos += FRAME;
         if (this.clipPos >= clip.frames.length * FRAME) {
@@ -201,6 +214,9 @@ export abstract class SimUser {
       clientLatencyMs: stopped ? this.lastAgentAt - this.onsetSentAt : NaN,
       missed: stillTalking,
       speechMs: ((this.clip?.speechSamples ?? 0) / RATE) * 1000,
+      clip: this.clipIndex,
+      onsetSample: this.clip?.onset ?? 0,
+      frameLateMs: this.frameLate,
     });
     this.speakAt = 0;
     if (--this.roundsLeft <= 0) {
