@@ -14,10 +14,11 @@
  * over at least WINDOW_SPAN_MS, puts it more than RESYNC frames off in the same
  * direction (the user's stream paused or the clocks drifted), by the smallest of
  * those offsets. One late packet, or a burst of them read at once, does not move
- * it: a burst's first packets look many frames behind, its last ones are on time. (Re-placing on every burst, as
- * before, put the cursor up to 13 frames off while all sessions started at once,
- * and the echo of the agent then seemed to come before its reference: VAD taps of
- * bench:bargein's echo users, rtp N = 100, 28 false barge-ins in 3 min → 0 replayed.)
+ * it: a burst's first packets look many frames behind, its last ones are on time.
+ * (Re-placing on every burst, as before, put the cursor up to 13 frames off while
+ * all sessions started at once, and the echo of the agent then seemed to come
+ * before its reference: VAD taps of bench:bargein's echo users, rtp N = 100, 28
+ * false barge-ins in 3 min, 0 when replayed with this rule.)
  */
 const SLOTS = 32; // 640 ms of reference: more than the echo window (320 ms) plus resync slack
 const RESYNC = 3;
