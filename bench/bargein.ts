@@ -182,6 +182,15 @@ async function metric(url: string, name: string): Promise<number> {
   return m ? Number(m[1]) : NaN;
 }
 
+/** The bridge's frame clock: wall time before late runs, and its main thread's CPU and run-queue wait in it (ms). */
+async function heldSplit(url: string): Promise<{ held: number; cpu: number; wait: number }> {
+  return {
+    held: await metric(url, 'voxbridge_frame_clock_late_held_ms'),
+    cpu: await metric(url, 'voxbridge_frame_clock_late_held_cpu_ms'),
+    wait: await metric(url, 'voxbridge_frame_clock_late_held_wait_ms'),
+  };
+}
+
 /** The bridge's frame clock lateness histogram: cumulative count per upper bound (ms). */
 async function latenessBuckets(url: string): Promise<Map<number, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -221,6 +230,8 @@ interface CellResult {
   senderShare: ReturnType<typeof summarize>;
   /** The bridge's event loop: frame clock sub-tick lateness (bucket bound of p99, share > 20 ms, count > 50 ms). */
   bridgeLoop: { p99: number; over20Pct: number; over50: number };
+  /** Before the bridge's late frame clock runs: wall time held, and the main thread's share on a CPU and waiting for one. */
+  lateHeld: { heldMs: number; cpuPct: number; waitPct: number };
   /** CPU % of one core: the bridge process, its mediasoup worker, this load generator (the users), the AI server; the whole machine (of cores x 100) and steal. */
   cpuSplit: { bridgePct: number; mediasoupPct: number; generatorPct: number; aiServerPct: number; machineBusyPct: number; stealPct: number };
   /** The load generator's own lateness: each 5 ms step's delay behind its schedule. */
@@ -309,6 +320,7 @@ async function runCell(
   const ticks0 = await metric(bridge.url, 'voxbridge_frame_clock_ticks');
   const late0 = await metric(bridge.url, 'voxbridge_frame_clock_late_ticks');
   const loop0 = await latenessBuckets(bridge.url);
+  const held0 = await heldSplit(bridge.url);
   const wallStart = performance.now();
   let n = 0;
   const stepLate: number[] = [];
@@ -357,6 +369,9 @@ async function runCell(
   const ticks = (await metric(bridge.url, 'voxbridge_frame_clock_ticks')) - ticks0;
   const late = (await metric(bridge.url, 'voxbridge_frame_clock_late_ticks')) - late0;
   const bridgeLoop = latenessBetween(loop0, await latenessBuckets(bridge.url));
+  const held1 = await heldSplit(bridge.url);
+  const heldMs = held1.held - held0.held;
+  const lateHeld = { heldMs, cpuPct: heldMs > 0 ? (100 * (held1.cpu - held0.cpu)) / heldMs : NaN, waitPct: heldMs > 0 ? (100 * (held1.wait - held0.wait)) / heldMs : NaN };
 
   // Bridge-side records of every session.
   const overheads: number[] = [];
@@ -448,6 +463,7 @@ async function runCell(
     loopStall: summarize(loopStall),
     senderShare: summarize(senderShare),
     bridgeLoop,
+    lateHeld,
     cpuSplit,
     senderLate: summarize(stepLate),
     senderLatePct: stepLate.length ? (100 * stepLate.filter((x) => x > 10).length) / stepLate.length : NaN,
@@ -491,7 +507,8 @@ async function main(): Promise<void> {
               `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%\n` +
               `    worst overheads (decision: detector / transit [our loop held, generator late] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}, ${w.senderMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
               `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
-              `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms\n` +
+              `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms; ` +
+              `before late ticks ${r.lateHeld.heldMs.toFixed(0)} ms held: main thread on a CPU ${r.lateHeld.cpuPct.toFixed(0)} %, waiting for one ${r.lateHeld.waitPct.toFixed(0)} %\n` +
               `    CPU (% of a core): bridge ${r.cpuSplit.bridgePct.toFixed(0)}, mediasoup ${r.cpuSplit.mediasoupPct.toFixed(0)}, users ${r.cpuSplit.generatorPct.toFixed(0)}, AI server ${r.cpuSplit.aiServerPct.toFixed(0)}; ` +
               `machine busy ${r.cpuSplit.machineBusyPct.toFixed(0)} of ${os.cpus().length * 100}, steal ${r.cpuSplit.stealPct.toFixed(1)}`,
           );

@@ -63,6 +63,7 @@ export class Bridge {
       clockTicks: () => sharedClock.stats.ticks,
       clockLate: () => sharedClock.stats.late,
       clockLateness: { buckets: LATENESS_BUCKETS_MS, read: () => ({ counts: sharedClock.stats.lateness, sum: sharedClock.stats.latenessSumMs }) },
+      clockHeld: () => sharedClock.stats.held,
     });
     observeAgents(this.agents, this.metrics);
     registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });

@@ -131,12 +131,19 @@ export class BridgeMetrics {
     clockLate: () => number;
     clockTicks: () => number;
     clockLateness?: { buckets: number[]; read: () => { counts: number[]; sum: number } };
+    clockHeld?: () => { heldMs: number; runMs: number; waitMs: number };
   }) {
     this.registry.add(new Gauge('voxbridge_sessions_active', 'Agent sessions running', gauges.sessions));
     this.registry.add(new Gauge('voxbridge_frame_clock_ticks', 'Frame clock ticks since start', gauges.clockTicks));
     this.registry.add(new Gauge('voxbridge_frame_clock_late_ticks', 'Frame clock ticks more than 10 ms late', gauges.clockLate));
     const cl = gauges.clockLateness;
     if (cl) this.registry.add(new HistogramView('voxbridge_frame_clock_lateness_ms', 'Frame clock sub-tick lateness (the event loop delay, sampled every 5 ms), ms', cl.buckets, cl.read));
+    const held = gauges.clockHeld;
+    if (held) {
+      this.registry.add(new Gauge('voxbridge_frame_clock_late_held_ms', 'Wall time before late frame clock runs (since the run before), ms', () => held().heldMs));
+      this.registry.add(new Gauge('voxbridge_frame_clock_late_held_cpu_ms', 'Of that, the main thread on a CPU (our own work), ms', () => held().runMs));
+      this.registry.add(new Gauge('voxbridge_frame_clock_late_held_wait_ms', 'Of that, the main thread waiting for a CPU (machine busy), ms', () => held().waitMs));
+    }
     this.registry.add(new Gauge('voxbridge_process_resident_bytes', 'Resident set size', () => process.memoryUsage.rss()));
   }
 }
