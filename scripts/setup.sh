@@ -26,14 +26,15 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a=
 
 # --- 1. Debian packages
 # Build of the mediasoup worker and the addon; espeak-ng (default TTS), sox (audio
-# tooling for tests/benches), pocketsphinx (default ASR), clang (libFuzzer harness),
+# tooling for tests/benches), pocketsphinx (default ASR), clang + libclang-rt-dev
+# (libFuzzer harness: the sanitizer and fuzzer runtimes are only a Recommends of clang),
 # libopus-dev (Opus for rooms and SIP), sip-tester (SIPp) and baresip (real SIP
 # peers for the telephony tests), chromium (headless browser for the room page e2e
 # tests, driven by playwright-core).
 pkgs=(g++ make python3 pkg-config meson ninja-build
       libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev
       espeak-ng sox libsox-fmt-all pocketsphinx pocketsphinx-en-us
-      libopus-dev clang sip-tester baresip
+      libopus-dev clang libclang-rt-dev sip-tester baresip
       chromium)
 missing=()
 for p in "${pkgs[@]}"; do
