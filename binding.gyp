@@ -12,7 +12,9 @@
         "native/binding/vad_binding.cpp",
         "native/src/opus_encoder.cpp",
         "native/src/opus_decoder.cpp",
-        "native/binding/opus_binding.cpp"
+        "native/binding/opus_binding.cpp",
+        "native/src/pacer.cpp",
+        "native/binding/pacer_binding.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -252,7 +252,15 @@ interface CellResult {
   cpuPctPerSession: number;
   cpuPctTotal: number;
   rssMiBPerSession: number;
+  /** Agent frames that left > 10 ms after their time: the pacer's count when it sends them (rooms), else the frame clock's late ticks. */
   lateFramesPct: number;
+  /** The frame clock's late sub-ticks (when the pacer sends, production that was late, absorbed by the lead unless it exceeded it). */
+  lateTicksPct: number;
+  pacedFrames: number;
+  /** Of the paced late frames, those handed in already late (the event loop held beyond the lead). */
+  pacedEnqueuedLate: number;
+  pacedLate: number;
+  pacedMaxLateMs: number;
   lateClientPct: number;
   seconds: number;
 }
@@ -319,6 +327,9 @@ async function runCell(
   const rss0 = rssBytes(bridge.pids);
   const ticks0 = await metric(bridge.url, 'voxbridge_frame_clock_ticks');
   const late0 = await metric(bridge.url, 'voxbridge_frame_clock_late_ticks');
+  const paced0 = (await metric(bridge.url, 'voxbridge_agent_frames_paced')) || 0;
+  const pacedLate0 = (await metric(bridge.url, 'voxbridge_agent_frames_paced_late')) || 0;
+  const pacedEnq0 = (await metric(bridge.url, 'voxbridge_agent_frames_paced_enqueued_late')) || 0;
   const loop0 = await latenessBuckets(bridge.url);
   const held0 = await heldSplit(bridge.url);
   const wallStart = performance.now();
@@ -368,6 +379,10 @@ async function runCell(
   const rss = rssBytes(bridge.pids);
   const ticks = (await metric(bridge.url, 'voxbridge_frame_clock_ticks')) - ticks0;
   const late = (await metric(bridge.url, 'voxbridge_frame_clock_late_ticks')) - late0;
+  const pacedFrames = ((await metric(bridge.url, 'voxbridge_agent_frames_paced')) || 0) - paced0;
+  const pacedLate = ((await metric(bridge.url, 'voxbridge_agent_frames_paced_late')) || 0) - pacedLate0;
+  const pacedEnqueuedLate = ((await metric(bridge.url, 'voxbridge_agent_frames_paced_enqueued_late')) || 0) - pacedEnq0;
+  const pacedMaxLateMs = (await metric(bridge.url, 'voxbridge_agent_frames_paced_max_late_ms')) || 0;
   const bridgeLoop = latenessBetween(loop0, await latenessBuckets(bridge.url));
   const held1 = await heldSplit(bridge.url);
   const heldMs = held1.held - held0.held;
@@ -480,7 +495,12 @@ async function runCell(
     cpuPctPerSession: (100 * cpu) / seconds / N,
     cpuPctTotal: (100 * cpu) / seconds,
     rssMiBPerSession: (rss - rss0) / N / 2 ** 20,
-    lateFramesPct: ticks > 0 ? (100 * late) / ticks : NaN,
+    lateFramesPct: pacedFrames > 0 ? (100 * pacedLate) / pacedFrames : ticks > 0 ? (100 * late) / ticks : NaN,
+    lateTicksPct: ticks > 0 ? (100 * late) / ticks : NaN,
+    pacedFrames,
+    pacedLate,
+    pacedEnqueuedLate,
+    pacedMaxLateMs,
     lateClientPct: agentPk ? (100 * latePk) / agentPk : NaN,
     seconds,
   };
@@ -504,7 +524,9 @@ async function main(): Promise<void> {
           results.push(r);
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
-              `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%\n` +
+              `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%` +
+              (r.pacedFrames > 0 ? ` (${r.pacedFrames} sent by the pacer, ${r.pacedLate} late of which ${r.pacedEnqueuedLate} handed in late, max ${r.pacedMaxLateMs.toFixed(1)} ms since the bridge started; frame clock ticks > 10 ms late ${r.lateTicksPct.toFixed(2)} %)` : '') +
+              `\n` +
               `    worst overheads (decision: detector / transit [our loop held, generator late] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}, ${w.senderMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
               `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
               `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms; ` +

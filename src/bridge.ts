@@ -13,6 +13,7 @@ import { createLogger } from './log';
 import { nativeAddon } from './native/addon';
 import { AgentManager } from './agent/agentManager';
 import { LATENESS_BUCKETS_MS, sharedClock } from './agent/frameClock';
+import { nativePacer, pacerTotals, requestPacerPriority } from './sfu/pacedRtp';
 import { registerAgentActions } from './server/agentActions';
 import { MediaStreamServer, MEDIA_STREAM_PATH } from './transports/mediaStream';
 import { AudioSocketServer } from './transports/audioSocket';
@@ -46,6 +47,7 @@ export class Bridge {
 
   constructor(readonly config: BridgeConfig) {
     this.workers = new WorkerPool(config.mediasoup);
+    requestPacerPriority(config.pacerPriority);
     this.api = new ControlApi(config.apiKey);
     const taps = config.vadTapDir ? new VadTapSet(config.vadTapDir, config.vadTapRooms) : null;
     if (taps) log.warn('recording the barge-in detector input', { dir: config.vadTapDir, rooms: config.vadTapRooms });
@@ -64,10 +66,12 @@ export class Bridge {
       clockLate: () => sharedClock.stats.late,
       clockLateness: { buckets: LATENESS_BUCKETS_MS, read: () => ({ counts: sharedClock.stats.lateness, sum: sharedClock.stats.latenessSumMs }) },
       clockHeld: () => sharedClock.stats.held,
+      paced: pacerTotals,
+      pacerPriority: () => nativePacer()?.priority() ?? -1,
     });
     observeAgents(this.agents, this.metrics);
     registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });
-    this.rooms = new RoomManager({ workers: this.workers, agents: this.agents, mediasoup: config.mediasoup, createVad: createVadStream });
+    this.rooms = new RoomManager({ workers: this.workers, agents: this.agents, mediasoup: config.mediasoup, createVad: createVadStream, agentAudioLeadMs: config.agentAudioLeadMs });
     this.signaling = new SignalingServer({ rooms: this.rooms, agents: this.agents, tokenSecret: config.tokenSecret });
     this.web = new WebRoutes({ agents: this.agents, tokenSecret: config.tokenSecret, demo: demoEnabled(config.host, config.demo) });
     registerRoomActions(this.api, { agents: this.agents, tokenSecret: config.tokenSecret, publicUrl: () => this.url });

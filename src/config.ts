@@ -8,6 +8,9 @@ import os from 'node:os';
 import crypto from 'node:crypto';
 import { parseTelephony, TELEPHONY_ENV, TELEPHONY_SECTIONS, type TelephonySettings } from './transports/telephonyConfig';
 
+
+/** The agent's room audio is made this far ahead and sent on time by the native pacer. */
+export const DEFAULT_AUDIO_LEAD_MS = 40;
 export interface MediasoupConfig {
   /** Number of mediasoup worker processes (default: one per core). */
   numWorkers: number;
@@ -44,6 +47,14 @@ export interface BridgeConfig {
   vadTapDir: string | null;
   /** Regular expression: the RoomIds whose sessions are recorded (all by default). */
   vadTapRooms: string;
+  /**
+   * How far ahead of its send time the agent's room audio is made (ms): the native
+   * pacer sends each frame on time from its own thread, so the event loop can be held
+   * up this long without a late frame. 0 sends at the clock tick (the TS path).
+   */
+  agentAudioLeadMs: number;
+  /** The pacer thread's scheduling: 'realtime' (SCHED_FIFO, lowest priority), 'high' (nice -10) or 'normal'; falls back where not permitted. */
+  pacerPriority: 'realtime' | 'high' | 'normal';
 }
 
 export class ConfigError extends Error {
@@ -70,6 +81,8 @@ const ENV: Record<string, string> = {
   demo: 'VOXBRIDGE_DEMO',
   vadTapDir: 'VOXBRIDGE_VAD_TAP_DIR',
   vadTapRooms: 'VOXBRIDGE_VAD_TAP_ROOMS',
+  agentAudioLeadMs: 'VOXBRIDGE_AGENT_AUDIO_LEAD_MS',
+  pacerPriority: 'VOXBRIDGE_PACER_PRIORITY',
   'mediasoup.numWorkers': 'VOXBRIDGE_WORKERS',
   'mediasoup.logLevel': 'VOXBRIDGE_MEDIASOUP_LOG_LEVEL',
   'mediasoup.rtcMinPort': 'VOXBRIDGE_RTC_MIN_PORT',
@@ -175,6 +188,8 @@ export function loadConfig(opts: LoadOptions = {}): BridgeConfig {
         return `must be a regular expression (${(e as Error).message})`;
       }
     }),
+    agentAudioLeadMs: int('agentAudioLeadMs', DEFAULT_AUDIO_LEAD_MS, 0, 200),
+    pacerPriority: str('pacerPriority', 'realtime', (v) => (['realtime', 'high', 'normal'].includes(v) ? null : 'must be realtime, high or normal')) as BridgeConfig['pacerPriority'],
     mediasoup: {
       numWorkers: int('mediasoup.numWorkers', Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1, 256),
       logLevel: str('mediasoup.logLevel', 'warn', (s) =>

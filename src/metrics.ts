@@ -132,6 +132,8 @@ export class BridgeMetrics {
     clockTicks: () => number;
     clockLateness?: { buckets: number[]; read: () => { counts: number[]; sum: number } };
     clockHeld?: () => { heldMs: number; runMs: number; waitMs: number };
+    paced?: () => { sent: number; late: number; maxLateMs: number; flushed: number; enqueuedLate: number };
+    pacerPriority?: () => number;
   }) {
     this.registry.add(new Gauge('voxbridge_sessions_active', 'Agent sessions running', gauges.sessions));
     this.registry.add(new Gauge('voxbridge_frame_clock_ticks', 'Frame clock ticks since start', gauges.clockTicks));
@@ -143,6 +145,15 @@ export class BridgeMetrics {
       this.registry.add(new Gauge('voxbridge_frame_clock_late_held_ms', 'Wall time before late frame clock runs (since the run before), ms', () => held().heldMs));
       this.registry.add(new Gauge('voxbridge_frame_clock_late_held_cpu_ms', 'Of that, the main thread on a CPU (our own work), ms', () => held().runMs));
       this.registry.add(new Gauge('voxbridge_frame_clock_late_held_wait_ms', 'Of that, the main thread waiting for a CPU (machine busy), ms', () => held().waitMs));
+    }
+    const paced = gauges.paced;
+    if (paced) {
+      this.registry.add(new Gauge('voxbridge_agent_frames_paced', 'Agent frames sent by the native pacer', () => paced().sent));
+      this.registry.add(new Gauge('voxbridge_agent_frames_paced_late', 'Of those, sent more than 10 ms after their time', () => paced().late));
+      this.registry.add(new Gauge('voxbridge_agent_frames_paced_max_late_ms', 'The latest a paced frame left after its time, ms', () => paced().maxLateMs));
+      this.registry.add(new Gauge('voxbridge_agent_frames_paced_enqueued_late', 'Of the late ones, those the event loop handed in already late (beyond the lead)', () => paced().enqueuedLate));
+      if (gauges.pacerPriority) this.registry.add(new Gauge('voxbridge_pacer_priority', "The pacer thread's scheduling: 2 real-time, 1 nice -10, 0 normal, -1 not started", gauges.pacerPriority));
+      this.registry.add(new Gauge('voxbridge_agent_frames_paced_flushed', 'Paced frames dropped before their time by an interrupt', () => paced().flushed));
     }
     this.registry.add(new Gauge('voxbridge_process_resident_bytes', 'Resident set size', () => process.memoryUsage.rss()));
   }

@@ -5,12 +5,14 @@ namespace voxbridge {
 void InitTlv(Napi::Env env, Napi::Object exports);
 void InitOpus(Napi::Env env, Napi::Object exports);
 void InitVad(Napi::Env env, Napi::Object exports);
+void InitPacer(Napi::Env env, Napi::Object exports);
 }  // namespace voxbridge
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   voxbridge::InitTlv(env, exports);
   voxbridge::InitOpus(env, exports);
   voxbridge::InitVad(env, exports);
+  voxbridge::InitPacer(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

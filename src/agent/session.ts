@@ -23,6 +23,7 @@ import { decideInterrupt, vadInterruptDuration } from './interruptPolicy';
 import { produceLlm, produceTts, type ProducerResult, type SubtitleSink } from './speechProducer';
 import { SpeechHandle, type Priority, type SamePriorityOption } from './speechHandle';
 import { SpeechSplicer } from './splicer';
+import { PacedFrames } from './pacedFrames';
 import { FarEndReference } from './farEnd';
 import { TapKind, type TapHeader, type VadTapWriter } from './vadTap';
 import { VoiceInput, type Utterance, type VoiceFrameResult } from './voiceInput';
@@ -40,7 +41,13 @@ export interface AgentOutput {
    * `frameTimeMs` is the frame's ideal time on the shared clock (ms since epoch): a
    * late tick is not a gap in the agent's voice.
    */
-  sendAudio(frame: Int16Array, talkSpurtStart: boolean, frameTimeMs?: number): void;
+  sendAudio(frame: Int16Array, talkSpurtStart: boolean, frameTimeMs?: number, frameId?: number): void;
+  /**
+   * Present when the output sends frames on time by itself (the native pacer): each
+   * frame handed in leaves `leadMs` after its frame time, and drainSent() reports what
+   * left and when (the frame ids given to sendAudio), oldest first.
+   */
+  paced?: { readonly leadMs: number; drainSent(visit: (id: number, sentAtMs: number) => void): void };
   /** A room/data-channel message (subtitles, takeover and hang-up events). */
   sendMessage(msg: Record<string, unknown>): void;
   /** Barge-in/manual interrupt: drop any agent audio buffered downstream (gateways' "clear"). */
@@ -134,6 +141,8 @@ export class AgentSession extends EventEmitter implements Ticker {
   private readonly tap: VadTapWriter | null;
   private lastOutAt = 0;
   private lastOutHandle: SpeechHandle | null = null;
+  /** Frames handed to a paced output and not yet known sent (null when the output sends at the tick). */
+  private paced: PacedFrames | null = null;
   private asrChain: Promise<void> = Promise.resolve();
   private readonly asrAbort = new AbortController();
   private activeProducers = 0;
@@ -195,6 +204,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   attach(output: AgentOutput): void {
     if (this._ended) throw new InvalidStateError('AgentEnded', 'the agent has ended');
     this.output = output;
+    this.paced = output.paced ? new PacedFrames(FRAME_SAMPLES, (at, frame, handle) => this.onFrameLeft(at, frame, handle)) : null;
     if (!this.welcomed && this.config.welcomeMessage && !this.takenOver) {
       this.welcomed = true;
       this.speakText(this.config.welcomeMessage, { priority: 'High', samePriorityOption: 'Enqueue' }, { addHistory: true, source: 'welcome' });
@@ -203,7 +213,9 @@ export class AgentSession extends EventEmitter implements Ticker {
   }
 
   detach(output: AgentOutput): void {
-    if (this.output === output) this.output = null;
+    if (this.output !== output) return;
+    this.output = null;
+    this.paced = null;
   }
 
   private send(msg: Record<string, unknown>): void {
@@ -215,6 +227,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   pushUserAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
     if (this._ended) return;
     this.tap?.record(TapKind.User, arrivalMs, pcm);
+    if (this.paced) this.drainPaced();
     this.user.push(pcm, arrivalMs, this.farRef);
     this.deps.clock.poll();
   }
@@ -232,8 +245,13 @@ export class AgentSession extends EventEmitter implements Ticker {
     const sp = this.splicer;
     const before = sp.playing;
     const talkSpurt = sp.talkSpurtStart;
+    const paced = this.paced;
+    const lead = this.output.paced?.leadMs ?? 0;
     if (!sp.nextFrame(this.frame)) {
-      this.reference(nowMs(), null);
+      if (paced) {
+        paced.silence(frameTimeMs + lead);
+        this.drainPaced();
+      } else this.reference(nowMs(), null);
       this.noteState();
       return;
     }
@@ -245,11 +263,52 @@ export class AgentSession extends EventEmitter implements Ticker {
       if (b && b.speechId === handle.id) b.framesAfterDecision++;
       this.emit('frameAfterInterrupt', handle.id);
     }
-    this.output.sendAudio(this.frame, talkSpurt, frameTimeMs);
-    this.lastOutAt = nowMs();
-    this.reference(this.lastOutAt, this.frame);
-    this.lastOutHandle = handle;
+    if (paced) {
+      this.output.sendAudio(this.frame, talkSpurt, frameTimeMs, paced.audioFrame(frameTimeMs + lead, this.frame, handle));
+      this.drainPaced();
+    } else {
+      this.output.sendAudio(this.frame, talkSpurt, frameTimeMs);
+      this.lastOutAt = nowMs();
+      this.reference(this.lastOutAt, this.frame);
+      this.lastOutHandle = handle;
+    }
     this.noteState();
+  }
+
+  /** A paced output's send reports: frames that left become the reference, in order. */
+  private drainPaced(): void {
+    const p = this.paced!;
+    this.output?.paced?.drainSent((id, at) => p.sent(id, at));
+    p.release(nowMs());
+  }
+
+  /** A frame period as it went out on a paced output (frame null: nothing left). */
+  private onFrameLeft(atMs: number, frame: Int16Array | null, handle: SpeechHandle | null): void {
+    if (frame) {
+      this.lastOutAt = atMs;
+      this.lastOutHandle = handle;
+      const b = this.pendingBargeIn;
+      if (b && handle && handle.finished && b.speechId === handle.id && atMs > b.decisionMs) {
+        // Handed in before the decision, left after it (the pacer was sending as the
+        // flush came): it counts, and it is the speech's last packet.
+        b.framesAfterDecision++;
+        b.lastFrameMs = atMs;
+        b.latencyMs = atMs - b.onsetArrivalMs;
+        b.overheadMs = b.latencyMs - b.durationMs;
+        this.emit('frameAfterInterrupt', handle.id);
+      }
+    }
+    this.reference(atMs, frame);
+  }
+
+  /** Barge-in / manual interrupt / takeover: drop the agent audio queued downstream. */
+  private clearOutput(): void {
+    this.output?.clear();
+    const p = this.paced;
+    if (!p) return;
+    this.drainPaced();
+    p.dropUnsent();
+    p.release(nowMs());
   }
 
   /** One frame of the far-end reference per tick (and into the tap, when recording). */
@@ -277,14 +336,17 @@ export class AgentSession extends EventEmitter implements Ticker {
 
   private bargeIn(cause: string, onsetArrivalMs: number, v: VoiceInput): void {
     const decisionMs = nowMs();
+    if (this.paced) this.drainPaced();
     const playing = this.splicer.playing;
     const wasSounding = playing !== null && this.lastOutHandle === playing && decisionMs - this.lastOutAt < 3 * FRAME_MS;
     const lastFrameMs = wasSounding ? this.lastOutAt : null;
     let abortedAt = decisionMs;
     playing?.signal.addEventListener('abort', () => (abortedAt = nowMs()), { once: true });
+    // The output first (what the flush below will stop): with a paced output frames
+    // are queued ahead, and aborting the requests runs listeners that take time.
+    if (this.splicer.interruptibleByVoice) this.output?.clear();
     const stopped = this.splicer.flush({ includeHigh: false, reason: 'bargeIn' });
     if (!stopped) return;
-    this.output?.clear();
     this.tap?.record(TapKind.BargeIn, decisionMs, null);
     const rec: BargeInRecord = {
       at: decisionMs,
@@ -305,6 +367,12 @@ export class AgentSession extends EventEmitter implements Ticker {
       speechId: stopped.id,
     };
     this.pendingBargeIn = rec;
+    if (this.paced) {
+      // A frame that left between the decision and the flush updates the record.
+      this.drainPaced();
+      this.paced.dropUnsent();
+      this.paced.release(nowMs());
+    }
     this.bargeIns.push(rec);
     if (this.bargeIns.length > 1000) this.bargeIns.shift();
     this.emit('bargeIn', rec);
@@ -487,7 +555,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   interrupt(source: 'api' | 'ctrl'): boolean {
     if (this._ended) throw new InvalidStateError('AgentEnded', 'the agent instance has ended');
     const stopped = this.splicer.flush({ includeHigh: true, reason: 'manual' });
-    this.output?.clear();
+    this.clearOutput();
     this.emit('interrupt', { source, stopped: stopped?.id ?? null });
     this.noteState();
     return stopped !== null;
@@ -499,7 +567,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.takenOver = { uid: humanUid, mode, connected: false };
     this.clearIdle();
     this.splicer.flush({ includeHigh: true, reason: 'takeover' });
-    this.output?.clear();
+    this.clearOutput();
     this.send({ type: 'humanTakeoverWillStart', data: { uid: humanUid, mode } });
     this.noteState();
     return { token: this.deps.tokenSecretSign({ room: this.config.roomId, uid: humanUid, role: 'human-agent', agent: this.id }) };

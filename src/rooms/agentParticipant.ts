@@ -18,12 +18,15 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { createLogger, type Logger } from '../log';
+import { nowMs } from '../clock';
 import { decodeCtrlMessage } from '../control/ctrlFrame';
 import { CORE_RATE, FRAME_MS, type AgentOutput, type AgentSession } from '../agent/session';
 import type { VadStream } from '../native/vadTypes';
 import type { Peer } from './peer';
 import type { Room } from './room';
 import { LoopbackRtp } from '../sfu/loopbackRtp';
+import { PacedRtpOut } from '../sfu/pacedRtp';
+import { DEFAULT_AUDIO_LEAD_MS } from '../config';
 import { OpusRtpSender, OPUS_PAYLOAD_TYPE } from './opusRtpSender';
 import { OpusRtpReceiver } from './opusRtpReceiver';
 
@@ -50,6 +53,8 @@ interface Outlet {
 
 export interface AgentParticipantDeps {
   createVad(opts: { sampleRate: number; frameMs: number; interruptMs: number }): VadStream;
+  /** The agent's audio is made this far ahead and sent by the native pacer (0: at the tick). */
+  audioLeadMs?: number;
 }
 
 export class AgentParticipant extends EventEmitter {
@@ -66,17 +71,24 @@ export class AgentParticipant extends EventEmitter {
   private readonly log: Logger;
   readonly output: AgentOutput;
   framesSent = 0;
+  /** The id of the frame being sent (the session's, for the pacer's send report). */
+  private frameId = 0;
   sendErrors = 0;
 
   static async create(room: Room, session: AgentSession, deps: AgentParticipantDeps): Promise<AgentParticipant> {
     const transport = await room.router.createDirectTransport({ maxMessageSize: 262144 });
     let media: LoopbackRtp | null = null;
+    let paced: PacedRtpOut | null = null;
     try {
       media = await LoopbackRtp.create(room.router, { agentId: session.id });
-      const a = new AgentParticipant(room, session, transport, media, deps);
+      const lead = deps.audioLeadMs ?? DEFAULT_AUDIO_LEAD_MS;
+      // Without the native addon (or with lead 0) the frames leave at the tick.
+      if (lead > 0) paced = await PacedRtpOut.create(room.router, lead, { agentId: session.id, paced: true });
+      const a = new AgentParticipant(room, session, transport, media, paced, deps);
       await a.startAudio();
       return a;
     } catch (e) {
+      paced?.close();
       media?.close();
       transport.close();
       throw e;
@@ -88,16 +100,18 @@ export class AgentParticipant extends EventEmitter {
     readonly session: AgentSession,
     readonly transport: types.DirectTransport,
     readonly media: LoopbackRtp,
+    readonly paced: PacedRtpOut | null,
     private readonly deps: AgentParticipantDeps,
   ) {
     super();
     this.log = createLogger('room.agent', { room: room.id, agent: session.id });
     this.output = {
-      sendAudio: (frame, talkSpurtStart, frameTimeMs) => this.sendAudio(frame, talkSpurtStart, frameTimeMs),
+      sendAudio: (frame, talkSpurtStart, frameTimeMs, frameId) => this.sendAudio(frame, talkSpurtStart, frameTimeMs, frameId),
       sendMessage: (msg) => this.broadcast(JSON.stringify(msg)),
-      // Nothing is buffered on this side (packets leave as the core's clock makes
-      // them); the talk-spurt is closed with silence so receivers stop at once.
+      // The pacer's queue (at most the lead) is dropped; the talk-spurt is closed
+      // with silence so receivers stop at once.
       clear: () => this.endTalkSpurt(),
+      paced: paced ? { leadMs: paced.leadMs, drainSent: (visit) => paced.drainSent(visit) } : undefined,
       end: (reason) => void setTimeout(() => this.close(reason), END_LINGER_MS).unref(),
     };
     session.on('message', this.onSessionMessage);
@@ -113,9 +127,15 @@ export class AgentParticipant extends EventEmitter {
   }
 
   private async startAudio(): Promise<void> {
-    const sender = new OpusRtpSender({ send: (pkt) => this.media.send(pkt) });
+    const paced = this.paced;
+    const sender = new OpusRtpSender({
+      send: paced
+        ? // an audio frame leaves `lead` after its frame time; the spurt-ending silence at once
+          (pkt, frameTimeMs) => void paced.send(pkt, frameTimeMs === undefined ? nowMs() : frameTimeMs + paced.leadMs, frameTimeMs === undefined ? 0 : this.frameId)
+        : (pkt) => this.media.send(pkt),
+    });
     this.sender = sender;
-    this.audioProducer = await this.media.produce({
+    this.audioProducer = await (paced ?? this.media).produce({
       kind: 'audio',
       rtpParameters: {
         mid: 'agent-audio',
@@ -135,9 +155,10 @@ export class AgentParticipant extends EventEmitter {
     });
   }
 
-  private sendAudio(frame: Int16Array, talkSpurtStart: boolean, frameTimeMs?: number): void {
+  private sendAudio(frame: Int16Array, talkSpurtStart: boolean, frameTimeMs?: number, frameId = 0): void {
     const p = this.audioProducer;
     if (!p || p.closed || !this.sender) return;
+    this.frameId = frameId;
     try {
       this.sender.sendFrame(frame, talkSpurtStart, frameTimeMs);
       this.framesSent++;
@@ -151,6 +172,9 @@ export class AgentParticipant extends EventEmitter {
     const p = this.audioProducer;
     if (!p || p.closed || !this.sender) return;
     try {
+      // Frames handed in ahead and not yet sent never leave: the stream goes on from
+      // the last one that did, so receivers see no gap to conceal.
+      if (this.paced) this.sender.rewind(this.paced.flush());
       this.sender.endTalkSpurt();
     } catch (e) {
       this.log.warn('talk-spurt end not sent', { error: e });
@@ -347,6 +371,7 @@ export class AgentParticipant extends EventEmitter {
     if (this.attached) this.session.detach(this.output);
     for (const l of this.voices.values()) l.receiver.close();
     this.voices.clear();
+    this.paced?.close();
     this.media.close();
     this.transport.close();
     if (!this.session.ended) this.session.end(reason);

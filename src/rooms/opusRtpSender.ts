@@ -23,7 +23,11 @@ export interface OpusRtpSenderOptions {
   /** PCM rate the core hands in (16 kHz): the encoder reads it directly, no resampling. */
   sampleRate?: number;
   bitrate?: number;
-  send(packet: Buffer): void;
+  /**
+   * Puts one packet on the wire: `frameTimeMs` is the audio frame's ideal time (ms since
+   * epoch) for a paced sender; undefined for the talk-spurt-ending silence (at once).
+   */
+  send(packet: Buffer, frameTimeMs?: number): void;
   now?: () => number;
 }
 
@@ -35,6 +39,10 @@ export class OpusRtpSender {
   private seq = crypto.randomInt(0, 0x10000);
   private ts = crypto.randomInt(0, 0x100000000);
   private lastAt = -Infinity;
+  /** RTP timestamps and frame times of the last packets, for rewind(). */
+  private readonly tsHist = new Uint32Array(64);
+  private readonly atHist = new Float64Array(64);
+  private sentCount = 0;
   private started = false;
   private spurtEnded = false;
   packets = 0;
@@ -67,10 +75,34 @@ export class OpusRtpSender {
       pkt.set(this.scratch.subarray(0, n), 12);
       this.seq = (this.seq + 1) & 0xffff;
       this.silencePackets++;
+      this.note(this.lastAt + 20 * (i + 1));
       this.opts.send(pkt);
     }
     // The silence covers the next `frames` periods of the timeline.
-    this.lastAt = (this.opts.now ? this.opts.now() : performance.now()) + 20 * (frames - 1);
+    this.lastAt += 20 * frames;
+  }
+
+  /**
+   * The last `n` packets never left (a paced sender's flush dropped them): the stream
+   * continues from the packet before them, so the next one (the talk-spurt-ending
+   * silence) takes the first dropped packet's sequence number and timestamp and the
+   * receiver sees no loss to conceal.
+   */
+  rewind(n: number): void {
+    n = Math.min(n, this.sentCount - 1, this.tsHist.length - 1);
+    if (n <= 0) return;
+    this.seq = (this.seq - n) & 0xffff;
+    this.sentCount -= n;
+    const last = (this.sentCount - 1) % this.tsHist.length;
+    this.ts = this.tsHist[last];
+    this.lastAt = this.atHist[last];
+    this.packets -= n;
+  }
+
+  private note(at: number): void {
+    const k = this.sentCount++ % this.tsHist.length;
+    this.tsHist[k] = this.ts;
+    this.atHist[k] = at;
   }
 
   /**
@@ -102,6 +134,7 @@ export class OpusRtpSender {
     this.lastAt = now;
     this.packets++;
     this.bytes += pkt.length;
-    this.opts.send(pkt);
+    this.note(now);
+    this.opts.send(pkt, frameTimeMs);
   }
 }

@@ -20,6 +20,8 @@ export interface RoomOptions {
   listenIp: string;
   announcedIp: string | null;
   createVad(opts: { sampleRate: number; frameMs: number; interruptMs: number }): VadStream;
+  /** BridgeConfig.agentAudioLeadMs (default DEFAULT_AUDIO_LEAD_MS). */
+  agentAudioLeadMs?: number;
 }
 
 export type TransportDirection = 'send' | 'recv';
@@ -288,7 +290,7 @@ export class Room extends EventEmitter {
 
   async addAgent(session: AgentSession): Promise<AgentParticipant> {
     this.assertOpen();
-    const a = await AgentParticipant.create(this, session, { createVad: this.opts.createVad });
+    const a = await AgentParticipant.create(this, session, { createVad: this.opts.createVad, audioLeadMs: this.opts.agentAudioLeadMs });
     this.agents.set(session.id, a);
     a.once('closed', (reason: string) => {
       this.agents.delete(session.id);

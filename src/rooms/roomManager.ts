@@ -19,6 +19,7 @@ export interface RoomManagerOptions {
   agents: AgentManager;
   mediasoup: MediasoupConfig;
   createVad: RoomOptions['createVad'];
+  agentAudioLeadMs?: number;
 }
 
 export class RoomManager {
@@ -55,6 +56,7 @@ export class RoomManager {
       listenIp: this.opts.mediasoup.listenIp,
       announcedIp: this.opts.mediasoup.announcedIp,
       createVad: this.opts.createVad,
+      agentAudioLeadMs: this.opts.agentAudioLeadMs,
     });
     room.on('changed', () => {
       if (room.empty) room.close();

@@ -47,4 +47,25 @@ describe('OpusRtpSender', () => {
     expect((pkts[2]!.ts - pkts[1]!.ts) >>> 0).toBe(6 * 960);
     expect(pkts[2]!.marker).toBe(true);
   });
+
+  it('rewind(n): after a paced flush dropped the last n packets, the talk-spurt-ending silence takes their place (no gap in seq or ts)', () => {
+    const { sender, pkts } = capture();
+    const t0 = performance.timeOrigin + 80_000;
+    for (let k = 0; k < 6; k++) sender.sendFrame(frame, k === 0, t0 + 20 * k);
+    // packets 4 and 5 were still queued in the pacer and are dropped
+    sender.rewind(2);
+    sender.endTalkSpurt(2);
+    const kept = pkts.slice(0, 4);
+    const silence = pkts.slice(6);
+    expect(silence).toHaveLength(2);
+    expect(silence[0].seq).toBe((kept[3].seq + 1) & 0xffff);
+    expect(silence[0].ts).toBe((kept[3].ts + 960) >>> 0);
+    expect(silence[1].seq).toBe((kept[3].seq + 2) & 0xffff);
+    // the next talk-spurt 200 ms after the last kept frame: the RTP clock follows the timeline
+    sender.sendFrame(frame, true, t0 + 20 * 3 + 200);
+    const next = pkts[8];
+    expect(next.marker).toBe(true);
+    expect(next.seq).toBe((kept[3].seq + 3) & 0xffff);
+    expect((next.ts - kept[3].ts) >>> 0).toBe(10 * 960);
+  });
 });

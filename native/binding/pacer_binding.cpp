@@ -1,0 +1,153 @@
+// Thin N-API binding over native/src/pacer.h: one process-wide pacer (one sender
+// thread for every agent), addressed by queue id. Packets are copied into the
+// pacer's ring (the caller's buffer is free at once); send records come back through
+// caller-provided typed arrays; no JS object is created per packet.
+#include <napi.h>
+
+#include <cstring>
+
+#include "pacer.h"
+
+namespace voxbridge {
+namespace {
+
+// One sender thread for the process, shared by every Node environment (worker
+// threads included); destroyed (thread joined) at process exit.
+vox::Pacer& pacer() {
+  static vox::Pacer p;
+  return p;
+}
+
+Napi::Value throwCode(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool argQueue(const Napi::CallbackInfo& info, int* q) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return false;
+  *q = info[0].As<Napi::Number>().Int32Value();
+  return true;
+}
+
+// open() -> [queue, localPort]
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint16_t port = 0;
+  const int q = pacer().open(&port);
+  if (q < 0) return throwCode(env, "PACER_SOCKET", std::string("pacer socket: ") + std::strerror(-q));
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, Napi::Number::New(env, q));
+  a.Set(1u, Napi::Number::New(env, port));
+  return a;
+}
+
+// connect(queue, port)
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int q;
+  if (!argQueue(info, &q) || info.Length() < 2 || !info[1].IsNumber()) return throwCode(env, "PACER_BAD_ARG", "connect(queue, port)");
+  const int r = pacer().connect(q, static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
+  if (r == vox::Pacer::kNoQueue) return throwCode(env, "PACER_NO_QUEUE", "no such pacer queue");
+  if (r < 0) return throwCode(env, "PACER_SOCKET", std::string("pacer connect: ") + std::strerror(-r));
+  return env.Undefined();
+}
+
+// enqueue(queue, packet: Uint8Array, dueMs, id) -> 0 | -1 full | -2 too large | -3 no queue
+Napi::Value Enqueue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int q;
+  if (!argQueue(info, &q) || info.Length() < 4 || !info[1].IsTypedArray() || !info[2].IsNumber() || !info[3].IsNumber())
+    return throwCode(env, "PACER_BAD_ARG", "enqueue(queue, packet, dueMs, id)");
+  auto pkt = info[1].As<Napi::Uint8Array>();
+  if (pkt.TypedArrayType() != napi_uint8_array) return throwCode(env, "PACER_BAD_ARG", "enqueue: packet must be a Uint8Array");
+  const int r = pacer().enqueue(q, pkt.Data(), pkt.ByteLength(), info[2].As<Napi::Number>().DoubleValue(), info[3].As<Napi::Number>().Uint32Value());
+  return Napi::Number::New(env, r);
+}
+
+Napi::Value Flush(const Napi::CallbackInfo& info) {
+  int q;
+  if (!argQueue(info, &q)) return throwCode(info.Env(), "PACER_BAD_ARG", "flush(queue)");
+  return Napi::Number::New(info.Env(), pacer().flush(q));
+}
+
+// drain(queue, ids: Uint32Array, sentMs: Float64Array) -> n (min of both lengths at most)
+Napi::Value Drain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int q;
+  if (!argQueue(info, &q) || info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray())
+    return throwCode(env, "PACER_BAD_ARG", "drain(queue, ids, sentMs)");
+  auto ids = info[1].As<Napi::Uint32Array>();
+  auto at = info[2].As<Napi::Float64Array>();
+  if (ids.TypedArrayType() != napi_uint32_array || at.TypedArrayType() != napi_float64_array)
+    return throwCode(env, "PACER_BAD_ARG", "drain: ids must be a Uint32Array and sentMs a Float64Array");
+  const size_t max = ids.ElementLength() < at.ElementLength() ? ids.ElementLength() : at.ElementLength();
+  return Napi::Number::New(env, pacer().drain(q, ids.Data(), at.Data(), static_cast<int>(max)));
+}
+
+Napi::Value Pending(const Napi::CallbackInfo& info) {
+  int q;
+  if (!argQueue(info, &q)) return throwCode(info.Env(), "PACER_BAD_ARG", "pending(queue)");
+  return Napi::Number::New(info.Env(), pacer().pending(q));
+}
+
+void writeStats(const vox::PacerStats& s, Napi::Float64Array out) {
+  const double v[] = {s.sent, s.late, s.lateSumMs, s.maxLateMs, s.flushed, s.overflows, s.sendErrors, s.recordsLost, s.enqueuedLate};
+  const size_t n = out.ElementLength() < 9 ? out.ElementLength() : 9;
+  for (size_t i = 0; i < n; i++) out[i] = v[i];
+}
+
+// stats(queue, out: Float64Array(9)) -> false if no such queue; totals(out)
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int q;
+  if (!argQueue(info, &q) || info.Length() < 2 || !info[1].IsTypedArray()) return throwCode(env, "PACER_BAD_ARG", "stats(queue, out)");
+  vox::PacerStats s;
+  if (!pacer().stats(q, &s)) return Napi::Boolean::New(env, false);
+  writeStats(s, info[1].As<Napi::Float64Array>());
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Value Totals(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsTypedArray()) return throwCode(info.Env(), "PACER_BAD_ARG", "totals(out)");
+  writeStats(pacer().totals(), info[0].As<Napi::Float64Array>());
+  return info.Env().Undefined();
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  int q;
+  if (!argQueue(info, &q)) return throwCode(info.Env(), "PACER_BAD_ARG", "close(queue)");
+  pacer().close(q);
+  return info.Env().Undefined();
+}
+
+// priority(mode?) -> what the sender thread got (-1: not started); mode sets the request
+Napi::Value Priority(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsNumber()) pacer().requestPriority(info[0].As<Napi::Number>().Int32Value());
+  return Napi::Number::New(info.Env(), pacer().priority());
+}
+
+Napi::Value Now(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), vox::Pacer::nowMs()); }
+
+}  // namespace
+
+void InitPacer(Napi::Env env, Napi::Object exports) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("open", Napi::Function::New<Open>(env, "open"));
+  o.Set("connect", Napi::Function::New<Connect>(env, "connect"));
+  o.Set("enqueue", Napi::Function::New<Enqueue>(env, "enqueue"));
+  o.Set("flush", Napi::Function::New<Flush>(env, "flush"));
+  o.Set("drain", Napi::Function::New<Drain>(env, "drain"));
+  o.Set("pending", Napi::Function::New<Pending>(env, "pending"));
+  o.Set("stats", Napi::Function::New<Stats>(env, "stats"));
+  o.Set("totals", Napi::Function::New<Totals>(env, "totals"));
+  o.Set("close", Napi::Function::New<Close>(env, "close"));
+  o.Set("now", Napi::Function::New<Now>(env, "now"));
+  o.Set("priority", Napi::Function::New<Priority>(env, "priority"));
+  o.Set("capacity", Napi::Number::New(env, vox::Pacer::kCapacity));
+  o.Set("maxPacket", Napi::Number::New(env, vox::Pacer::kMaxPacket));
+  exports.Set("pacer", o);
+}
+
+}  // namespace voxbridge

@@ -1,0 +1,253 @@
+#include "pacer.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <limits>
+
+namespace vox {
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::chrono::steady_clock::time_point toTimePoint(double ms) {
+  // steady_clock is CLOCK_MONOTONIC on Linux, the clock nowMs() reads.
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(static_cast<int64_t>(ms * 1e6)));
+}
+
+void add(PacerStats& a, const PacerStats& b) {
+  a.sent += b.sent;
+  a.late += b.late;
+  a.lateSumMs += b.lateSumMs;
+  if (b.maxLateMs > a.maxLateMs) a.maxLateMs = b.maxLateMs;
+  a.flushed += b.flushed;
+  a.overflows += b.overflows;
+  a.sendErrors += b.sendErrors;
+  a.recordsLost += b.recordsLost;
+  a.enqueuedLate += b.enqueuedLate;
+}
+}  // namespace
+
+Pacer::~Pacer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (auto& q : queues_)
+    if (q && q->fd >= 0) ::close(q->fd);
+}
+
+double Pacer::nowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+Pacer::Queue* Pacer::find(int q) {
+  if (q < 0 || static_cast<size_t>(q) >= queues_.size()) return nullptr;
+  return queues_[q].get();
+}
+
+int Pacer::open(uint16_t* port) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t n = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  // Nothing is read from this socket (the peer's RTCP is not needed): keep its
+  // receive buffer small so ignored datagrams cost little memory.
+  int rcv = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  *port = ntohs(a.sin_port);
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t i = 0;
+  while (i < queues_.size() && queues_[i]) i++;
+  if (i == queues_.size()) queues_.emplace_back();
+  queues_[i] = std::make_unique<Queue>();
+  queues_[i]->fd = fd;
+  return static_cast<int>(i);
+}
+
+int Pacer::connect(int q, uint16_t port) {
+  int fd;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Queue* s = find(q);
+    if (!s) return kNoQueue;
+    fd = s->fd;
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  return ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? 0 : -errno;
+}
+
+void Pacer::ensureThread() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
+
+int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_t id) {
+  if (len > static_cast<size_t>(kMaxPacket)) return kTooLarge;
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Queue* s = find(q);
+    if (!s) return kNoQueue;
+    if (s->count == kCapacity) {
+      s->stats.overflows++;
+      return kFull;
+    }
+    if (nowMs() - dueMs > kLateMs) s->stats.enqueuedLate++;
+    Packet& p = s->ring[(s->head + s->count) % kCapacity];
+    p.dueMs = dueMs;
+    p.id = id;
+    p.len = static_cast<uint16_t>(len);
+    std::memcpy(p.data, data, len);
+    s->count++;
+    ensureThread();
+    // Wake the sender only if this packet is due before the time it sleeps until.
+    wake = waitingUntil_ == 0 || dueMs < waitingUntil_;
+  }
+  if (wake) cv_.notify_one();
+  return kOk;
+}
+
+int Pacer::flush(int q) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Queue* s = find(q);
+  if (!s) return kNoQueue;
+  const int n = s->count;
+  s->count = 0;
+  s->stats.flushed += n;
+  return n;
+}
+
+int Pacer::drain(int q, uint32_t* ids, double* sentMs, int max) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Queue* s = find(q);
+  if (!s) return kNoQueue;
+  int n = 0;
+  while (n < max && s->recCount > 0) {
+    const Record& r = s->records[s->recHead];
+    ids[n] = r.id;
+    sentMs[n] = r.sentMs;
+    n++;
+    s->recHead = (s->recHead + 1) % kRecords;
+    s->recCount--;
+  }
+  return n;
+}
+
+int Pacer::pending(int q) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Queue* s = find(q);
+  return s ? s->count : kNoQueue;
+}
+
+bool Pacer::stats(int q, PacerStats* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Queue* s = find(q);
+  if (!s) return false;
+  *out = s->stats;
+  return true;
+}
+
+PacerStats Pacer::totals() {
+  std::lock_guard<std::mutex> lock(mu_);
+  PacerStats t = closed_;
+  for (auto& q : queues_)
+    if (q) add(t, q->stats);
+  return t;
+}
+
+void Pacer::close(int q) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Queue* s = find(q);
+  if (!s) return;
+  add(closed_, s->stats);
+  if (s->fd >= 0) ::close(s->fd);
+  queues_[q].reset();
+}
+
+// Called with mu_ held: the lock spans the send, which is what makes flush() final.
+void Pacer::sendDue(Queue& s, double now) {
+  while (s.count > 0) {
+    Packet& p = s.ring[s.head];
+    if (p.dueMs > now) break;
+    const ssize_t r = ::send(s.fd, p.data, p.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const double at = nowMs();
+    if (r < 0) {
+      s.stats.sendErrors++;
+    } else {
+      const double late = at - p.dueMs;
+      s.stats.sent++;
+      if (late > kLateMs) s.stats.late++;
+      if (late > 0) s.stats.lateSumMs += late;
+      if (late > s.stats.maxLateMs) s.stats.maxLateMs = late;
+      if (s.recCount == kRecords) {
+        s.recHead = (s.recHead + 1) % kRecords;
+        s.recCount--;
+        s.stats.recordsLost++;
+      }
+      s.records[(s.recHead + s.recCount) % kRecords] = Record{p.id, at};
+      s.recCount++;
+    }
+    s.head = (s.head + 1) % kCapacity;
+    s.count--;
+  }
+}
+
+void Pacer::run() {
+  int got = kNormal;
+  if (wanted_ >= kRealtime) {
+    sched_param sp{};
+    sp.sched_priority = sched_get_priority_min(SCHED_FIFO);
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0) got = kRealtime;
+  }
+  if (got == kNormal && wanted_ >= kHigh) {
+    // per thread on Linux: PRIO_PROCESS with a thread id sets that thread's nice
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), -10) == 0) got = kHigh;
+  }
+  got_ = got;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    // Sub-millisecond early sends are fine (the receiver's jitter buffer does not
+    // see them); waking again for 50 µs is not.
+    const double now = nowMs() + 0.05;
+    double next = kInf;
+    for (auto& q : queues_) {
+      if (!q || q->count == 0) continue;
+      sendDue(*q, now);
+      if (q->count > 0 && q->ring[q->head].dueMs < next) next = q->ring[q->head].dueMs;
+    }
+    if (next == kInf) {
+      waitingUntil_ = 0;
+      cv_.wait(lock);
+    } else {
+      waitingUntil_ = next;
+      cv_.wait_until(lock, toTimePoint(next));
+    }
+  }
+}
+
+}  // namespace vox

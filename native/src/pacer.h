@@ -1,0 +1,135 @@
+// A send-time pacer for the agent's RTP: packets are handed in ahead of their time
+// (the frame clock runs a few frames early) and one thread, outside any JavaScript
+// event loop, sends each on its own UDP socket when its time comes. A busy or
+// collecting main thread then delays production, not the wire, as long as it stays
+// within the lead.
+//
+// Each queue owns a UDP socket on 127.0.0.1 connected to one peer (a mediasoup
+// PlainTransport). flush() drops what is queued and, as it takes the lock the sender
+// holds while sending, nothing of it leaves after flush() returns: an interrupt stays
+// a flush. Every send is recorded (id, time sent, lateness) for drain(), so the caller
+// learns what actually went out and when (the echo reference is built from that).
+//
+// Plain C++ and POSIX sockets; no Node headers.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace vox {
+
+struct PacerStats {
+  double sent = 0;
+  /** Sent more than 10 ms after their due time. */
+  double late = 0;
+  double lateSumMs = 0;
+  double maxLateMs = 0;
+  /** Dropped by flush() before their time. */
+  double flushed = 0;
+  /** enqueue() refused: the queue was full. */
+  double overflows = 0;
+  double sendErrors = 0;
+  /** Send records overwritten before drain() read them. */
+  double recordsLost = 0;
+  /** Handed in already more than 10 ms past their time (the producer was late, not the pacer). */
+  double enqueuedLate = 0;
+};
+
+class Pacer {
+ public:
+  static constexpr int kCapacity = 32;       // packets queued per socket (640 ms of 20 ms frames)
+  static constexpr int kMaxPacket = 1400;    // bytes
+  static constexpr int kRecords = 64;        // send records kept per socket until drained
+  static constexpr double kLateMs = 10;
+
+  // enqueue() results
+  static constexpr int kOk = 0;
+  static constexpr int kFull = -1;
+  static constexpr int kTooLarge = -2;
+  static constexpr int kNoQueue = -3;
+
+  Pacer() = default;
+  ~Pacer();
+  Pacer(const Pacer&) = delete;
+  Pacer& operator=(const Pacer&) = delete;
+
+  /** CLOCK_MONOTONIC in ms: the clock due times are on. */
+  static double nowMs();
+
+  /**
+   * A queue with a UDP socket bound to 127.0.0.1 on an ephemeral port (written to
+   * `port`). Returns the queue id (>= 0) or -errno.
+   */
+  int open(uint16_t* port);
+  /** Connects the queue's socket to 127.0.0.1:`port`. 0 or -errno. */
+  int connect(int q, uint16_t port);
+  /** Queues one packet to leave at `dueMs` (nowMs() clock; a past time means at once). */
+  int enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_t id);
+  /** Drops every queued packet; returns how many (or kNoQueue). None of them is sent after this returns. */
+  int flush(int q);
+  /** Moves up to `max` send records, oldest first, out; returns how many (or kNoQueue). */
+  int drain(int q, uint32_t* ids, double* sentMs, int max);
+  /** Packets queued and not yet sent. */
+  int pending(int q);
+  bool stats(int q, PacerStats* out);
+  /** Totals over every queue ever opened. */
+  PacerStats totals();
+
+  /**
+   * The sender thread's scheduling, asked for before it starts (the first enqueue):
+   * kRealtime = SCHED_FIFO at the lowest real-time priority (it runs for microseconds
+   * every 5 ms, like an audio server's thread), kHigh = nice -10, kNormal = as created.
+   * Each falls back to the next where not permitted; priority() says what it got.
+   */
+  static constexpr int kNormal = 0;
+  static constexpr int kHigh = 1;
+  static constexpr int kRealtime = 2;
+  void requestPriority(int mode) { wanted_ = mode; }
+  /** What the sender thread got (-1 before it started). */
+  int priority() const { return got_; }
+  /** Drops the queue's packets and closes its socket; the id may be reused. */
+  void close(int q);
+
+ private:
+  struct Packet {
+    double dueMs;
+    uint32_t id;
+    uint16_t len;
+    uint8_t data[kMaxPacket];
+  };
+  struct Record {
+    uint32_t id;
+    double sentMs;
+  };
+  struct Queue {
+    int fd = -1;
+    Packet ring[kCapacity];
+    int head = 0, count = 0;
+    Record records[kRecords];
+    int recHead = 0, recCount = 0;
+    PacerStats stats;
+  };
+
+  Queue* find(int q);
+  void ensureThread();
+  void run();
+  void sendDue(Queue& q, double now);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Queue>> queues_;
+  PacerStats closed_;
+  double waitingUntil_ = 0;  // the sender's wake-up time (0: idle until notified)
+  bool stop_ = false;
+  std::atomic<int> wanted_{kRealtime};
+  std::atomic<int> got_{-1};
+  std::thread thread_;
+};
+
+}  // namespace vox

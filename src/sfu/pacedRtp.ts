@@ -1,0 +1,190 @@
+/**
+ * The agent's outgoing RTP, sent on time by the native pacer (native/src/pacer.h)
+ * instead of by the event loop. The frame clock hands each packet in `leadMs` before
+ * its send time; the pacer's own thread sends it from its own UDP socket at that
+ * time, to a PlainTransport of the router that carries only the agent's producer
+ * (its consumers stay on the LoopbackRtp socket). A main thread held up by garbage
+ * collection, a burst of packets or a busy machine then delays production, which
+ * has `leadMs` of slack, and not the wire.
+ *
+ * What actually left, and when, comes back from drainSent(): the echo reference and
+ * the barge-in latency are built from real send times, not from the tick. flush()
+ * drops what is queued, and nothing of it is sent after flush() returns.
+ *
+ * Needs the native addon (the TS build sends at the tick, as before).
+ */
+import type { types } from 'mediasoup';
+import { nativeAddon } from '../native/addon';
+
+const LOOPBACK = '127.0.0.1';
+
+export interface NativePacer {
+  open(): [number, number];
+  connect(queue: number, port: number): void;
+  enqueue(queue: number, packet: Uint8Array, dueMs: number, id: number): number;
+  flush(queue: number): number;
+  drain(queue: number, ids: Uint32Array, sentMs: Float64Array): number;
+  pending(queue: number): number;
+  stats(queue: number, out: Float64Array): boolean;
+  totals(out: Float64Array): void;
+  close(queue: number): void;
+  now(): number;
+  priority(mode?: number): number;
+  capacity: number;
+  maxPacket: number;
+}
+
+/** Field order of the native stats arrays. */
+export interface PacerStats {
+  sent: number;
+  /** Sent more than 10 ms after their due time. */
+  late: number;
+  lateSumMs: number;
+  maxLateMs: number;
+  flushed: number;
+  overflows: number;
+  sendErrors: number;
+  recordsLost: number;
+  /** Handed in already > 10 ms past their time: the producer (event loop) was late, not the pacer. */
+  enqueuedLate: number;
+}
+
+const FIELDS: (keyof PacerStats)[] = ['sent', 'late', 'lateSumMs', 'maxLateMs', 'flushed', 'overflows', 'sendErrors', 'recordsLost', 'enqueuedLate'];
+
+export function nativePacer(): NativePacer | null {
+  return (nativeAddon() as unknown as { pacer?: NativePacer } | null)?.pacer ?? null;
+}
+
+let offset: number | undefined;
+/**
+ * Wall time (ms since epoch, the frame clock's) → the pacer's CLOCK_MONOTONIC ms. Both
+ * clocks behind performance.now() and the pacer are monotonic, so one offset, taken
+ * once between two readings of the pacer's clock, holds for the process's life.
+ */
+function monoOffset(p: NativePacer): number {
+  if (offset === undefined) {
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const a = p.now();
+      const b = performance.now();
+      const c = p.now();
+      if (c - a < best) {
+        best = c - a;
+        offset = (a + c) / 2 - b - performance.timeOrigin;
+      }
+    }
+  }
+  return offset!;
+}
+
+function toStats(a: Float64Array): PacerStats {
+  const s = {} as PacerStats;
+  FIELDS.forEach((k, i) => (s[k] = a[i]));
+  return s;
+}
+
+export type PacerPriority = 'realtime' | 'high' | 'normal';
+const PRIORITIES: PacerPriority[] = ['normal', 'high', 'realtime'];
+
+/**
+ * The scheduling the pacer's thread asks for when it starts (BridgeConfig.pacerPriority):
+ * 'realtime' = SCHED_FIFO at the lowest real-time priority, 'high' = nice -10, each
+ * falling back to the next where not permitted.
+ */
+export function requestPacerPriority(p: PacerPriority): void {
+  nativePacer()?.priority(PRIORITIES.indexOf(p));
+}
+
+/** What the pacer's thread got: null before it started (or without the addon). */
+export function pacerPriority(): PacerPriority | null {
+  const n = nativePacer()?.priority() ?? -1;
+  return n < 0 ? null : PRIORITIES[n];
+}
+
+/** Every pacer queue's totals in this process (zeros without the addon). */
+export function pacerTotals(): PacerStats {
+  const a = new Float64Array(FIELDS.length);
+  nativePacer()?.totals(a);
+  return toStats(a);
+}
+
+export class PacedRtpOut {
+  private readonly ids = new Uint32Array(64);
+  private readonly at = new Float64Array(64);
+  private readonly off: number;
+  private closed = false;
+
+  private constructor(
+    private readonly pacer: NativePacer,
+    private readonly queue: number,
+    readonly transport: types.PlainTransport,
+    readonly leadMs: number,
+  ) {
+    this.off = monoOffset(pacer);
+    transport.observer.once('close', () => this.close());
+  }
+
+  /** A paced sender on `router`, or null without the native addon. */
+  static async create(router: types.Router, leadMs: number, appData: Record<string, unknown> = {}): Promise<PacedRtpOut | null> {
+    const p = nativePacer();
+    if (!p) return null;
+    const [queue, port] = p.open();
+    let transport: types.PlainTransport | null = null;
+    try {
+      transport = await router.createPlainTransport({ listenIp: { ip: LOOPBACK }, rtcpMux: true, comedia: false, appData });
+      await transport.connect({ ip: LOOPBACK, port });
+      p.connect(queue, transport.tuple.localPort);
+      return new PacedRtpOut(p, queue, transport, leadMs);
+    } catch (e) {
+      transport?.close();
+      p.close(queue);
+      throw e;
+    }
+  }
+
+  produce(options: types.ProducerOptions): Promise<types.Producer> {
+    return this.transport.produce(options);
+  }
+
+  /**
+   * Queues `pkt` (copied) to leave at `atMs` (ms since epoch; past = at once) and tags
+   * its send record with `id`. False when it was not queued (closed, full, too large).
+   */
+  send(pkt: Uint8Array, atMs: number, id = 0): boolean {
+    if (this.closed) return false;
+    return this.pacer.enqueue(this.queue, pkt, atMs + this.off, id >>> 0) === 0;
+  }
+
+  /** Drops every queued packet; returns how many. None of them leaves after this. */
+  flush(): number {
+    return this.closed ? 0 : Math.max(0, this.pacer.flush(this.queue));
+  }
+
+  /** Packets sent since the last call, oldest first (ms since epoch). */
+  drainSent(visit: (id: number, sentAtMs: number) => void): void {
+    if (this.closed) return;
+    for (;;) {
+      const n = this.pacer.drain(this.queue, this.ids, this.at);
+      for (let i = 0; i < n; i++) visit(this.ids[i], this.at[i] - this.off);
+      if (n < this.ids.length) return;
+    }
+  }
+
+  pending(): number {
+    return this.closed ? 0 : Math.max(0, this.pacer.pending(this.queue));
+  }
+
+  stats(): PacerStats {
+    const a = new Float64Array(FIELDS.length);
+    if (!this.closed) this.pacer.stats(this.queue, a);
+    return toStats(a);
+  }
+
+  /** Idempotent; also runs when the transport closes. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pacer.close(this.queue);
+    if (!this.transport.closed) this.transport.close();
+  }
+}
