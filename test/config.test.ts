@@ -62,4 +62,13 @@ describe('loadConfig()', () => {
     expect([t.vadTapDir, t.vadTapRooms]).toEqual(['/tmp/taps', '^bench-']);
     expect(() => loadConfig({ env: { VOXBRIDGE_VAD_TAP_ROOMS: '(' } })).toThrow(/"vadTapRooms" must be a regular expression/);
   });
+
+  it('reads the pacer settings: 40 ms lead and real-time priority by default, each validated', () => {
+    const c = loadConfig({ env: {} });
+    expect([c.agentAudioLeadMs, c.pacerPriority]).toEqual([40, 'realtime']);
+    const t = loadConfig({ env: { VOXBRIDGE_AGENT_AUDIO_LEAD_MS: '0', VOXBRIDGE_PACER_PRIORITY: 'high' } });
+    expect([t.agentAudioLeadMs, t.pacerPriority]).toEqual([0, 'high']);
+    expect(() => loadConfig({ env: { VOXBRIDGE_PACER_PRIORITY: 'max' } })).toThrow(/"pacerPriority" must be realtime, high or normal/);
+    expect(() => loadConfig({ env: { VOXBRIDGE_AGENT_AUDIO_LEAD_MS: '500' } })).toThrow(/agentAudioLeadMs/);
+  });
 });

@@ -38,6 +38,13 @@ export class Harness {
     return r.body;
   }
 
+  /** One unlabelled sample of GET /metrics (NaN when absent). */
+  async metric(name: string): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
+  }
+
   async stop(): Promise<void> {
     await this.bridge.stop();
   }

@@ -46,11 +46,11 @@ async function bind(): Promise<dgram.Socket> {
 }
 
 describe('PlainTransport RTP participant', () => {
-  it('hears the welcome and, after speaking, the answer, as Opus RTP with correct headers', async () => {
+  it('hears the welcome and, after speaking, the answer, as Opus RTP with correct headers; a barge-in cuts it with no gap in the stream', async () => {
     const roomId = `plain-${Date.now().toString(36)}`;
-    ai.scriptSpeech(toneSpeech(440, 1.2), toneSpeech(660, 1.0));
-    ai.scriptTranscription({ text: 'hello from the plain transport' });
-    ai.scriptChat({ events: textEvents('You said hello from the plain transport.') });
+    ai.scriptSpeech(toneSpeech(440, 1.2), toneSpeech(660, 4.0), toneSpeech(880, 0.6));
+    ai.scriptTranscription({ text: 'hello from the plain transport' }, { text: 'stop there' });
+    ai.scriptChat({ events: textEvents('You said hello from the plain transport.') }, { events: textEvents('Stopped.') });
     const started = await h.ok('StartVoiceChat', {
       RoomId: roomId,
       AgentConfig: { UserId: 'agent-1', WelcomeMessage: 'Welcome to the plain room.', TargetUserIds: ['rtp-user'] },
@@ -131,16 +131,20 @@ describe('PlainTransport RTP participant', () => {
     expect(produced.producerId).toBeTruthy();
     await until(() => session.state === 'listening', 10_000, 'the welcome to end');
     const welcomeEnd = rx.length;
-    const voice = concat([new Int16Array(48000 / 2), speak('hello from the plain transport', 48000), new Int16Array(48000)]);
     const enc = createOpusEncoder({ sampleRate: 48000, channels: 1 });
     const buf = new Uint8Array(1275);
-    const t0 = performance.now();
-    for (let f = 0, seq = 7, ts = 1000; (f + 1) * 960 <= voice.length; f++, seq++, ts += 960) {
-      const wait = t0 + f * 20 - performance.now();
-      if (wait > 0) await sleep(wait);
-      const n = enc.encode(voice.subarray(f * 960, (f + 1) * 960), buf);
-      txSock.send(buildRtp(109, f === 0, seq, ts, ssrc, buf.subarray(0, n)), sendT.port, sendT.ip);
-    }
+    let seq = 7;
+    let ts = 1000;
+    const say = async (voice: Int16Array) => {
+      const t0 = performance.now();
+      for (let f = 0; (f + 1) * 960 <= voice.length; f++, seq++, ts += 960) {
+        const wait = t0 + f * 20 - performance.now();
+        if (wait > 0) await sleep(wait);
+        const n = enc.encode(voice.subarray(f * 960, (f + 1) * 960), buf);
+        txSock.send(buildRtp(109, f === 0, seq, ts, ssrc, buf.subarray(0, n)), sendT.port, sendT.ip);
+      }
+    };
+    await say(concat([new Int16Array(48000 / 2), speak('hello from the plain transport', 48000), new Int16Array(48000)]));
 
     await until(() => messages.some((m) => m.type === 1003), 10_000, 'the user subtitle (1003)');
     expect(messages.find((m) => m.type === 1003).data.text).toBe('hello from the plain transport');
@@ -153,6 +157,31 @@ describe('PlainTransport RTP participant', () => {
     const first = rx.findIndex((p, i) => i >= welcomeEnd && p.marker);
     expect(first).toBeGreaterThanOrEqual(welcomeEnd);
     expect((rx[first]!.ts - rx[first - 1]!.ts) >>> 0).toBeGreaterThan(960);
+
+    // ---- barge-in while the answer plays: the agent's frames are made ahead and sent
+    // by the pacer; the frames still queued are dropped, and the stream goes on from
+    // the last one sent with the talk-spurt-ending silence (no sequence gap to conceal).
+    const pacedBefore = await h.metric('voxbridge_agent_frames_paced');
+    await say(concat([speak('stop there, please stop', 48000), new Int16Array(48000 / 2)]));
+    await until(() => session.bargeIns.length === 1, 5_000, 'the barge-in');
+    const b = session.bargeIns[0]!;
+    expect(b.framesAfterDecision).toBe(0);
+    expect(b.lastFrameMs).not.toBeNull();
+    await sleep(300);
+    const after = rx.slice(first);
+    for (let i = 1; i < after.length; i++) expect((after[i]!.seq - after[i - 1]!.seq) & 0xffff).toBe(1);
+    const lastTone = after.findLastIndex((p) => toneLevel(p.pcm, 16000, 660) > 1500);
+    expect(lastTone).toBeGreaterThan(0);
+    expect(lastTone).toBeLessThan(after.length - 2); // cut before the 4 s answer ended
+    // what followed the last tone packet: silence, contiguous with it
+    // (the first carries the codec's overlap fade of the cut tone)
+    const [s1, s2] = after.slice(lastTone + 1, lastTone + 3);
+    expect([s1!.marker, s2!.marker]).toEqual([false, false]);
+    expect((s1!.ts - after[lastTone]!.ts) >>> 0).toBe(960);
+    expect(toneLevel(s1!.pcm, 16000, 660)).toBeLessThan(1500);
+    expect(toneLevel(s2!.pcm, 16000, 660)).toBeLessThan(100);
+    expect(await h.metric('voxbridge_agent_frames_paced')).toBeGreaterThan(pacedBefore);
+    expect(await h.metric('voxbridge_pacer_priority')).toBeGreaterThanOrEqual(0);
 
     dec.free();
     c.close();
