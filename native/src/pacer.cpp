@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <limits>
@@ -20,10 +19,6 @@ namespace vox {
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-std::chrono::steady_clock::time_point toTimePoint(double ms) {
-  // steady_clock is CLOCK_MONOTONIC on Linux, the clock nowMs() reads.
-  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(static_cast<int64_t>(ms * 1e6)));
-}
 
 void add(PacerStats& a, const PacerStats& b) {
   a.sent += b.sent;
@@ -38,12 +33,45 @@ void add(PacerStats& a, const PacerStats& b) {
 }
 }  // namespace
 
+PiMutex::PiMutex() {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+  pthread_mutex_init(&m_, &a);
+  pthread_mutexattr_destroy(&a);
+}
+
+PiMutex::~PiMutex() { pthread_mutex_destroy(&m_); }
+
+MonoCond::MonoCond() {
+  pthread_condattr_t a;
+  pthread_condattr_init(&a);
+  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+  pthread_cond_init(&c_, &a);
+  pthread_condattr_destroy(&a);
+}
+
+MonoCond::~MonoCond() { pthread_cond_destroy(&c_); }
+
+void MonoCond::waitUntil(PiMutex& m, double ms) {
+  timespec ts;
+  const double s = ms / 1e3;
+  ts.tv_sec = static_cast<time_t>(s);
+  ts.tv_nsec = static_cast<long>((s - static_cast<double>(ts.tv_sec)) * 1e9);
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  if (ts.tv_nsec < 0) ts.tv_nsec = 0;
+  pthread_cond_timedwait(&c_, m.native(), &ts);
+}
+
 Pacer::~Pacer() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<PiMutex> lock(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.signal();
   if (thread_.joinable()) thread_.join();
   for (auto& q : queues_)
     if (q && q->fd >= 0) ::close(q->fd);
@@ -78,7 +106,7 @@ int Pacer::open(uint16_t* port) {
   int rcv = 4096;
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   *port = ntohs(a.sin_port);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<PiMutex> lock(mu_);
   size_t i = 0;
   while (i < queues_.size() && queues_[i]) i++;
   if (i == queues_.size()) queues_.emplace_back();
@@ -90,7 +118,7 @@ int Pacer::open(uint16_t* port) {
 int Pacer::connect(int q, uint16_t port) {
   int fd;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<PiMutex> lock(mu_);
     Queue* s = find(q);
     if (!s) return kNoQueue;
     fd = s->fd;
@@ -110,7 +138,7 @@ int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_
   if (len > static_cast<size_t>(kMaxPacket)) return kTooLarge;
   bool wake;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<PiMutex> lock(mu_);
     Queue* s = find(q);
     if (!s) return kNoQueue;
     if (s->count == kCapacity) {
@@ -128,12 +156,12 @@ int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_
     // Wake the sender only if this packet is due before the time it sleeps until.
     wake = waitingUntil_ == 0 || dueMs < waitingUntil_;
   }
-  if (wake) cv_.notify_one();
+  if (wake) cv_.signal();
   return kOk;
 }
 
 int Pacer::flush(int q) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<PiMutex> lock(mu_);
   Queue* s = find(q);
   if (!s) return kNoQueue;
   const int n = s->count;
@@ -143,7 +171,7 @@ int Pacer::flush(int q) {
 }
 
 int Pacer::drain(int q, uint32_t* ids, double* sentMs, int max) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<PiMutex> lock(mu_);
   Queue* s = find(q);
   if (!s) return kNoQueue;
   int n = 0;
@@ -159,13 +187,13 @@ int Pacer::drain(int q, uint32_t* ids, double* sentMs, int max) {
 }
 
 int Pacer::pending(int q) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<PiMutex> lock(mu_);
   Queue* s = find(q);
   return s ? s->count : kNoQueue;
 }
 
 bool Pacer::stats(int q, PacerStats* out) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<PiMutex> lock(mu_);
   Queue* s = find(q);
   if (!s) return false;
   *out = s->stats;
@@ -173,7 +201,7 @@ bool Pacer::stats(int q, PacerStats* out) {
 }
 
 PacerStats Pacer::totals() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<PiMutex> lock(mu_);
   PacerStats t = closed_;
   for (auto& q : queues_)
     if (q) add(t, q->stats);
@@ -181,7 +209,7 @@ PacerStats Pacer::totals() {
 }
 
 void Pacer::close(int q) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<PiMutex> lock(mu_);
   Queue* s = find(q);
   if (!s) return;
   add(closed_, s->stats);
@@ -229,7 +257,7 @@ void Pacer::run() {
     if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), -10) == 0) got = kHigh;
   }
   got_ = got;
-  std::unique_lock<std::mutex> lock(mu_);
+  std::lock_guard<PiMutex> lock(mu_);
   while (!stop_) {
     // Sub-millisecond early sends are fine (the receiver's jitter buffer does not
     // see them); waking again for 50 µs is not.
@@ -242,10 +270,10 @@ void Pacer::run() {
     }
     if (next == kInf) {
       waitingUntil_ = 0;
-      cv_.wait(lock);
+      cv_.wait(mu_);
     } else {
       waitingUntil_ = next;
-      cv_.wait_until(lock, toTimePoint(next));
+      cv_.waitUntil(mu_, next);
     }
   }
 }

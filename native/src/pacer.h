@@ -13,8 +13,9 @@
 // Plain C++ and POSIX sockets; no Node headers.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,6 +24,42 @@
 #include <vector>
 
 namespace vox {
+
+/**
+ * A mutex with priority inheritance: the sender thread may run at a real-time
+ * priority, and the event loop's thread holds this lock for a moment per packet. If
+ * that thread were preempted while holding it (a busy machine), the sender would wait
+ * for it to be scheduled again; with inheritance it is boosted instead.
+ */
+class PiMutex {
+ public:
+  PiMutex();
+  ~PiMutex();
+  PiMutex(const PiMutex&) = delete;
+  PiMutex& operator=(const PiMutex&) = delete;
+  void lock() { pthread_mutex_lock(&m_); }
+  void unlock() { pthread_mutex_unlock(&m_); }
+  pthread_mutex_t* native() { return &m_; }
+
+ private:
+  pthread_mutex_t m_;
+};
+
+/** A condition variable whose timed wait is on CLOCK_MONOTONIC (the pacer's clock). */
+class MonoCond {
+ public:
+  MonoCond();
+  ~MonoCond();
+  MonoCond(const MonoCond&) = delete;
+  MonoCond& operator=(const MonoCond&) = delete;
+  void wait(PiMutex& m) { pthread_cond_wait(&c_, m.native()); }
+  /** Until `ms` on CLOCK_MONOTONIC, a signal, or a spurious wake-up. */
+  void waitUntil(PiMutex& m, double ms);
+  void signal() { pthread_cond_signal(&c_); }
+
+ private:
+  pthread_cond_t c_;
+};
 
 struct PacerStats {
   double sent = 0;
@@ -121,8 +158,8 @@ class Pacer {
   void run();
   void sendDue(Queue& q, double now);
 
-  std::mutex mu_;
-  std::condition_variable cv_;
+  PiMutex mu_;
+  MonoCond cv_;
   std::vector<std::unique_ptr<Queue>> queues_;
   PacerStats closed_;
   double waitingUntil_ = 0;  // the sender's wake-up time (0: idle until notified)

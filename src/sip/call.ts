@@ -202,13 +202,14 @@ export class SipCall {
     const s = this.session;
     if (!s || s.ended || this.state === 'ended' || this.output) return;
     this.output = {
-      sendAudio: (frame, talkSpurtStart) => this.media?.sendAudio(frame, talkSpurtStart),
+      sendAudio: (frame, talkSpurtStart, frameTimeMs, frameId) => this.media?.sendAudio(frame, talkSpurtStart, frameTimeMs, frameId),
       sendMessage: (m) => {
         if (m.type === 1003 || m.type === 1002) this.log.debug('subtitle', { type: m.type, text: (m.data as { text?: string })?.text });
       },
       // RTP leaves at once through mediasoup; only the leg's own encoder buffers hold old speech.
       clear: () => this.media?.resetOutput(),
       end: (reason) => this.hangup(reason),
+      paced: this.media?.pacedOutput,
     };
     s.attach(this.output);
   }

@@ -27,6 +27,7 @@
  */
 import type dgram from 'node:dgram';
 import type { types } from 'mediasoup';
+import { DEFAULT_AUDIO_LEAD_MS } from '../config';
 import { createLogger, type Logger } from '../log';
 import { nowMs } from '../clock';
 import { createRtpView, parseRtp, writeRtpHeader } from '../media/rtp';
@@ -34,6 +35,7 @@ import { LegCodec } from '../transports/legCodec';
 import { PacingStats } from '../transports/pacing';
 import type { WorkerPool } from '../sfu/workerPool';
 import { LoopbackRtp } from '../sfu/loopbackRtp';
+import { PacedRtpOut } from '../sfu/pacedRtp';
 import type { RtpPortAllocator } from './rtpPorts';
 import type { AudioDescription, Negotiated } from './sdp';
 import { AGENT_VOICE_OPUS, createOpusEncoder, OPUS_MAX_PACKET, type OpusStreamEncoder } from '../rooms/opusEncoder';
@@ -71,6 +73,10 @@ export class SipMediaLeg {
   private router: types.Router | null = null;
   private plain: types.PlainTransport | null = null;
   private loop: LoopbackRtp | null = null;
+  /** The agent's RTP sent on time by the native pacer (null: sent at the tick). */
+  private paced: PacedRtpOut | null = null;
+  /** RTP timestamps of the last packets (by sequence number), to rewind after a flush. */
+  private readonly tsHist = new Uint32Array(64);
   private outProducer: types.Producer | null = null;
   private remote: AudioDescription | null = null;
   private neg: Negotiated | null = null;
@@ -107,6 +113,8 @@ export class SipMediaLeg {
     probe: dgram.Socket,
     private readonly ev: MediaLegEvents,
     callId: string,
+    /** BridgeConfig.agentAudioLeadMs: the agent's frames are made this far ahead and paced (0: sent at the tick). */
+    private readonly leadMs: number,
   ) {
     this.probe = probe;
     this.log = createLogger('sip.media', { call: callId, port });
@@ -114,9 +122,15 @@ export class SipMediaLeg {
   }
 
   /** Reserves the leg's RTP port (for the SDP) and starts listening for the caller's first packet. */
-  static async open(workers: WorkerPool, ports: RtpPortAllocator, listenIp: string, ev: MediaLegEvents, callId: string): Promise<SipMediaLeg> {
+  static async open(workers: WorkerPool, ports: RtpPortAllocator, listenIp: string, ev: MediaLegEvents, callId: string, leadMs = DEFAULT_AUDIO_LEAD_MS): Promise<SipMediaLeg> {
     const { socket, port } = await ports.bind(listenIp);
-    return new SipMediaLeg(workers, ports, listenIp, port, socket, ev, callId);
+    return new SipMediaLeg(workers, ports, listenIp, port, socket, ev, callId, leadMs);
+  }
+
+  /** Present when the agent's frames are paced (AgentOutput.paced). */
+  get pacedOutput(): { readonly leadMs: number; drainSent(visit: (id: number, sentAtMs: number) => void): void } | undefined {
+    const p = this.paced;
+    return p ? { leadMs: p.leadMs, drainSent: (visit) => p.drainSent(visit) } : undefined;
   }
 
   /** Sets (or, on re-INVITE, updates) the negotiated stream. */
@@ -174,13 +188,14 @@ export class SipMediaLeg {
     await plain.connect({ ip: src?.address ?? remote.address, port: src?.port ?? remote.port });
     const loop = await LoopbackRtp.create(router, { kind: 'sip-agent' });
     this.loop = loop;
+    if (this.leadMs > 0) this.paced = await PacedRtpOut.create(router, this.leadMs, { kind: 'sip-agent', paced: true });
     const routerCodec = router.rtpCapabilities.codecs!.find((c) => c.mimeType.toLowerCase() === `audio/${neg.codec.kind.toLowerCase()}`)!;
     const te = router.rtpCapabilities.codecs!.find((c) => c.mimeType.toLowerCase() === 'audio/telephone-event' && c.clockRate === 8000);
     // Caller → agent.
     if (src) await this.produceCaller(src.ssrc, te);
     // Agent → caller: a loopback producer consumed by the PlainTransport.
     this.outPt = routerCodec.preferredPayloadType!;
-    const outProducer = await loop.produce({
+    const outProducer = await (this.paced ?? loop).produce({
       kind: 'audio',
       rtpParameters: {
         codecs: [{ mimeType: routerCodec.mimeType, clockRate: routerCodec.clockRate, channels: routerCodec.channels, payloadType: this.outPt }],
@@ -224,8 +239,20 @@ export class SipMediaLeg {
     this.ev.onAudio(this.codec!.decode(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)), arrival);
   }
 
-  /** Drops buffered output of interrupted speech (barge-in): encoder and resampler state. */
+  /**
+   * Drops buffered output of interrupted speech (barge-in): frames queued in the pacer
+   * (the stream goes on from the last packet sent, so the caller sees no sequence
+   * gap), encoder and resampler state.
+   */
   resetOutput(): void {
+    const n = Math.min(this.paced?.flush() ?? 0, this.tsHist.length - 1);
+    if (n > 0) {
+      // back to the last packet sent (this.ts and lastSendAt are the last packet's)
+      this.seq = (this.seq - n) & 0xffff;
+      this.ts = this.tsHist[(this.seq - 1) & 63];
+      this.lastSendAt -= 20 * n;
+      this.markNext = true;
+    }
     this.codec?.resetOutput();
   }
 
@@ -239,12 +266,16 @@ export class SipMediaLeg {
     this.ev.onDtmf(DTMF_DIGITS[event]);
   }
 
-  /** One 20 ms frame of agent audio (16 kHz). */
-  sendAudio(frame: Int16Array, talkSpurtStart: boolean): void {
+  /**
+   * One 20 ms frame of agent audio (16 kHz). `frameTimeMs` is its time on the frame
+   * clock (the RTP clock follows it); paced, it leaves `leadMs` after it, and the send
+   * report carries `frameId`.
+   */
+  sendAudio(frame: Int16Array, talkSpurtStart: boolean, frameTimeMs?: number, frameId = 0): void {
     const producer = this.outProducer;
     const codec = this.codec;
     if (!producer || !codec || producer.closed || this.held) return;
-    const now = nowMs();
+    const now = frameTimeMs ?? nowMs();
     const rate = this.neg!.codec.kind === 'opus' ? 48000 : 8000;
     const spf = rate / 50;
     if (talkSpurtStart && this.lastSendAt) {
@@ -267,9 +298,11 @@ export class SipMediaLeg {
     }
     writeRtpHeader(this.pkt, 0, this.outPt, talkSpurtStart || this.markNext, this.seq, this.ts, this.ssrc);
     this.markNext = false;
+    this.tsHist[this.seq & 63] = this.ts;
     this.seq = (this.seq + 1) & 0xffff;
+    if (this.paced) this.paced.send(this.pkt.subarray(0, 12 + payloadLen), now + this.leadMs, frameId);
     // a copy per packet: a datagram that cannot leave at once keeps its buffer
-    this.loop!.send(Buffer.from(this.pkt.subarray(0, 12 + payloadLen)));
+    else this.loop!.send(Buffer.from(this.pkt.subarray(0, 12 + payloadLen)));
     this.stats.rtpOut++;
     this.pacing.note(now);
   }

@@ -41,6 +41,8 @@ export interface SipUserAgentOptions {
   workers: WorkerPool;
   /** IP the RTP ports bind (mediasoup.listenIp). */
   mediaListenIp: string;
+  /** BridgeConfig.agentAudioLeadMs (the agent's RTP made this far ahead, sent by the pacer). */
+  agentAudioLeadMs?: number;
   timers?: Partial<Timers>;
 }
 
@@ -258,7 +260,7 @@ export class SipUserAgent {
         onAudio: (pcm, at) => call.userAudio(pcm, at),
         onDtmf: (d) => call.dtmf(d, 'rfc4733'),
         onReady: () => call.connectAgent(),
-      }, call.id);
+      }, call.id, this.opts.agentAudioLeadMs);
     } catch (e) {
       return refuse(503, isVoxError(e) ? e.code : 'SIP_MEDIA_FAILED', (e as Error).message);
     }
@@ -310,7 +312,7 @@ export class SipUserAgent {
       onAudio: (pcm, at) => call.userAudio(pcm, at),
       onDtmf: (d) => call.dtmf(d, 'rfc4733'),
       onReady: () => call.connectAgent(),
-    }, call.id);
+    }, call.id, this.opts.agentAudioLeadMs);
     this.calls.set(call.id, call);
     call.attach(o.session);
     const codecs: SdpCodec[] = this.codecs.map((c) => CODEC_DEFAULTS[c]);
