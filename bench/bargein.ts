@@ -241,6 +241,9 @@ interface CellResult {
   worst: { overheadMs: number; decisionMs: number; detectorMs: number; transitMs: number; processingMs: number; loopStallMs: number; senderMs: number; round: number; clip: number }[];
   framesAfterDecision: number;
   abortDelayMaxMs: number;
+  /** Decision → abort of the requests, every barge-in; and how many took over 5 ms. */
+  abortDelay: ReturnType<typeof summarize>;
+  abortsOver5: number;
   missed: number;
   attempts: number;
   falsePerMinNoise: number | null;
@@ -399,6 +402,7 @@ async function runCell(
   const parts: CellResult['worst'] = [];
   let framesAfter = 0;
   let abortMax = 0;
+  const aborts: number[] = [];
   let falseNoise = 0;
   let falseNoiseScene = 0;
   let falseEcho = 0;
@@ -446,6 +450,7 @@ async function runCell(
           parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs, senderMs: Math.round(senderMs * 10) / 10, round: k, clip: round?.clip ?? (u.index + k) % assets.speech.length });
         framesAfter += r.FramesAfterDecision;
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
+        if (r.AbortDelayMs !== undefined) aborts.push(r.AbortDelayMs);
       }
       for (const r of u.rounds) {
         attempts++;
@@ -485,6 +490,8 @@ async function runCell(
     worst: parts.sort((a, b) => b.overheadMs - a.overheadMs).slice(0, 5),
     framesAfterDecision: framesAfter,
     abortDelayMaxMs: abortMax,
+    abortDelay: summarize(aborts),
+    abortsOver5: aborts.filter((a) => a > 5).length,
     missed,
     attempts,
     falsePerMinNoise: nNoise ? falseNoise / (nNoise * minutes) : null,
@@ -570,7 +577,7 @@ async function main(): Promise<void> {
     'client p50': f1(r.clientOverhead.p50),
     'client p99': f1(r.clientOverhead.p99),
     'frames after': r.framesAfterDecision,
-    'abort max ms': f1(r.abortDelayMaxMs),
+    'abort p99 / max ms (> 5 ms)': `${f1(r.abortDelay.p99)} / ${f1(r.abortDelayMaxMs)} (${r.abortsOver5})`,
     missed: `${r.missed}/${r.attempts}`,
     'false/min noise': f1(r.falsePerMinNoise),
     'of which at scene changes': r.falsePerMinNoise === null ? 'n/a' : String(r.falseNoiseAtSceneChanges),
