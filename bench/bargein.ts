@@ -133,7 +133,7 @@ interface BridgeProc {
 
 async function startBridge(cpuProf: boolean): Promise<BridgeProc> {
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(outDir, 'prof')] : [];
-  const env = { ...process.env, VOXBRIDGE_PORT: '0', VOXBRIDGE_API_KEY: API_KEY, VOXBRIDGE_WORKERS: '1', VOXBRIDGE_MAX_SESSIONS: '2000', VOXBRIDGE_LOG_LEVEL: 'error' };
+  const env = { ...process.env, VOXBRIDGE_PORT: '0', VOXBRIDGE_API_KEY: API_KEY, VOXBRIDGE_WORKERS: '1', VOXBRIDGE_MAX_SESSIONS: '2000', VOXBRIDGE_LOG_LEVEL: process.env.VOXBRIDGE_LOG_LEVEL ?? 'error' };
   const { child, url } = await spawnListening([...prof, path.join(root, 'bin', 'voxbridge.js')], env, /listening on (http:\/\/\S+)/, 'bridge');
   const health = (await (await fetch(`${url}/healthz`)).json()) as { workers: { pid: number }[] };
   return { child, url, pids: [child.pid!, ...health.workers.map((w) => w.pid)] };

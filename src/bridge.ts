@@ -66,6 +66,7 @@ export class Bridge {
       clockLate: () => sharedClock.stats.late,
       clockLateness: { buckets: LATENESS_BUCKETS_MS, read: () => ({ counts: sharedClock.stats.lateness, sum: sharedClock.stats.latenessSumMs }) },
       clockHeld: () => sharedClock.stats.held,
+      longHolds: () => sharedClock.stats.longHolds,
       paced: pacerTotals,
       pacerPriority: () => nativePacer()?.priority() ?? -1,
     });

@@ -134,6 +134,7 @@ export class BridgeMetrics {
     clockHeld?: () => { heldMs: number; runMs: number; waitMs: number };
     paced?: () => { sent: number; late: number; maxLateMs: number; flushed: number; enqueuedLate: number };
     pacerPriority?: () => number;
+    longHolds?: () => { count: number; heldMs: number; runMs: number; waitMs: number; gcMs: number };
   }) {
     this.registry.add(new Gauge('voxbridge_sessions_active', 'Agent sessions running', gauges.sessions));
     this.registry.add(new Gauge('voxbridge_frame_clock_ticks', 'Frame clock ticks since start', gauges.clockTicks));
@@ -154,6 +155,14 @@ export class BridgeMetrics {
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_enqueued_late', 'Of the late ones, those the event loop handed in already late (beyond the lead)', () => paced().enqueuedLate));
       if (gauges.pacerPriority) this.registry.add(new Gauge('voxbridge_pacer_priority', "The pacer thread's scheduling: 2 real-time, 1 nice -10, 0 normal, -1 not started", gauges.pacerPriority));
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_flushed', 'Paced frames dropped before their time by an interrupt', () => paced().flushed));
+    }
+    const lh = gauges.longHolds;
+    if (lh) {
+      this.registry.add(new Gauge('voxbridge_event_loop_long_holds', 'Event loop holds over 50 ms (every frame late at once)', () => lh().count));
+      this.registry.add(new Gauge('voxbridge_event_loop_long_holds_ms', 'Their total length, ms', () => lh().heldMs));
+      this.registry.add(new Gauge('voxbridge_event_loop_long_holds_cpu_ms', 'Of that, the main thread on a CPU, ms', () => lh().runMs));
+      this.registry.add(new Gauge('voxbridge_event_loop_long_holds_wait_ms', 'Of that, the main thread waiting for a CPU, ms', () => lh().waitMs));
+      this.registry.add(new Gauge('voxbridge_event_loop_long_holds_gc_ms', 'Of that, garbage collection pauses, ms', () => lh().gcMs));
     }
     this.registry.add(new Gauge('voxbridge_process_resident_bytes', 'Resident set size', () => process.memoryUsage.rss()));
   }

@@ -7,6 +7,7 @@
  * keeps hundreds of sessions cheap.
  */
 import fs from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createLogger } from '../log';
 
 const log = createLogger('frameClock');
@@ -43,7 +44,17 @@ export interface ClockStats {
    * including GC on this thread) and waiting for one (`waitMs`: the machine was busy).
    */
   held: { runs: number; heldMs: number; runMs: number; waitMs: number };
+  /**
+   * Holds longer than LONG_HOLD_MS (every agent's frames late at once, beyond a
+   * pacer's lead), with the same split plus the garbage collection inside them;
+   * each is also logged (warn, at most one line per 5 s).
+   */
+  longHolds: { count: number; heldMs: number; runMs: number; waitMs: number; gcMs: number };
 }
+
+/** A hold of the event loop this long is logged with what it was made of. */
+export const LONG_HOLD_MS = 50;
+const GC_KINDS: Record<number, string> = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental', 8: 'weak-callbacks', 16: 'minor-mark-sweep' };
 
 /**
  * The main thread's CPU time and run-queue wait (ns) from /proc/thread-self/schedstat,
@@ -96,7 +107,15 @@ export class FrameClock {
     reanchored: 0,
     errors: 0,
     held: { runs: 0, heldMs: 0, runMs: 0, waitMs: 0 },
+    longHolds: { count: 0, heldMs: 0, runMs: 0, waitMs: 0, gcMs: 0 },
   };
+  /** Long holds waiting for their GC entries (delivered after the fact). */
+  private readonly pendingHolds: { from: number; to: number; runMs: number; waitMs: number }[] = [];
+  /** Recent GC pauses (performance.now() start, duration, kind). */
+  private readonly gcs: { start: number; dur: number; kind: number }[] = [];
+  private gcObserver: PerformanceObserver | null = null;
+  private lastHoldLog = 0;
+  private holdsUnlogged = 0;
   private sched: SchedProbe | null | undefined;
   private lastRun = 0;
   private lastCpu = 0;
@@ -141,8 +160,52 @@ export class FrameClock {
     this.anchor = performance.now();
     this.m = 0;
     if (this.sched === undefined) this.sched = SchedProbe.open();
+    if (this.sched && !this.gcObserver) {
+      this.gcObserver = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          this.gcs.push({ start: e.startTime, dur: e.duration, kind: (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0 });
+          if (this.gcs.length > 64) this.gcs.shift();
+        }
+      });
+      this.gcObserver.observe({ entryTypes: ['gc'] });
+    }
     this.noteSched(this.anchor, false);
     this.schedule();
+  }
+
+  /** Long holds, once their GC entries have arrived: counted, and logged with their make-up. */
+  private reportHolds(now: number): void {
+    for (const h of this.pendingHolds.splice(0)) {
+      let gcMs = 0;
+      const kinds = new Set<string>();
+      for (const g of this.gcs) {
+        const overlap = Math.min(h.to, g.start + g.dur) - Math.max(h.from, g.start);
+        if (overlap > 0) {
+          gcMs += overlap;
+          kinds.add(GC_KINDS[g.kind] ?? String(g.kind));
+        }
+      }
+      const l = this.stats.longHolds;
+      l.count++;
+      l.heldMs += h.to - h.from;
+      l.runMs += h.runMs;
+      l.waitMs += h.waitMs;
+      l.gcMs += gcMs;
+      if (now - this.lastHoldLog < 5000) {
+        this.holdsUnlogged++;
+        continue;
+      }
+      this.lastHoldLog = now;
+      log.warn('event loop held', {
+        heldMs: Math.round(h.to - h.from),
+        onCpuMs: Math.round(h.runMs),
+        waitingForCpuMs: Math.round(h.waitMs),
+        gcMs: Math.round(gcMs),
+        gc: [...kinds],
+        notLogged: this.holdsUnlogged,
+      });
+      this.holdsUnlogged = 0;
+    }
   }
 
   /** Splits the time since the previous run into CPU and run-queue wait, when `late`. */
@@ -155,7 +218,11 @@ export class FrameClock {
       h.heldMs += now - this.lastRun;
       h.runMs += p.run - this.lastCpu;
       h.waitMs += p.wait - this.lastWait;
+      if (now - this.lastRun > LONG_HOLD_MS && this.pendingHolds.length < 16) {
+        this.pendingHolds.push({ from: this.lastRun, to: now, runMs: p.run - this.lastCpu, waitMs: p.wait - this.lastWait });
+      }
     }
+    if (this.pendingHolds.length && now - this.pendingHolds[0].to > 200) this.reportHolds(now);
     this.lastRun = now;
     this.lastCpu = p.run;
     this.lastWait = p.wait;
@@ -252,6 +319,8 @@ export class FrameClock {
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.gcObserver?.disconnect();
+    this.gcObserver = null;
   }
 }
 

@@ -98,4 +98,28 @@ describe('FrameClock', () => {
     // sub-ticks due after the stall: on time or (on a loaded machine) a little late
     expect(clock.maxLateSince(after)).toBeLessThan(20);
   });
+
+  it.runIf(process.platform === 'linux')('splits a blocked event loop into CPU time and waiting, and counts a long hold with its GC', async () => {
+    const clock = new FrameClock(20);
+    const t = { tick: () => undefined };
+    clock.add(t);
+    await new Promise((r) => setTimeout(r, 60));
+    // hold the loop 90 ms on the CPU, making garbage on the way
+    const end = performance.now() + 90;
+    let junk: number[][] = [];
+    while (performance.now() < end) junk.push(new Array(64).fill(1)), junk.length > 5000 && (junk = []);
+    await new Promise((r) => setTimeout(r, 300));
+    clock.remove(t);
+    const h = clock.stats.held;
+    expect(h.runs).toBeGreaterThanOrEqual(1);
+    expect(h.heldMs).toBeGreaterThanOrEqual(80);
+    // the busy loop was our own work: most of the hold is CPU time (the rest: waiting for a CPU)
+    expect(h.runMs + h.waitMs).toBeGreaterThan(0.8 * h.heldMs);
+    expect(h.runMs).toBeGreaterThan(20);
+    const l = clock.stats.longHolds;
+    expect(l.count).toBeGreaterThanOrEqual(1);
+    expect(l.heldMs).toBeGreaterThanOrEqual(80);
+    expect(l.gcMs).toBeGreaterThanOrEqual(0);
+    expect(l.gcMs).toBeLessThanOrEqual(l.heldMs);
+  });
 });
