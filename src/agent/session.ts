@@ -554,8 +554,9 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** Manual interrupt (API or ctrl frame): stops everything, High included. */
   interrupt(source: 'api' | 'ctrl'): boolean {
     if (this._ended) throw new InvalidStateError('AgentEnded', 'the agent instance has ended');
-    const stopped = this.splicer.flush({ includeHigh: true, reason: 'manual' });
+    // the output first, as for a barge-in: nothing queued leaves while the requests are aborted
     this.clearOutput();
+    const stopped = this.splicer.flush({ includeHigh: true, reason: 'manual' });
     this.emit('interrupt', { source, stopped: stopped?.id ?? null });
     this.noteState();
     return stopped !== null;
@@ -566,8 +567,8 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.assertActive();
     this.takenOver = { uid: humanUid, mode, connected: false };
     this.clearIdle();
-    this.splicer.flush({ includeHigh: true, reason: 'takeover' });
     this.clearOutput();
+    this.splicer.flush({ includeHigh: true, reason: 'takeover' });
     this.send({ type: 'humanTakeoverWillStart', data: { uid: humanUid, mode } });
     this.noteState();
     return { token: this.deps.tokenSecretSign({ room: this.config.roomId, uid: humanUid, role: 'human-agent', agent: this.id }) };

@@ -304,7 +304,8 @@ export class SipMediaLeg {
     // a copy per packet: a datagram that cannot leave at once keeps its buffer
     else this.loop!.send(Buffer.from(this.pkt.subarray(0, 12 + payloadLen)));
     this.stats.rtpOut++;
-    this.pacing.note(now);
+    // paced: the time it is due on the wire (the pacer counts lateness); else when it left
+    this.pacing.note(this.paced ? now + this.leadMs : nowMs());
   }
 
   /**
