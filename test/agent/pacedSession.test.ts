@@ -1,0 +1,166 @@
+/**
+ * An AgentSession on a paced output (AgentOutput.paced: frames handed in `leadMs`
+ * ahead, sent later, reported back): the echo reference takes the reported send
+ * times, an interrupt drops what is still queued, and a frame that leaves between a
+ * barge-in decision and the flush is counted against it, honestly.
+ *
+ * The output here is a pacer in JS driven by the test (the native one is tested in
+ * test/sfu/pacedRtp.test.ts and over real RTP in test/rooms/plainRtp.test.ts): it makes
+ * the timing deterministic enough to check each send against the reference.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentManager } from '../../src/agent/agentManager';
+import { parseStartVoiceChat } from '../../src/agent/agentConfig';
+import { FrameClock } from '../../src/agent/frameClock';
+import { createVadStream } from '../../src/agent/vadFactory';
+import { readTap, TapKind, VadTapWriter } from '../../src/agent/vadTap';
+import type { AgentOutput, AgentSession } from '../../src/agent/session';
+import { nowMs } from '../../src/clock';
+import { OpenAiTestServer } from '../helpers/openaiServer';
+import { speak } from '../helpers/clips';
+import { concat, sine } from '../helpers/audio';
+
+const LEAD = 40;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vbpaced-'));
+let ai: OpenAiTestServer;
+
+beforeAll(async () => {
+  ai = await OpenAiTestServer.start();
+});
+afterAll(async () => {
+  await ai?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A pacer in JS: frames leave at frameTime + LEAD (when the test's timer says so). */
+class FakePacedOutput implements AgentOutput {
+  readonly queue: { id: number; due: number }[] = [];
+  readonly sent: { id: number; at: number }[] = [];
+  private unread: { id: number; at: number }[] = [];
+  dropped = 0;
+  /** Set by a test: clear() sends the head of the queue first (the sender was mid-send). */
+  sendOneOnClear = false;
+  private readonly timer = setInterval(() => this.pump(nowMs()), 2);
+  readonly paced = { leadMs: LEAD, drainSent: (visit: (id: number, at: number) => void) => this.unread.splice(0).forEach((s) => visit(s.id, s.at)) };
+
+  sendAudio(_frame: Int16Array, _spurt: boolean, frameTimeMs?: number, frameId?: number): void {
+    this.queue.push({ id: frameId!, due: frameTimeMs! + LEAD });
+  }
+  sendMessage(): void {}
+  clear(): void {
+    if (this.sendOneOnClear && this.queue.length) this.leave(this.queue.shift()!.id, nowMs());
+    this.dropped += this.queue.length;
+    this.queue.length = 0;
+  }
+  end(): void {}
+  close(): void {
+    clearInterval(this.timer);
+  }
+  private pump(now: number): void {
+    while (this.queue.length && this.queue[0].due <= now) this.leave(this.queue.shift()!.id, now);
+  }
+  private leave(id: number, at: number): void {
+    const s = { id, at };
+    this.sent.push(s);
+    this.unread.push(s);
+  }
+}
+
+function start(interruptMs: number, tapFile: string): AgentSession {
+  const mgr = new AgentManager({
+    maxSessions: 4,
+    deps: {
+      clock: new FrameClock(20),
+      createVad: createVadStream,
+      tokenSecretSign: () => 'token',
+      openVadTap: (h) => new VadTapWriter(tapFile, h),
+    },
+  });
+  return mgr.start(
+    parseStartVoiceChat({
+      RoomId: `paced-${Math.random().toString(36).slice(2)}`,
+      Config: {
+        LLMConfig: { Url: ai.baseUrl, ModelName: 'm', APIKey: 'sk-test' },
+        TTSConfig: { Provider: 'openai', Url: ai.baseUrl, SampleRate: 24000 },
+        ASRConfig: { Provider: 'openai', Url: ai.baseUrl, InterruptConfig: { InterruptSpeechDuration: interruptMs } },
+      },
+    }),
+  );
+}
+
+describe('AgentSession on a paced output', () => {
+  it('builds the echo reference from the send reports, and an interrupt drops what is queued', async () => {
+    ai.scriptSpeech({ pcm: sine(440, 24000, 4, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
+    const tap = path.join(dir, 'ref.vadtap');
+    const s = start(200, tap);
+    const out = new FakePacedOutput();
+    s.attach(out);
+    try {
+      s.speakText('a long tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
+      const end = performance.now() + 5000;
+      while (out.sent.length < 40 && performance.now() < end) await sleep(20);
+      expect(out.sent.length).toBeGreaterThanOrEqual(40);
+      // frames are handed in LEAD ahead: at any moment about two are queued
+      expect(out.queue.length).toBeGreaterThanOrEqual(1);
+      s.interrupt('api');
+      const at = nowMs();
+      expect(out.queue).toHaveLength(0);
+      expect(out.dropped).toBeGreaterThanOrEqual(1);
+      const sentBefore = out.sent.length;
+      await sleep(150);
+      expect(out.sent.length).toBe(sentBefore); // nothing of the interrupted speech left afterwards
+      expect(out.sent.every((x) => x.at <= at)).toBe(true);
+    } finally {
+      s.end('test');
+      out.close();
+    }
+    await sleep(100);
+    // The reference frames (with audio) carry exactly the reported send times, in order.
+    const refs = readTap(tap).records.filter((r) => r.kind === TapKind.Ref);
+    expect(refs.length).toBe(out.sent.length);
+    refs.forEach((r, i) => expect(r.timeMs).toBe(out.sent[i].at));
+    const all = readTap(tap).records.filter((r) => r.kind === TapKind.Ref || r.kind === TapKind.RefSilent);
+    for (let i = 1; i < all.length; i++) expect(all[i].timeMs).toBeGreaterThanOrEqual(all[i - 1].timeMs);
+  });
+
+  it('a frame that leaves between the barge-in decision and the flush is counted against it', async () => {
+    ai.scriptSpeech({ pcm: sine(440, 24000, 6, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
+    const s = start(0, path.join(dir, 'race.vadtap'));
+    const out = new FakePacedOutput();
+    out.sendOneOnClear = true;
+    s.attach(out);
+    const after: string[] = [];
+    s.on('frameAfterInterrupt', (id: string) => after.push(id));
+    try {
+      s.speakText('a long tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
+      const end = performance.now() + 5000;
+      while (out.sent.length < 25 && performance.now() < end) await sleep(20);
+      // the user talks over it, at real-time pace (no echo in this test)
+      const voice = concat([speak('stop please, stop talking now', 16000), new Int16Array(3200)]);
+      const t0 = performance.now();
+      for (let f = 0; (f + 1) * 320 <= voice.length && s.bargeIns.length === 0; f++) {
+        const wait = t0 + 20 * f - performance.now();
+        if (wait > 0) await sleep(wait);
+        s.pushUserAudio(voice.subarray(320 * f, 320 * (f + 1)), nowMs());
+      }
+      expect(s.bargeIns).toHaveLength(1);
+      const b = s.bargeIns[0];
+      // the head of the queue left during clear(), after the decision: it is the last
+      // packet of the speech, and it is counted
+      const last = out.sent[out.sent.length - 1];
+      expect(last.at).toBeGreaterThan(b.decisionMs);
+      expect(b.framesAfterDecision).toBe(1);
+      expect(b.lastFrameMs).toBe(last.at);
+      expect(b.latencyMs).toBeCloseTo(last.at - b.onsetArrivalMs, 6);
+      expect(after).toEqual([b.speechId]);
+    } finally {
+      s.end('test');
+      out.close();
+    }
+  });
+});
