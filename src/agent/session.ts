@@ -301,6 +301,21 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.reference(atMs, frame);
   }
 
+  /**
+   * Runs `flush` (which aborts the speech's requests) and clears the output, in the
+   * order bargeIn() uses: a paced output first, so nothing queued leaves while the
+   * abort's listeners run; otherwise the abort first.
+   */
+  private stopOutput<T>(flush: () => T): T {
+    if (!this.output?.paced) {
+      const r = flush();
+      this.clearOutput();
+      return r;
+    }
+    this.clearOutput();
+    return flush();
+  }
+
   /** Barge-in / manual interrupt / takeover: drop the agent audio queued downstream. */
   private clearOutput(): void {
     this.output?.clear();
@@ -342,11 +357,14 @@ export class AgentSession extends EventEmitter implements Ticker {
     const lastFrameMs = wasSounding ? this.lastOutAt : null;
     let abortedAt = decisionMs;
     playing?.signal.addEventListener('abort', () => (abortedAt = nowMs()), { once: true });
-    // The output first (what the flush below will stop): with a paced output frames
-    // are queued ahead, and aborting the requests runs listeners that take time.
-    if (this.splicer.interruptibleByVoice) this.output?.clear();
+    // A paced output first (what the flush below will stop): its frames are queued
+    // ahead, and aborting the requests runs listeners that take time. Otherwise the
+    // abort first: nothing is queued that could leave meanwhile.
+    const paced = this.output?.paced !== undefined;
+    if (paced && this.splicer.interruptibleByVoice) this.output!.clear();
     const stopped = this.splicer.flush({ includeHigh: false, reason: 'bargeIn' });
     if (!stopped) return;
+    if (!paced) this.output?.clear();
     this.tap?.record(TapKind.BargeIn, decisionMs, null);
     const rec: BargeInRecord = {
       at: decisionMs,
@@ -554,9 +572,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** Manual interrupt (API or ctrl frame): stops everything, High included. */
   interrupt(source: 'api' | 'ctrl'): boolean {
     if (this._ended) throw new InvalidStateError('AgentEnded', 'the agent instance has ended');
-    // the output first, as for a barge-in: nothing queued leaves while the requests are aborted
-    this.clearOutput();
-    const stopped = this.splicer.flush({ includeHigh: true, reason: 'manual' });
+    const stopped = this.stopOutput(() => this.splicer.flush({ includeHigh: true, reason: 'manual' }));
     this.emit('interrupt', { source, stopped: stopped?.id ?? null });
     this.noteState();
     return stopped !== null;
@@ -567,8 +583,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.assertActive();
     this.takenOver = { uid: humanUid, mode, connected: false };
     this.clearIdle();
-    this.clearOutput();
-    this.splicer.flush({ includeHigh: true, reason: 'takeover' });
+    this.stopOutput(() => this.splicer.flush({ includeHigh: true, reason: 'takeover' }));
     this.send({ type: 'humanTakeoverWillStart', data: { uid: humanUid, mode } });
     this.noteState();
     return { token: this.deps.tokenSecretSign({ room: this.config.roomId, uid: humanUid, role: 'human-agent', agent: this.id }) };
