@@ -36,7 +36,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint16_t port = 0;
   const int q = pacer().open(&port);
-  if (q < 0) return throwCode(env, "PACER_SOCKET", std::string("pacer socket: ") + std::strerror(-q));
+  if (q < 0) return throwCode(env, "PACER_OPEN", std::string("pacer open (socket or sender thread): ") + std::strerror(-q));
   Napi::Array a = Napi::Array::New(env, 2);
   a.Set(0u, Napi::Number::New(env, q));
   a.Set(1u, Napi::Number::New(env, port));

@@ -72,7 +72,7 @@ Pacer::~Pacer() {
     stop_ = true;
   }
   cv_.signal();
-  if (thread_.joinable()) thread_.join();
+  if (started_) pthread_join(thread_, nullptr);
   for (auto& q : queues_)
     if (q && q->fd >= 0) ::close(q->fd);
 }
@@ -107,6 +107,11 @@ int Pacer::open(uint16_t* port) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   *port = ntohs(a.sin_port);
   std::lock_guard<PiMutex> lock(mu_);
+  const int t = ensureThread();
+  if (t < 0) {
+    ::close(fd);
+    return t;
+  }
   size_t i = 0;
   while (i < queues_.size() && queues_[i]) i++;
   if (i == queues_.size()) queues_.emplace_back();
@@ -130,8 +135,18 @@ int Pacer::connect(int q, uint16_t port) {
   return ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? 0 : -errno;
 }
 
-void Pacer::ensureThread() {
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+void* Pacer::threadMain(void* self) {
+  static_cast<Pacer*>(self)->run();
+  return nullptr;
+}
+
+// Called with mu_ held.
+int Pacer::ensureThread() {
+  if (started_) return 0;
+  const int e = pthread_create(&thread_, nullptr, &Pacer::threadMain, this);
+  if (e != 0) return -e;
+  started_ = true;
+  return 0;
 }
 
 int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_t id) {
@@ -152,7 +167,6 @@ int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_
     p.len = static_cast<uint16_t>(len);
     std::memcpy(p.data, data, len);
     s->count++;
-    ensureThread();
     // Wake the sender only if this packet is due before the time it sleeps until.
     wake = waitingUntil_ == 0 || dueMs < waitingUntil_;
   }

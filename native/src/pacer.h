@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 namespace vox {
@@ -101,7 +100,8 @@ class Pacer {
 
   /**
    * A queue with a UDP socket bound to 127.0.0.1 on an ephemeral port (written to
-   * `port`). Returns the queue id (>= 0) or -errno.
+   * `port`), the sender thread started if it was not. Returns the queue id (>= 0) or
+   * -errno (a socket or the thread could not be made).
    */
   int open(uint16_t* port);
   /** Connects the queue's socket to 127.0.0.1:`port`. 0 or -errno. */
@@ -154,7 +154,9 @@ class Pacer {
   };
 
   Queue* find(int q);
-  void ensureThread();
+  /** Starts the sender thread once; 0 or -errno (no exception: the addon is built without them). */
+  int ensureThread();
+  static void* threadMain(void* self);
   void run();
   void sendDue(Queue& q, double now);
 
@@ -166,7 +168,8 @@ class Pacer {
   bool stop_ = false;
   std::atomic<int> wanted_{kRealtime};
   std::atomic<int> got_{-1};
-  std::thread thread_;
+  pthread_t thread_{};
+  bool started_ = false;
 };
 
 }  // namespace vox

@@ -15,6 +15,10 @@
  */
 import type { types } from 'mediasoup';
 import { nativeAddon } from '../native/addon';
+import { createLogger } from '../log';
+
+const log = createLogger('pacer');
+let openFailureLogged = false;
 
 const LOOPBACK = '127.0.0.1';
 
@@ -124,11 +128,23 @@ export class PacedRtpOut {
     transport.observer.once('close', () => this.close());
   }
 
-  /** A paced sender on `router`, or null without the native addon. */
+  /**
+   * A paced sender on `router`, or null without the native addon or when the pacer
+   * cannot open a socket or start its thread (logged once): the caller then sends at
+   * the tick.
+   */
   static async create(router: types.Router, leadMs: number, appData: Record<string, unknown> = {}): Promise<PacedRtpOut | null> {
     const p = nativePacer();
     if (!p) return null;
-    const [queue, port] = p.open();
+    let queue: number;
+    let port: number;
+    try {
+      [queue, port] = p.open();
+    } catch (e) {
+      if (!openFailureLogged) log.warn('pacer unavailable: agent audio is sent at the clock tick', { error: e });
+      openFailureLogged = true;
+      return null;
+    }
     let transport: types.PlainTransport | null = null;
     try {
       transport = await router.createPlainTransport({ listenIp: { ip: LOOPBACK }, rtcpMux: true, comedia: false, appData });
