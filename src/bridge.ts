@@ -13,7 +13,7 @@ import { createLogger } from './log';
 import { nativeAddon } from './native/addon';
 import { AgentManager } from './agent/agentManager';
 import { LATENESS_BUCKETS_MS, sharedClock } from './agent/frameClock';
-import { nativePacer, pacerTotals, requestPacerPriority } from './sfu/pacedRtp';
+import { nativePacer, PACER_LATENESS_BOUNDS_MS, pacerTotals, requestPacerPriority } from './sfu/pacedRtp';
 import { registerAgentActions } from './server/agentActions';
 import { MediaStreamServer, MEDIA_STREAM_PATH } from './transports/mediaStream';
 import { AudioSocketServer } from './transports/audioSocket';
@@ -68,6 +68,7 @@ export class Bridge {
       clockHeld: () => sharedClock.stats.held,
       longHolds: () => sharedClock.stats.longHolds,
       paced: pacerTotals,
+      pacedBucketsMs: PACER_LATENESS_BOUNDS_MS,
       pacerPriority: () => nativePacer()?.priority() ?? -1,
     });
     observeAgents(this.agents, this.metrics);

@@ -132,7 +132,8 @@ export class BridgeMetrics {
     clockTicks: () => number;
     clockLateness?: { buckets: number[]; read: () => { counts: number[]; sum: number } };
     clockHeld?: () => { heldMs: number; runMs: number; waitMs: number };
-    paced?: () => { sent: number; late: number; maxLateMs: number; flushed: number; enqueuedLate: number };
+    paced?: () => { sent: number; late: number; maxLateMs: number; flushed: number; enqueuedLate: number; lateSumMs: number; lateness: number[] };
+    pacedBucketsMs?: number[];
     pacerPriority?: () => number;
     longHolds?: () => { count: number; heldMs: number; runMs: number; waitMs: number; gcMs: number };
   }) {
@@ -151,6 +152,13 @@ export class BridgeMetrics {
     if (paced) {
       this.registry.add(new Gauge('voxbridge_agent_frames_paced', 'Agent frames sent by the native pacer', () => paced().sent));
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_late', 'Of those, sent more than 10 ms after their time', () => paced().late));
+      if (gauges.pacedBucketsMs) {
+        const bounds = gauges.pacedBucketsMs;
+        this.registry.add(new HistogramView('voxbridge_agent_frames_paced_lateness_ms', 'Paced agent frames by send time minus due time, ms', bounds, () => {
+          const p = paced();
+          return { counts: p.lateness, sum: p.lateSumMs };
+        }));
+      }
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_max_late_ms', 'The latest a paced frame left after its time, ms', () => paced().maxLateMs));
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_enqueued_late', 'Of the late ones, those the event loop handed in already late (beyond the lead)', () => paced().enqueuedLate));
       if (gauges.pacerPriority) this.registry.add(new Gauge('voxbridge_pacer_priority', "The pacer thread's scheduling: 2 real-time, 1 nice -10, 0 normal, -1 not started", gauges.pacerPriority));

@@ -94,11 +94,14 @@ Napi::Value Pending(const Napi::CallbackInfo& info) {
 
 void writeStats(const vox::PacerStats& s, Napi::Float64Array out) {
   const double v[] = {s.sent, s.late, s.lateSumMs, s.maxLateMs, s.flushed, s.overflows, s.sendErrors, s.recordsLost, s.enqueuedLate};
-  const size_t n = out.ElementLength() < 9 ? out.ElementLength() : 9;
-  for (size_t i = 0; i < n; i++) out[i] = v[i];
+  constexpr size_t kFields = sizeof v / sizeof v[0];
+  const size_t len = out.ElementLength();
+  for (size_t i = 0; i < kFields && i < len; i++) out[i] = v[i];
+  // then the lateness histogram's counts
+  for (size_t i = 0; i <= static_cast<size_t>(vox::kLatenessBuckets) && kFields + i < len; i++) out[kFields + i] = s.lateness[i];
 }
 
-// stats(queue, out: Float64Array(9)) -> false if no such queue; totals(out)
+// stats(queue, out: Float64Array(9 + 9)): the fields, then the lateness histogram -> false if no such queue; totals(out)
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int q;
@@ -147,6 +150,9 @@ void InitPacer(Napi::Env env, Napi::Object exports) {
   o.Set("priority", Napi::Function::New<Priority>(env, "priority"));
   o.Set("capacity", Napi::Number::New(env, vox::Pacer::kCapacity));
   o.Set("maxPacket", Napi::Number::New(env, vox::Pacer::kMaxPacket));
+  Napi::Array bounds = Napi::Array::New(env, vox::kLatenessBuckets);
+  for (uint32_t i = 0; i < static_cast<uint32_t>(vox::kLatenessBuckets); i++) bounds.Set(i, Napi::Number::New(env, vox::kLatenessBoundsMs[i]));
+  o.Set("latenessBoundsMs", bounds);
   exports.Set("pacer", o);
 }
 

@@ -30,6 +30,7 @@ void add(PacerStats& a, const PacerStats& b) {
   a.sendErrors += b.sendErrors;
   a.recordsLost += b.recordsLost;
   a.enqueuedLate += b.enqueuedLate;
+  for (int i = 0; i <= kLatenessBuckets; i++) a.lateness[i] += b.lateness[i];
 }
 }  // namespace
 
@@ -246,6 +247,9 @@ void Pacer::sendDue(Queue& s, double now) {
       if (late > kLateMs) s.stats.late++;
       if (late > 0) s.stats.lateSumMs += late;
       if (late > s.stats.maxLateMs) s.stats.maxLateMs = late;
+      int k = 0;
+      while (k < kLatenessBuckets && late > kLatenessBoundsMs[k]) k++;
+      s.stats.lateness[k]++;
       if (s.recCount == kRecords) {
         s.recHead = (s.recHead + 1) % kRecords;
         s.recCount--;

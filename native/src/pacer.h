@@ -60,6 +60,10 @@ class MonoCond {
   pthread_cond_t c_;
 };
 
+/** Upper bounds (ms) of the send-lateness histogram; one more bucket above the last. */
+constexpr int kLatenessBuckets = 8;
+constexpr double kLatenessBoundsMs[kLatenessBuckets] = {0.5, 1, 2, 5, 10, 20, 50, 100};
+
 struct PacerStats {
   double sent = 0;
   /** Sent more than 10 ms after their due time. */
@@ -75,6 +79,8 @@ struct PacerStats {
   double recordsLost = 0;
   /** Handed in already more than 10 ms past their time (the producer was late, not the pacer). */
   double enqueuedLate = 0;
+  /** Sent packets by lateness (send time − due time), per kLatenessBoundsMs bucket, then over the last. */
+  double lateness[kLatenessBuckets + 1] = {};
 };
 
 class Pacer {

@@ -36,6 +36,8 @@ export interface NativePacer {
   priority(mode?: number): number;
   capacity: number;
   maxPacket: number;
+  /** Upper bounds of the send-lateness histogram (ms). */
+  latenessBoundsMs: number[];
 }
 
 /** Field order of the native stats arrays. */
@@ -51,9 +53,16 @@ export interface PacerStats {
   recordsLost: number;
   /** Handed in already > 10 ms past their time: the producer (event loop) was late, not the pacer. */
   enqueuedLate: number;
+  /** Sent packets per PACER_LATENESS_BOUNDS_MS bucket (send − due), then over the last. */
+  lateness: number[];
 }
 
-const FIELDS: (keyof PacerStats)[] = ['sent', 'late', 'lateSumMs', 'maxLateMs', 'flushed', 'overflows', 'sendErrors', 'recordsLost', 'enqueuedLate'];
+/** The pacer's send-lateness histogram bounds, ms (native/src/pacer.h; a test checks they agree). */
+export const PACER_LATENESS_BOUNDS_MS = [0.5, 1, 2, 5, 10, 20, 50, 100];
+
+const FIELDS = ['sent', 'late', 'lateSumMs', 'maxLateMs', 'flushed', 'overflows', 'sendErrors', 'recordsLost', 'enqueuedLate'] as const;
+/** The native stats array: FIELDS, then the lateness histogram (bounds + the bucket above). */
+const STATS_LEN = FIELDS.length + 9;
 
 export function nativePacer(): NativePacer | null {
   return (nativeAddon() as unknown as { pacer?: NativePacer } | null)?.pacer ?? null;
@@ -82,7 +91,7 @@ function monoOffset(p: NativePacer): number {
 }
 
 function toStats(a: Float64Array): PacerStats {
-  const s = {} as PacerStats;
+  const s = { lateness: Array.from(a.subarray(FIELDS.length)) } as PacerStats;
   FIELDS.forEach((k, i) => (s[k] = a[i]));
   return s;
 }
@@ -107,7 +116,7 @@ export function pacerPriority(): PacerPriority | null {
 
 /** Every pacer queue's totals in this process (zeros without the addon). */
 export function pacerTotals(): PacerStats {
-  const a = new Float64Array(FIELDS.length);
+  const a = new Float64Array(STATS_LEN);
   nativePacer()?.totals(a);
   return toStats(a);
 }
@@ -191,7 +200,7 @@ export class PacedRtpOut {
   }
 
   stats(): PacerStats {
-    const a = new Float64Array(FIELDS.length);
+    const a = new Float64Array(STATS_LEN);
     if (!this.closed) this.pacer.stats(this.queue, a);
     return toStats(a);
   }

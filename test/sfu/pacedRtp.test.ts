@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerPool } from '../../src/sfu/workerPool';
-import { PacedRtpOut, nativePacer, pacerTotals } from '../../src/sfu/pacedRtp';
+import { PACER_LATENESS_BOUNDS_MS, PacedRtpOut, nativePacer, pacerTotals } from '../../src/sfu/pacedRtp';
 import type { MediasoupConfig } from '../../src/config';
 import { buildRtp, createRtpView, parseRtp } from '../../src/media/rtp';
 import { nowMs } from '../../src/clock';
@@ -59,6 +59,11 @@ describe('native pacer', () => {
     // never before its time (the pacer sends up to 50 µs early), and on time here
     sent.forEach((s, i) => expect(s.at).toBeGreaterThanOrEqual(t0 + 20 * i - 0.06));
     expect(drain(q)).toEqual([]);
+    // every send lands in the lateness histogram (fields, then one count per bucket)
+    const st = new Float64Array(9 + PACER_LATENESS_BOUNDS_MS.length + 1);
+    expect(pacer.stats(q, st)).toBe(true);
+    expect(st.subarray(9).reduce((a, b) => a + b, 0)).toBe(5);
+    expect(pacer.latenessBoundsMs).toEqual(PACER_LATENESS_BOUNDS_MS);
   });
 
   it('keeps time while the event loop is blocked', async () => {
