@@ -34,6 +34,12 @@ export const FRAME_SAMPLES = (CORE_RATE * FRAME_MS) / 1000;
 
 export type AgentState = 'listening' | 'thinking' | 'speaking' | 'taken-over' | 'ended';
 
+/** An output that sends frames on time by itself (src/sfu/pacedRtp.ts's PacedRtpOut is one). */
+export interface PacedOutput {
+  readonly leadMs: number;
+  drainSent(visit: (id: number, sentAtMs: number) => void): void;
+}
+
 /** What a transport provides to carry the agent's voice and messages. */
 export interface AgentOutput {
   /**
@@ -47,7 +53,7 @@ export interface AgentOutput {
    * frame handed in leaves `leadMs` after its frame time, and drainSent() reports what
    * left and when (the frame ids given to sendAudio), oldest first.
    */
-  paced?: { readonly leadMs: number; drainSent(visit: (id: number, sentAtMs: number) => void): void };
+  paced?: PacedOutput;
   /** A room/data-channel message (subtitles, takeover and hang-up events). */
   sendMessage(msg: Record<string, unknown>): void;
   /** Barge-in/manual interrupt: drop any agent audio buffered downstream (gateways' "clear"). */

@@ -111,7 +111,7 @@ export class AgentParticipant extends EventEmitter {
       // The pacer's queue (at most the lead) is dropped; the talk-spurt is closed
       // with silence so receivers stop at once.
       clear: () => this.endTalkSpurt(),
-      paced: paced ? { leadMs: paced.leadMs, drainSent: (visit) => paced.drainSent(visit) } : undefined,
+      paced: paced ?? undefined,
       end: (reason) => void setTimeout(() => this.close(reason), END_LINGER_MS).unref(),
     };
     session.on('message', this.onSessionMessage);
@@ -129,6 +129,7 @@ export class AgentParticipant extends EventEmitter {
   private async startAudio(): Promise<void> {
     const paced = this.paced;
     const sender = new OpusRtpSender({
+      sinkCopies: paced !== null,
       send: paced
         ? // an audio frame leaves `lead` after its frame time; the spurt-ending silence at once
           (pkt, frameTimeMs) => void paced.send(pkt, frameTimeMs === undefined ? nowMs() : frameTimeMs + paced.leadMs, frameTimeMs === undefined ? 0 : this.frameId)

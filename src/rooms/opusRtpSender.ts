@@ -28,6 +28,8 @@ export interface OpusRtpSenderOptions {
    * epoch) for a paced sender; undefined for the talk-spurt-ending silence (at once).
    */
   send(packet: Buffer, frameTimeMs?: number): void;
+  /** send() copies the packet before it returns (the pacer does): one buffer then serves every packet. */
+  sinkCopies?: boolean;
   now?: () => number;
 }
 
@@ -36,6 +38,9 @@ export class OpusRtpSender {
   readonly payloadType: number;
   private readonly encoder: OpusStreamEncoder;
   private readonly scratch = new Uint8Array(OPUS_MAX_PACKET);
+  /** The reused packet when the sink copies (header, then the payload encoded in place). */
+  private readonly out: Buffer | null;
+  private readonly outPayload: Uint8Array | null;
   private seq = crypto.randomInt(0, 0x10000);
   private ts = crypto.randomInt(0, 0x100000000);
   private lastAt = -Infinity;
@@ -53,6 +58,23 @@ export class OpusRtpSender {
     this.ssrc = opts.ssrc ?? crypto.randomInt(1, 0xffffffff);
     this.payloadType = opts.payloadType ?? OPUS_PAYLOAD_TYPE;
     this.encoder = createOpusEncoder({ ...AGENT_VOICE_OPUS, sampleRate: opts.sampleRate ?? 16000, channels: 1, bitrate: opts.bitrate ?? AGENT_VOICE_OPUS.bitrate });
+    this.out = opts.sinkCopies ? Buffer.allocUnsafe(12 + OPUS_MAX_PACKET) : null;
+    this.outPayload = this.out?.subarray(12) ?? null;
+  }
+
+  /** Encodes `pcm` into an RTP packet with the current seq/ts: a fresh Buffer, or the reused one. */
+  private packet(pcm: Int16Array, marker: boolean): Buffer {
+    if (this.out) {
+      const n = this.encoder.encode(pcm, this.outPayload!);
+      writeRtpHeader(this.out, 0, this.payloadType, marker, this.seq, this.ts, this.ssrc);
+      return this.out.subarray(0, 12 + n);
+    }
+    // a datagram that cannot leave at once keeps its buffer: one per packet
+    const n = this.encoder.encode(pcm, this.scratch);
+    const pkt = Buffer.allocUnsafe(12 + n);
+    writeRtpHeader(pkt, 0, this.payloadType, marker, this.seq, this.ts, this.ssrc);
+    pkt.set(this.scratch.subarray(0, n), 12);
+    return pkt;
   }
 
   /**
@@ -69,10 +91,7 @@ export class OpusRtpSender {
     const zero = new Int16Array((this.opts.sampleRate ?? 16000) / 50);
     for (let i = 0; i < frames; i++) {
       this.ts = (this.ts + TS_PER_FRAME) >>> 0;
-      const n = this.encoder.encode(zero, this.scratch);
-      const pkt = Buffer.allocUnsafe(12 + n);
-      writeRtpHeader(pkt, 0, this.payloadType, false, this.seq, this.ts, this.ssrc);
-      pkt.set(this.scratch.subarray(0, n), 12);
+      const pkt = this.packet(zero, false);
       this.seq = (this.seq + 1) & 0xffff;
       this.silencePackets++;
       this.note(this.lastAt + 20 * (i + 1));
@@ -124,10 +143,7 @@ export class OpusRtpSender {
     } else {
       this.ts = (this.ts + TS_PER_FRAME) >>> 0;
     }
-    const n = this.encoder.encode(pcm, this.scratch);
-    const pkt = Buffer.allocUnsafe(12 + n);
-    writeRtpHeader(pkt, 0, this.payloadType, newSpurt, this.seq, this.ts, this.ssrc);
-    pkt.set(this.scratch.subarray(0, n), 12);
+    const pkt = this.packet(pcm, newSpurt);
     this.seq = (this.seq + 1) & 0xffff;
     this.started = true;
     this.spurtEnded = false;

@@ -108,12 +108,6 @@ export function requestPacerPriority(p: PacerPriority): void {
   nativePacer()?.priority(PRIORITIES.indexOf(p));
 }
 
-/** What the pacer's thread got: null before it started (or without the addon). */
-export function pacerPriority(): PacerPriority | null {
-  const n = nativePacer()?.priority() ?? -1;
-  return n < 0 ? null : PRIORITIES[n];
-}
-
 /** Every pacer queue's totals in this process (zeros without the addon). */
 export function pacerTotals(): PacerStats {
   const a = new Float64Array(STATS_LEN);
@@ -193,10 +187,6 @@ export class PacedRtpOut {
       for (let i = 0; i < n; i++) visit(this.ids[i], this.at[i] - this.off);
       if (n < this.ids.length) return;
     }
-  }
-
-  pending(): number {
-    return this.closed ? 0 : Math.max(0, this.pacer.pending(this.queue));
   }
 
   stats(): PacerStats {

@@ -36,6 +36,7 @@ import { PacingStats } from '../transports/pacing';
 import type { WorkerPool } from '../sfu/workerPool';
 import { LoopbackRtp } from '../sfu/loopbackRtp';
 import { PacedRtpOut } from '../sfu/pacedRtp';
+import type { PacedOutput } from '../agent/session';
 import type { RtpPortAllocator } from './rtpPorts';
 import type { AudioDescription, Negotiated } from './sdp';
 import { AGENT_VOICE_OPUS, createOpusEncoder, OPUS_MAX_PACKET, type OpusStreamEncoder } from '../rooms/opusEncoder';
@@ -128,9 +129,8 @@ export class SipMediaLeg {
   }
 
   /** Present when the agent's frames are paced (AgentOutput.paced). */
-  get pacedOutput(): { readonly leadMs: number; drainSent(visit: (id: number, sentAtMs: number) => void): void } | undefined {
-    const p = this.paced;
-    return p ? { leadMs: p.leadMs, drainSent: (visit) => p.drainSent(visit) } : undefined;
+  get pacedOutput(): PacedOutput | undefined {
+    return this.paced ?? undefined;
   }
 
   /** Sets (or, on re-INVITE, updates) the negotiated stream. */
