@@ -5,8 +5,8 @@
  * deterministic: ASR answers a fixed text, the TTS streams tones (440 Hz for
  * the welcome, 660 Hz for the answer) so the test knows what it hears.
  */
-import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { udp } from '../helpers/udp';
 import { startHarness, sleep, type Harness } from '../helpers/bridgeHarness';
 import { OpenAiTestServer, textEvents } from '../helpers/openaiServer';
 import { speak } from '../helpers/clips';
@@ -38,12 +38,6 @@ interface Rx {
 }
 
 const toneSpeech = (hz: number, seconds: number) => ({ pcm: sine(hz, 24000, seconds, 8000), split: { every: 4800 }, chunkDelayMs: 80 });
-
-async function bind(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  return s;
-}
 
 describe('PlainTransport RTP participant', () => {
   it('hears the welcome and, after speaking, the answer, as Opus RTP with correct headers; a barge-in cuts it with no gap in the stream', async () => {
@@ -78,7 +72,7 @@ describe('PlainTransport RTP participant', () => {
     const dec = new Dec({ sampleRate: 16000, channels: 1 });
     await dec.ready;
     const rx: Rx[] = [];
-    const rxSock = await bind();
+    const rxSock = await udp();
     const recvT = await c.ok('createPlainTransport', { direction: 2, rtcpMux: true, comedia: false });
     await c.ok('connectPlainTransport', { transportId: recvT.transportId, ip: '127.0.0.1', port: rxSock.address().port });
     const nc = await c.notification('newConsumer', (m) => m.fromAgent);
@@ -116,7 +110,7 @@ describe('PlainTransport RTP participant', () => {
     if (rx.length >= 41) expect(rx[40]!.at - rx[0]!.at).toBeGreaterThan(650);
 
     // ---- send: espeak-ng speech, Opus-encoded, as RTP at real-time pace
-    const txSock = await bind();
+    const txSock = await udp();
     const sendT = await c.ok('createPlainTransport', { direction: 1, rtcpMux: true, comedia: false });
     await c.ok('connectPlainTransport', { transportId: sendT.transportId, ip: '127.0.0.1', port: txSock.address().port });
     const ssrc = 0x1234abcd;

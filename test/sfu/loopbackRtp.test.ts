@@ -1,5 +1,6 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { udp } from '../helpers/udp';
 import { WorkerPool } from '../../src/sfu/workerPool';
 import { LoopbackRtp } from '../../src/sfu/loopbackRtp';
 import type { MediasoupConfig } from '../../src/config';
@@ -7,12 +8,6 @@ import { buildRtp, createRtpView, parseRtp } from '../../src/media/rtp';
 
 const cfg: MediasoupConfig = { numWorkers: 1, logLevel: 'warn', rtcMinPort: 43000, rtcMaxPort: 43499, listenIp: '127.0.0.1', announcedIp: null };
 const PCMU = { mimeType: 'audio/PCMU', clockRate: 8000, payloadType: 0 };
-
-async function udp(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  return s;
-}
 
 async function until(pred: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;

@@ -1,5 +1,6 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { udp } from '../helpers/udp';
 import { WorkerPool } from '../../src/sfu/workerPool';
 import { PACER_LATENESS_BOUNDS_MS, PacedRtpOut, nativePacer, pacerTotals } from '../../src/sfu/pacedRtp';
 import type { MediasoupConfig } from '../../src/config';
@@ -9,12 +10,6 @@ import { nowMs } from '../../src/clock';
 const cfg: MediasoupConfig = { numWorkers: 1, logLevel: 'warn', rtcMinPort: 43500, rtcMaxPort: 43999, listenIp: '127.0.0.1', announcedIp: null };
 const PCMU = { mimeType: 'audio/PCMU', clockRate: 8000, payloadType: 0 };
 const pacer = nativePacer()!;
-
-async function udp(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  return s;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
