@@ -149,6 +149,8 @@ export class AgentSession extends EventEmitter implements Ticker {
   private lastOutHandle: SpeechHandle | null = null;
   /** Frames handed to a paced output and not yet known sent (null when the output sends at the tick). */
   private paced: PacedFrames | null = null;
+  /** During bargeIn(): the decision, and the frames of the stopped speech that left after it. */
+  private cut: { decisionMs: number; speechId: string | null; after: number } | null = null;
   private asrChain: Promise<void> = Promise.resolve();
   private readonly asrAbort = new AbortController();
   private activeProducers = 0;
@@ -293,14 +295,11 @@ export class AgentSession extends EventEmitter implements Ticker {
     if (frame) {
       this.lastOutAt = atMs;
       this.lastOutHandle = handle;
-      const b = this.pendingBargeIn;
-      if (b && handle && handle.finished && b.speechId === handle.id && atMs > b.decisionMs) {
-        // Handed in before the decision, left after it (the pacer was sending as the
-        // flush came): it counts, and it is the speech's last packet.
-        b.framesAfterDecision++;
-        b.lastFrameMs = atMs;
-        b.latencyMs = atMs - b.onsetArrivalMs;
-        b.overheadMs = b.latencyMs - b.durationMs;
+      const c = this.cut;
+      if (c && handle && c.speechId === handle.id && atMs > c.decisionMs) {
+        // Handed in before the barge-in decision, left after it (before the flush came):
+        // it counts, and as the speech's last packet it is the record's lastFrameMs.
+        c.after++;
         this.emit('frameAfterInterrupt', handle.id);
       }
     }
@@ -357,17 +356,30 @@ export class AgentSession extends EventEmitter implements Ticker {
 
   private bargeIn(cause: string, onsetArrivalMs: number, v: VoiceInput): void {
     const decisionMs = nowMs();
-    if (this.paced) this.drainPaced();
     const playing = this.splicer.playing;
+    const stopping = this.splicer.interruptibleByVoice;
+    const paced = this.paced !== null;
+    // A paced output is cleared first, at once: its frames are queued ahead, and until
+    // the flush the pacer may send another. Otherwise the abort goes first (below):
+    // nothing is queued that could leave meanwhile.
+    if (paced && stopping) this.output?.clear();
+    let framesAfter = 0;
+    if (this.paced) {
+      // Everything that left before the flush; a frame of `playing` that left after the
+      // decision is counted (onFrameLeft). What was still queued will not leave.
+      this.cut = { decisionMs, speechId: playing?.id ?? null, after: 0 };
+      this.drainPaced();
+      if (stopping) {
+        this.paced.dropUnsent();
+        this.paced.release(nowMs());
+      }
+      framesAfter = this.cut.after;
+      this.cut = null;
+    }
     const wasSounding = playing !== null && this.lastOutHandle === playing && decisionMs - this.lastOutAt < 3 * FRAME_MS;
     const lastFrameMs = wasSounding ? this.lastOutAt : null;
     let abortedAt = decisionMs;
     playing?.signal.addEventListener('abort', () => (abortedAt = nowMs()), { once: true });
-    // A paced output first (what the flush below will stop): its frames are queued
-    // ahead, and aborting the requests runs listeners that take time. Otherwise the
-    // abort first: nothing is queued that could leave meanwhile.
-    const paced = this.output?.paced !== undefined;
-    if (paced && this.splicer.interruptibleByVoice) this.output!.clear();
     const stopped = this.splicer.flush({ includeHigh: false, reason: 'bargeIn' });
     if (!stopped) return;
     if (!paced) this.output?.clear();
@@ -381,7 +393,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       latencyMs: lastFrameMs !== null ? lastFrameMs - onsetArrivalMs : null,
       overheadMs: lastFrameMs !== null ? lastFrameMs - onsetArrivalMs - this.config.interrupt.durationMs : null,
       durationMs: this.config.interrupt.durationMs,
-      framesAfterDecision: 0,
+      framesAfterDecision: framesAfter,
       abortDelayMs: abortedAt - decisionMs,
       decisionDelayMs: decisionMs - onsetArrivalMs - this.config.interrupt.durationMs,
       detectorMs: v.heardSinceOnsetMs - this.config.interrupt.durationMs,
@@ -391,12 +403,6 @@ export class AgentSession extends EventEmitter implements Ticker {
       speechId: stopped.id,
     };
     this.pendingBargeIn = rec;
-    if (this.paced) {
-      // A frame that left between the decision and the flush updates the record.
-      this.drainPaced();
-      this.paced.dropUnsent();
-      this.paced.release(nowMs());
-    }
     this.bargeIns.push(rec);
     if (this.bargeIns.length > 1000) this.bargeIns.shift();
     this.emit('bargeIn', rec);
