@@ -360,29 +360,28 @@ export class AgentSession extends EventEmitter implements Ticker {
     const stopping = this.splicer.interruptibleByVoice;
     const paced = this.paced !== null;
     // A paced output is cleared first, at once: its frames are queued ahead, and until
-    // the flush the pacer may send another. Otherwise the abort goes first (below):
-    // nothing is queued that could leave meanwhile.
+    // the flush the pacer may send another. Otherwise the abort goes first: nothing is
+    // queued that could leave meanwhile.
     if (paced && stopping) this.output?.clear();
-    let framesAfter = 0;
-    if (this.paced) {
-      // Everything that left before the flush; a frame of `playing` that left after the
-      // decision is counted (onFrameLeft). What was still queued will not leave.
-      this.cut = { decisionMs, speechId: playing?.id ?? null, after: 0 };
-      this.drainPaced();
-      if (stopping) {
-        this.paced.dropUnsent();
-        this.paced.release(nowMs());
-      }
-      framesAfter = this.cut.after;
-      this.cut = null;
-    }
-    const wasSounding = playing !== null && this.lastOutHandle === playing && decisionMs - this.lastOutAt < 3 * FRAME_MS;
-    const lastFrameMs = wasSounding ? this.lastOutAt : null;
     let abortedAt = decisionMs;
     playing?.signal.addEventListener('abort', () => (abortedAt = nowMs()), { once: true });
     const stopped = this.splicer.flush({ includeHigh: false, reason: 'bargeIn' });
     if (!stopped) return;
     if (!paced) this.output?.clear();
+    let framesAfter = 0;
+    if (this.paced) {
+      // After the abort (the wire is already stopped): everything that left before the
+      // flush; a frame of `playing` that left after the decision is counted
+      // (onFrameLeft). What was still queued will not leave.
+      this.cut = { decisionMs, speechId: playing?.id ?? null, after: 0 };
+      this.drainPaced();
+      this.paced.dropUnsent();
+      this.paced.release(nowMs());
+      framesAfter = this.cut.after;
+      this.cut = null;
+    }
+    const wasSounding = playing !== null && this.lastOutHandle === playing && decisionMs - this.lastOutAt < 3 * FRAME_MS;
+    const lastFrameMs = wasSounding ? this.lastOutAt : null;
     this.tap?.record(TapKind.BargeIn, decisionMs, null);
     const rec: BargeInRecord = {
       at: decisionMs,
