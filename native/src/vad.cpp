@@ -52,6 +52,18 @@ constexpr int kBgSettled = 100;           // warm hops learnt before the onset
 constexpr int kBgOpening = 50;            // warm hops learnt: the stream's opening
 constexpr double kStartPeak = 0.95;       // two spectral peaks holding this share: a tone, no start
 constexpr int kFarSkip = 4;               // silent far-end hops after which it is skipped
+// A word's onset: before it, the 30 ms sustain window is mostly silence, so the hop
+// that holds its first 8-20 ms fails the sustain gate and the start waits a hop (a
+// 20 ms frame, as decisions land on frame ends). On a quiet stream the sustain then
+// counts over the span since the first sustained block (at least kOnsetSpan blocks),
+// when the newest 6 ms are within 6 dB of the loudest block (a click decays from its
+// first block, a word's onset rises). Such a hop starts a segment only together with
+// the next hop, which must not look like a tone's second hop (a tone's first hop, its
+// window half empty, has no tonal spectrum yet).
+constexpr int kOnsetSpan = 4;             // 2 ms blocks (8 ms)
+constexpr double kOnsetRise = 0.25;       // -6 dB
+constexpr double kOnsetPeak = 0.8;        // second hop: two peaks hold less than this share...
+constexpr double kOnsetHarm = 0.5;        // ... or it is periodic (a "w", a nasal)
 
 // 10 log10(x) for x > 0, to ~1e-6 dB: exponent from the bits, log2 of the mantissa
 // (in [sqrt(1/2), sqrt(2))) by the atanh series. src/native/vadFallback.ts has the same.
@@ -169,6 +181,7 @@ void Vad::reset() {
     bgHistHop_[j] = -1;
   }
   speechRun_ = 0;
+  candViaOnset_ = false;
   candGap_ = 0;
   fgQuiet_ = 0;
   lastFgEnd_ = 0;
@@ -434,19 +447,29 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   const double bbThr = bbFl > kPeakRel * bbMax ? bbFl : kPeakRel * bbMax;
   const double hfThr = hfFl > kPeakRel * hfMax ? hfFl : kPeakRel * hfMax;
   int aboveLp = 0, aboveBb = 0, aboveHf = 0;
+  int oldLp = -1, oldBb = -1, oldHf = -1;  // the oldest sustained block of each, newest = 0
   for (int j = 0; j < kSustainBlocks; j++) {
     if (lpBlk_[j] > lpThr) aboveLp++;
-    if (bb[j] > bbThr) aboveBb++;
+    if (bb[j] > bbThr) aboveBb++, oldBb = j;
     if (decim_ > 1 && hfBlk_[j] > hfThr) aboveHf++;
   }
   int above = aboveLp > aboveBb ? aboveLp : aboveBb;
   if (aboveHf > above) above = aboveHf;
-  const double sustain = static_cast<double>(above) / kSustainBlocks;
+  double sustain = static_cast<double>(above) / kSustainBlocks;
+  // the same over the span since the first sustained block (a word's onset)
+  for (int j = 0; j < kSustainBlocks; j++) {
+    if (lpBlk_[(lpPos_ - 1 - j + kSustainBlocks) % kSustainBlocks] > lpThr) oldLp = j;
+    if (decim_ > 1 && hfBlk_[(hfPos_ - 1 - j + kSustainBlocks) % kSustainBlocks] > hfThr) oldHf = j;
+  }
+  auto since = [](int n, int oldest) { return static_cast<double>(n) / (oldest + 1 > kOnsetSpan ? oldest + 1 : kOnsetSpan); };
+  double sustainOn = since(aboveLp, oldLp);
+  if (since(aboveBb, oldBb) > sustainOn) sustainOn = since(aboveBb, oldBb);
+  if (since(aboveHf, oldHf) > sustainOn) sustainOn = since(aboveHf, oldHf);
 
   const int64_t h = hop8_;
   // the gates below make the score 0 whatever the rest says: periodicity and the
   // tone/note vetoes are computed only where they can matter
-  const bool open = warm && snrDb > kSnrGate && sustain > kSustainGate;
+  const bool open = warm && snrDb > kSnrGate && (sustain > kSustainGate || sustainOn > kSustainGate);
   double statLong = 0, statShort = 0, peak = 0;
   if (open) {
     // notes: the 100 ms stationarity averaged over 3 hops, so that it does not flicker
@@ -458,7 +481,15 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   feat_.statShort = statShort;
   feat_.peak = peak;
   const double harm = open ? sig_.periodicity() : 0;
-  const double score = open ? scoreOf(snrDb, sustain, harm, fluxMax, peak, statShort, statLong) : 0;
+  // a word's onset on a quiet stream, not in a segment (D's evidence keeps the 30 ms
+  // window), not in the stream's first second, and not in the echo window of a far-end
+  // talk spurt's start (its echo's onset would be as sudden as the user's)
+  const double rise = bb[0] > bb[1] ? (bb[0] > bb[2] ? bb[0] : bb[2]) : (bb[1] > bb[2] ? bb[1] : bb[2]);
+  const bool onsetHop = open && sustainOn > sustain && !speaking_ && bgHops_ >= kBgSettled && peak < kStartPeak &&
+                        rise >= kOnsetRise * bbMax && (!farActive || echo_.spurtHops() > EchoModel::kDelays);
+  const bool viaOnset = onsetHop && sustain <= kSustainGate && sustainOn > kSustainGate;  // admitted by it alone
+  if (onsetHop) sustain = sustainOn;
+  const double score = open && sustain > kSustainGate ? scoreOf(snrDb, sustain, harm, fluxMax, peak, statShort, statLong) : 0;
   feat_.fgDb = fgDb;
   feat_.bgDb = bgDb_;
   feat_.fgThr = fgThr;
@@ -519,13 +550,15 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   if (!speaking_) {
     // a candidate segment: foreground speech hops with gaps of up to kCandGap hops;
     // it starts once it has kStartHops of them
-    if (isFg) {
-      if (speechRun_ == 0) candOnset_ = refineOnset(hopEnd);
+    // (a hop admitted by the onset rule alone does not join a candidate across a gap)
+    if (isFg && !(viaOnset && speechRun_ > 0 && candGap_ > 0)) {
+      if (speechRun_ == 0) candOnset_ = refineOnset(hopEnd), candViaOnset_ = viaOnset;
       speechRun_++;
       lastFgEnd_ = hopEnd;
       candGap_ = 0;
       if (voicedFg) segVoiced_++;
-      if (speechRun_ >= kStartHops) {
+      const bool startOk = !candViaOnset_ || speechRun_ > kStartHops || peak < kOnsetPeak || harm >= kOnsetHarm;
+      if (speechRun_ >= kStartHops && startOk) {
         speaking_ = true;
         reachedFired_ = false;
         quietRun_ = 0;
@@ -536,7 +569,8 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
         segUnsettled_ = bgHops_ < kBgOpening;
         relearnSegmentStart();
       }
-    } else if (speechRun_ > 0 && ++candGap_ > kCandGap) {
+    } else if (speechRun_ > 0 && (++candGap_ > kCandGap || (candViaOnset_ && speechRun_ == 1))) {
+      // (a candidate begun by the onset rule alone needs the very next hop)
       speechRun_ = 0;
       segVoiced_ = 0;
       // not speech after all: its hops are learnt as the far end's echo

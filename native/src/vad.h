@@ -195,6 +195,7 @@ class Vad {
   // decision state
   int speechRun_, quietRun_, candGap_, segVoiced_, fgQuiet_;
   bool speaking_, reachedFired_;
+  bool candViaOnset_;  // the candidate's first hop was admitted by the onset rule alone
   bool prevVoicedFg_;  // the last hop was a voiced foreground hop
   bool segUnsettled_;  // the segment started in the stream's opening (kBgOpening)
   bool recent_[kRecent];

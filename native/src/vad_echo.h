@@ -77,6 +77,8 @@ class EchoModel {
   // Estimated delay in hops once warm (-1 before), and the mean gain over the bands.
   int delay() const { return fit_.activeHops >= kWarmHops ? fit_.delay : -1; }
   double meanGain() const;
+  // Hops in a row the far end has carried samples (its current talk spurt so far).
+  int spurtHops() const { return run_; }
 
  private:
   double hist_[kHist][kBands];

@@ -10,7 +10,7 @@
 
 import { BANDS } from './vadSignal';
 
-const DELAYS = 33; // echo delays searched: 0..320 ms, in hops
+export const DELAYS = 33; // echo delays searched: 0..320 ms, in hops
 const SPREAD = 4; // hops either side of the estimated delay the prediction covers
 /**
  * The 4-8 kHz gain is regressed on means over this many hops (90 ms): fricatives are
@@ -294,6 +294,11 @@ export class EchoModel {
   /** Estimated delay in hops once warm (-1 before). */
   delay(): number {
     return this.fit.activeHops >= WARM_HOPS ? this.fit.delayHops : -1;
+  }
+
+  /** Hops in a row the far end has carried samples (its current talk spurt so far). */
+  spurtHops(): number {
+    return this.run;
   }
 
   meanGain(): number {

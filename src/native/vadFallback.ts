@@ -13,7 +13,7 @@
 
 /** Per-frame flags, as returned by process() (same values as vad.h); defined once in vadTypes.ts. */
 import { VadFlag } from './vadTypes';
-import { EchoModel } from './vadEcho';
+import { DELAYS, EchoModel } from './vadEcho';
 import { BANDS, BINS, BLK, Channel, EDGES, HOP, PITCH_HIST, SignalPath } from './vadSignal';
 export { VadFlag };
 
@@ -86,6 +86,14 @@ const BG_SETTLED = 100;
 const BG_OPENING = 50;
 const START_PEAK = 0.95;
 const FAR_SKIP = 4;
+// A word's onset on a quiet stream: the sustain over the span since the first sustained
+// block (at least ONSET_SPAN blocks), when the newest 6 ms are within 6 dB of the loudest
+// block; such a hop starts a segment only with the very next hop, which must not look
+// like a tone's second hop (vad.cpp).
+const ONSET_SPAN = 4;
+const ONSET_RISE = 0.25;
+const ONSET_PEAK = 0.8;
+const ONSET_HARM = 0.5;
 const FG_RECENT = 20;
 
 const BLOCKS = 64;
@@ -214,6 +222,7 @@ export class VadFallback {
   private fgRecentCount = 0;
 
   private speechRun = 0;
+  private candViaOnset = false; // the candidate's first hop was admitted by the onset rule alone
   /** The segment started in the stream's opening (BG_OPENING). */
   private segUnsettled = false;
   private quietRun = 0;
@@ -314,6 +323,7 @@ export class VadFallback {
     this.fgRecentPos = 0;
     this.fgRecentCount = 0;
     this.speechRun = 0;
+    this.candViaOnset = false;
     this.candGap = 0;
     this.segVoiced = 0;
     this.segUnsettled = false;
@@ -574,14 +584,31 @@ export class VadFallback {
     let aboveLp = 0;
     let aboveBb = 0;
     let aboveHf = 0;
+    // the oldest sustained block of each (newest = 0), for a word's onset
+    let oldLp = -1;
+    let oldBb = -1;
+    let oldHf = -1;
     for (let j = 0; j < SUSTAIN_BLOCKS; j++) {
-      if (this.lpBlk[j] > lpThr) aboveLp++;
-      if (this.blk[(this.blkPos - 1 - j + BLOCKS) % BLOCKS] > bbThr) aboveBb++;
-      if (this.decim > 1 && this.hfBlk[j] > hfThr) aboveHf++;
+      if (this.lpBlk[(this.lpPos - 1 - j + SUSTAIN_BLOCKS) % SUSTAIN_BLOCKS] > lpThr) {
+        aboveLp++;
+        oldLp = j;
+      }
+      if (this.blk[(this.blkPos - 1 - j + BLOCKS) % BLOCKS] > bbThr) {
+        aboveBb++;
+        oldBb = j;
+      }
+      if (this.decim > 1 && this.hfBlk[(this.hfPos - 1 - j + SUSTAIN_BLOCKS) % SUSTAIN_BLOCKS] > hfThr) {
+        aboveHf++;
+        oldHf = j;
+      }
     }
     let above = aboveLp > aboveBb ? aboveLp : aboveBb;
     if (aboveHf > above) above = aboveHf;
-    const sustain = above / SUSTAIN_BLOCKS;
+    let sustain = above / SUSTAIN_BLOCKS;
+    const since = (n: number, oldest: number): number => n / (oldest + 1 > ONSET_SPAN ? oldest + 1 : ONSET_SPAN);
+    let sustainOn = since(aboveLp, oldLp);
+    if (since(aboveBb, oldBb) > sustainOn) sustainOn = since(aboveBb, oldBb);
+    if (since(aboveHf, oldHf) > sustainOn) sustainOn = since(aboveHf, oldHf);
 
     this.stationarity();
     this.statPrev2 = this.statPrev1;
@@ -592,8 +619,16 @@ export class VadFallback {
     feat.stat = this.statLong;
     feat.statShort = this.statShort;
     feat.peak = this.peak;
-    const open = warm && snrDb > SNR_GATE && sustain > SUSTAIN_GATE;
+    const open = warm && snrDb > SNR_GATE && (sustain > SUSTAIN_GATE || sustainOn > SUSTAIN_GATE);
     const harm = open ? this.sig.periodicity() : 0;
+    // a word's onset on a quiet stream, not in a segment, not in the stream's first
+    // second, not in the echo window of a far-end talk spurt's start (vad.cpp)
+    const bbAt = (j: number): number => this.blk[(this.blkPos - 1 - j + BLOCKS) % BLOCKS];
+    const rise = Math.max(bbAt(0), bbAt(1), bbAt(2));
+    const onsetHop = open && sustainOn > sustain && !this.speaking && this.bgHops >= BG_SETTLED && this.peak < START_PEAK &&
+      rise >= ONSET_RISE * bbMax && (!farActive || this.echo.spurtHops() > DELAYS);
+    const viaOnset = onsetHop && sustain <= SUSTAIN_GATE && sustainOn > SUSTAIN_GATE; // admitted by it alone
+    if (onsetHop) sustain = sustainOn;
     const score = warm ? scoreOf(snrDb, sustain, harm, fluxMax, this.peak, this.statShort, this.statLong) : 0;
     feat.fgDb = fgDb;
     feat.bgDb = this.bgDb;
@@ -643,13 +678,18 @@ export class VadFallback {
     this.segHops++;
     if (isSpeech) this.segSpeech++;
     if (!this.speaking) {
-      if (isFg) {
-        if (this.speechRun === 0) this.candOnset = this.refineOnset(hopEnd);
+      // (a hop admitted by the onset rule alone does not join a candidate across a gap)
+      if (isFg && !(viaOnset && this.speechRun > 0 && this.candGap > 0)) {
+        if (this.speechRun === 0) {
+          this.candOnset = this.refineOnset(hopEnd);
+          this.candViaOnset = viaOnset;
+        }
         this.speechRun++;
         this.lastFgEnd = hopEnd;
         this.candGap = 0;
         if (voicedFg) this.segVoiced++;
-        if (this.speechRun >= START_HOPS) {
+        const startOk = !this.candViaOnset || this.speechRun > START_HOPS || this.peak < ONSET_PEAK || harm >= ONSET_HARM;
+        if (this.speechRun >= START_HOPS && startOk) {
           this.speaking = true;
           this.reachedFired = false;
           this.quietRun = 0;
@@ -660,7 +700,8 @@ export class VadFallback {
           this.segUnsettled = this.bgHops < BG_OPENING;
           this.relearnSegmentStart();
         }
-      } else if (this.speechRun > 0 && ++this.candGap > CAND_GAP) {
+      } else if (this.speechRun > 0 && (++this.candGap > CAND_GAP || (this.candViaOnset && this.speechRun === 1))) {
+        // (a candidate begun by the onset rule alone needs the very next hop)
         this.speechRun = 0;
         this.segVoiced = 0;
         // not speech after all: its hops are learnt as the far end's echo

@@ -75,6 +75,37 @@ for (const impl of impls) {
       }
     });
 
+    it("starts a word in a quiet room on its first sustained hop (20 ms frames: median within 30 ms of the onset)", () => {
+      // The 30 ms sustain window is mostly silence at a word's onset; without the onset
+      // rule the start waits a hop, which at 20 ms frames is often a whole frame.
+      const texts = ['hello there, could you please stop', 'wait, that is not what i asked for', 'excuse me, can you repeat that', 'no no no, the other account please', 'hold on a second', 'yes exactly, and what about it'];
+      const voices = ['en-us', 'en-gb', 'en-us+f3', 'en-us+m3'];
+      const lat: number[] = [];
+      for (const [i, text] of texts.entries()) {
+        for (const [v, voice] of voices.entries()) {
+          // onsets at every 2 ms phase of the 20 ms frame
+          const c = clips.speechClip(text, { rate: 16000, voice, atMs: 1400 + 2 * ((i * voices.length + v) % 10), noise: { kind: 'pink', snrDb: 40 } });
+          const r = run(createVad({ sampleRate: 16000, frameMs: 20, interruptSpeechDurationMs: 0 }, { impl }), c.pcm);
+          expect(r.starts.length, `${text} ${voice}`).toBeGreaterThan(0);
+          lat.push(ms(frameEnd(r, r.starts[0]) - c.speech[0][0], 16000));
+        }
+      }
+      lat.sort((a, b) => a - b);
+      const median = lat[Math.floor(lat.length / 2)];
+      expect(median, lat.join(' ')).toBeLessThanOrEqual(30);
+      expect(lat[lat.length - 1], lat.join(' ')).toBeLessThanOrEqual(45);
+    });
+
+    it('starts no segment on keyboard clicks in a quiet room, even at D = 0', () => {
+      const rate = 16000;
+      const sec = 30;
+      for (const [peak, seed] of [[-10, 21], [-20, 23], [-30, 24]] as const) {
+        const pcm = clips.mixAt(sec * rate, [{ pcm: clips.clicks(sec, rate, peak, 6, seed), at: 0 }, { pcm: clips.noise('white', sec, rate, -60, 12), at: 0 }]);
+        const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 0 }, { impl }), pcm);
+        expect(r.starts.length, `clicks at ${peak} dBFS`).toBe(0);
+      }
+    });
+
     it('detects s/sh-initial speech within 60 ms at 16 kHz, in quiet and in pink noise (4-8 kHz band)', () => {
       for (const text of ['stop, stop, i already know that', 'so how much does the premium plan cost per month', 'sorry to interrupt', 'she said the delivery would arrive on thursday']) {
         for (const noise of [undefined, { kind: 'pink' as const, snrDb: 20 }]) {
