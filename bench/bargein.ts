@@ -24,7 +24,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeAssets, FRAME, RATE } from './bargein/assets';
+import { makeAssets, pauseAtD, FRAME, RATE } from './bargein/assets';
 import { summarize, lineChart, cdf } from './bargein/report';
 import { SimUser, WsUser, type UserKind } from './bargein/users';
 import { RtpUser } from './bargein/rtpUser';
@@ -230,6 +230,8 @@ interface CellResult {
   speechUsers: number;
   bargeIns: number;
   overhead: ReturnType<typeof summarize>;
+  /** Overhead less the user's own pause at D (pauseAtD): what the bridge could shorten. */
+  overheadNetOfPause: ReturnType<typeof summarize>;
   clientOverhead: ReturnType<typeof summarize>;
   overheads: number[];
   decisionDelay: ReturnType<typeof summarize>;
@@ -408,6 +410,7 @@ async function runCell(
 
   // Bridge-side records of every session.
   const overheads: number[] = [];
+  const netOfPause: number[] = [];
   const decisionDelays: number[] = [];
   const detector: number[] = [];
   const processing: number[] = [];
@@ -461,8 +464,10 @@ async function runCell(
           if (late[first] !== undefined && late[last] !== undefined) senderMs = late[last] - late[first];
         }
         if (Number.isFinite(senderMs)) senderShare.push(senderMs);
+        const clip = round?.clip ?? (u.index + k) % assets.speech.length;
+        if (r.OverheadMs !== undefined) netOfPause.push(r.OverheadMs - pauseAtD(assets.speech[clip]!, D));
         if (r.OverheadMs !== undefined)
-          parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs, senderMs: Math.round(senderMs * 10) / 10, round: k, clip: round?.clip ?? (u.index + k) % assets.speech.length });
+          parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs, senderMs: Math.round(senderMs * 10) / 10, round: k, clip });
         framesAfter += r.FramesAfterDecision;
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
         if (r.AbortDelayMs !== undefined) aborts.push(r.AbortDelayMs);
@@ -489,6 +494,7 @@ async function runCell(
     speechUsers: users.filter((u) => u.kind === 'speech').length,
     bargeIns: overheads.length,
     overhead: summarize(overheads),
+    overheadNetOfPause: summarize(netOfPause),
     clientOverhead: summarize(clientOver),
     overheads,
     decisionDelay: summarize(decisionDelays),
@@ -579,6 +585,7 @@ async function main(): Promise<void> {
     'overhead p50': f1(r.overhead.p50),
     p95: f1(r.overhead.p95),
     p99: f1(r.overhead.p99),
+    'p99 net of pauses': f1(r.overheadNetOfPause.p99),
     'decision p50': f1(r.decisionDelay.p50),
     'decision p99': f1(r.decisionDelay.p99),
     'detector p50': f1(r.detector.p50),
@@ -612,7 +619,8 @@ async function main(): Promise<void> {
       '"of which generator" = how much later behind its schedule the load generator sent the deciding frame than the onset\'s);\n' +
       'processing = decision time − arrival of the deciding packet. sender late = the load generator\'s 5 ms steps more\n' +
       'than 10 ms behind schedule.\n' +
-      "client = the same latency seen from the simulated user's socket.\n",
+      "client = the same latency seen from the simulated user's socket. p99 net of pauses = the overhead less the time the\n" +
+      'user was silent when D elapsed (a pause of 100 ms or more between words: no detector can know the user goes on).\n',
   );
   console.log(table(rows));
 

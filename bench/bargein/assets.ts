@@ -17,6 +17,24 @@ export interface LabelledClip {
   onset: number;
   /** Speech samples in the clip (sum of labelled spans). */
   speechSamples: number;
+  /** Speech spans of the clean clip, gaps under 100 ms merged (a detector may decide inside those). */
+  spans: [number, number][];
+}
+
+/**
+ * How long the user is silent when D elapses: ms from onset + D to the next speech
+ * sample, when onset + D falls in a pause of 100 ms or more ("wait, | stop"). No
+ * detector can know then that the user will go on, and one that decided anyway would
+ * interrupt on every word shorter than D: that wait is part of the latency but not
+ * of what the bridge can shorten.
+ */
+export function pauseAtD(clip: LabelledClip, dMs: number): number {
+  const at = clip.onset + (dMs * RATE) / 1000;
+  for (const [s, e] of clip.spans) {
+    if (at < s) return ((s - at) * 1000) / RATE;
+    if (at < e) return 0;
+  }
+  return 0;
 }
 
 function framesOf(pcm: Int16Array): Int16Array[] {
@@ -30,7 +48,8 @@ function labelled(pcm: Int16Array, leadMs: number): LabelledClip {
   const full = new Int16Array(lead.length + pcm.length);
   full.set(pcm, lead.length);
   const spans = labelSpeech(pcm, RATE).speech;
-  return { pcm: full, frames: framesOf(full), onset: lead.length + (spans[0]?.[0] ?? 0), speechSamples: spans.reduce((a, [s, e]) => a + (e - s), 0) };
+  const fine = labelSpeech(pcm, RATE, -40, 100).speech.map(([s, e]) => [lead.length + s, lead.length + e] as [number, number]);
+  return { pcm: full, frames: framesOf(full), onset: lead.length + (spans[0]?.[0] ?? 0), speechSamples: spans.reduce((a, [s, e]) => a + (e - s), 0), spans: fine };
 }
 
 function mixInto(dst: Int16Array, src: Int16Array): Int16Array {

@@ -43,7 +43,9 @@
 //      user's first syllable would make a quiet room "busy" for the rest of it).
 //   6. A QUIET/SPEAKING state machine: speech starts after 2 foreground speech hops
 //      (not tonal) with the onset backdated to the first 2 ms block of the run
-//      above the floor; dropouts shorter than the hangover keep the duration
+//      above the floor. On a quiet stream a word's first hop may count on the
+//      sustain since its onset (8 ms or more, rising, not a click's decay) instead
+//      of the 30 ms window's share; it then needs the very next hop, not tonal; dropouts shorter than the hangover keep the duration
 //      running; a longer silence ends it, and so do 300 ms without a foreground
 //      hop (babble or music carrying on after the user). "Duration D reached"
 //      fires once per segment when now - onset >= D, on a speech hop or a short
