@@ -447,20 +447,20 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   const double bbThr = bbFl > kPeakRel * bbMax ? bbFl : kPeakRel * bbMax;
   const double hfThr = hfFl > kPeakRel * hfMax ? hfFl : kPeakRel * hfMax;
   int aboveLp = 0, aboveBb = 0, aboveHf = 0;
-  int oldLp = -1, oldBb = -1, oldHf = -1;  // the oldest sustained block of each, newest = 0
+  // and the oldest sustained block of each (age in blocks, newest = 0), for a word's onset
+  int oldLp = -1, oldBb = -1, oldHf = -1;
   for (int j = 0; j < kSustainBlocks; j++) {
-    if (lpBlk_[j] > lpThr) aboveLp++;
+    // lpBlk_ and hfBlk_ are rings (j is a slot), bb is newest first (j is the age)
+    const int ageLp = lpPos_ - 1 - j < 0 ? lpPos_ - 1 - j + kSustainBlocks : lpPos_ - 1 - j;
+    const int ageHf = hfPos_ - 1 - j < 0 ? hfPos_ - 1 - j + kSustainBlocks : hfPos_ - 1 - j;
+    if (lpBlk_[j] > lpThr) aboveLp++, oldLp = ageLp > oldLp ? ageLp : oldLp;
     if (bb[j] > bbThr) aboveBb++, oldBb = j;
-    if (decim_ > 1 && hfBlk_[j] > hfThr) aboveHf++;
+    if (decim_ > 1 && hfBlk_[j] > hfThr) aboveHf++, oldHf = ageHf > oldHf ? ageHf : oldHf;
   }
   int above = aboveLp > aboveBb ? aboveLp : aboveBb;
   if (aboveHf > above) above = aboveHf;
   double sustain = static_cast<double>(above) / kSustainBlocks;
   // the same over the span since the first sustained block (a word's onset)
-  for (int j = 0; j < kSustainBlocks; j++) {
-    if (lpBlk_[(lpPos_ - 1 - j + kSustainBlocks) % kSustainBlocks] > lpThr) oldLp = j;
-    if (decim_ > 1 && hfBlk_[(hfPos_ - 1 - j + kSustainBlocks) % kSustainBlocks] > hfThr) oldHf = j;
-  }
   auto since = [](int n, int oldest) { return static_cast<double>(n) / (oldest + 1 > kOnsetSpan ? oldest + 1 : kOnsetSpan); };
   double sustainOn = since(aboveLp, oldLp);
   if (since(aboveBb, oldBb) > sustainOn) sustainOn = since(aboveBb, oldBb);
