@@ -54,6 +54,24 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// openStream(fd) -> queue: writes to a connected stream socket the caller owns (duplicated)
+Napi::Value OpenStream(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return throwCode(env, "PACER_BAD_ARG", "openStream(fd)");
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  if (fd < 0) return throwCode(env, "PACER_BAD_ARG", "openStream: fd must be >= 0");
+  const int q = pacer().openStream(fd);
+  if (q < 0) return throwCode(env, "PACER_OPEN", std::string("pacer openStream (dup or sender thread): ") + std::strerror(-q));
+  return Napi::Number::New(env, q);
+}
+
+// partial(queue) -> bytes of a stream item still to write (0: at an item boundary)
+Napi::Value Partial(const Napi::CallbackInfo& info) {
+  int q;
+  if (!argQueue(info, &q)) return throwCode(info.Env(), "PACER_BAD_ARG", "partial(queue)");
+  return Napi::Number::New(info.Env(), pacer().partial(q));
+}
+
 // enqueue(queue, packet: Uint8Array, dueMs, id) -> 0 | -1 full | -2 too large | -3 no queue
 Napi::Value Enqueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -139,6 +157,8 @@ void InitPacer(Napi::Env env, Napi::Object exports) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("open", Napi::Function::New<Open>(env, "open"));
   o.Set("connect", Napi::Function::New<Connect>(env, "connect"));
+  o.Set("openStream", Napi::Function::New<OpenStream>(env, "openStream"));
+  o.Set("partial", Napi::Function::New<Partial>(env, "partial"));
   o.Set("enqueue", Napi::Function::New<Enqueue>(env, "enqueue"));
   o.Set("flush", Napi::Function::New<Flush>(env, "flush"));
   o.Set("drain", Napi::Function::New<Drain>(env, "drain"));

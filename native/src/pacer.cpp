@@ -1,6 +1,7 @@
 #include "pacer.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -136,6 +137,31 @@ int Pacer::connect(int q, uint16_t port) {
   return ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? 0 : -errno;
 }
 
+int Pacer::openStream(int fd) {
+  const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return -errno;
+  std::lock_guard<PiMutex> lock(mu_);
+  const int t = ensureThread();
+  if (t < 0) {
+    ::close(dup);
+    return t;
+  }
+  size_t i = 0;
+  while (i < queues_.size() && queues_[i]) i++;
+  if (i == queues_.size()) queues_.emplace_back();
+  queues_[i] = std::make_unique<Queue>();
+  queues_[i]->fd = dup;
+  queues_[i]->stream = true;
+  return static_cast<int>(i);
+}
+
+int Pacer::partial(int q) {
+  std::lock_guard<PiMutex> lock(mu_);
+  Queue* s = find(q);
+  if (!s) return kNoQueue;
+  return s->stream && s->count > 0 && s->off > 0 ? s->ring[s->head].len - s->off : 0;
+}
+
 void* Pacer::threadMain(void* self) {
   static_cast<Pacer*>(self)->run();
   return nullptr;
@@ -179,8 +205,10 @@ int Pacer::flush(int q) {
   std::lock_guard<PiMutex> lock(mu_);
   Queue* s = find(q);
   if (!s) return kNoQueue;
-  const int n = s->count;
-  s->count = 0;
+  // a stream's partly written item is finished: dropping it would cut a message
+  const int keep = s->stream && s->count > 0 && s->off > 0 ? 1 : 0;
+  const int n = s->count - keep;
+  s->count = keep;
   s->stats.flushed += n;
   return n;
 }
@@ -232,34 +260,64 @@ void Pacer::close(int q) {
   queues_[q].reset();
 }
 
+// Called with mu_ held.
+void Pacer::sent(Queue& s, const Packet& p, double at) {
+  const double late = at - p.dueMs;
+  s.stats.sent++;
+  if (late > kLateMs) s.stats.late++;
+  if (late > 0) s.stats.lateSumMs += late;
+  if (late > s.stats.maxLateMs) s.stats.maxLateMs = late;
+  int k = 0;
+  while (k < kLatenessBuckets && late > kLatenessBoundsMs[k]) k++;
+  s.stats.lateness[k]++;
+  if (s.recCount == kRecords) {
+    s.recHead = (s.recHead + 1) % kRecords;
+    s.recCount--;
+    s.stats.recordsLost++;
+  }
+  s.records[(s.recHead + s.recCount) % kRecords] = Record{p.id, at};
+  s.recCount++;
+}
+
+void Pacer::pop(Queue& s) {
+  s.head = (s.head + 1) % kCapacity;
+  s.count--;
+  s.off = 0;
+}
+
 // Called with mu_ held: the lock spans the send, which is what makes flush() final.
 void Pacer::sendDue(Queue& s, double now) {
+  if (s.stream && s.retryAt > now) return;
+  s.retryAt = 0;
   while (s.count > 0) {
     Packet& p = s.ring[s.head];
     if (p.dueMs > now) break;
-    const ssize_t r = ::send(s.fd, p.data, p.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t r = ::send(s.fd, p.data + s.off, p.len - s.off, MSG_DONTWAIT | MSG_NOSIGNAL);
     const double at = nowMs();
-    if (r < 0) {
-      s.stats.sendErrors++;
-    } else {
-      const double late = at - p.dueMs;
-      s.stats.sent++;
-      if (late > kLateMs) s.stats.late++;
-      if (late > 0) s.stats.lateSumMs += late;
-      if (late > s.stats.maxLateMs) s.stats.maxLateMs = late;
-      int k = 0;
-      while (k < kLatenessBuckets && late > kLatenessBoundsMs[k]) k++;
-      s.stats.lateness[k]++;
-      if (s.recCount == kRecords) {
-        s.recHead = (s.recHead + 1) % kRecords;
-        s.recCount--;
-        s.stats.recordsLost++;
-      }
-      s.records[(s.recHead + s.recCount) % kRecords] = Record{p.id, at};
-      s.recCount++;
+    if (!s.stream) {
+      if (r < 0) s.stats.sendErrors++;
+      else sent(s, p, at);
+      pop(s);
+      continue;
     }
-    s.head = (s.head + 1) % kCapacity;
-    s.count--;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      s.retryAt = at + kRetryMs;  // the peer is not reading: keep the bytes, in order
+      return;
+    }
+    if (r < 0) {
+      // the connection is gone: nothing queued can be written any more
+      s.stats.sendErrors += s.count;
+      s.count = 0;
+      s.off = 0;
+      return;
+    }
+    s.off = static_cast<uint16_t>(s.off + r);
+    if (s.off < p.len) {
+      s.retryAt = at + kRetryMs;
+      return;
+    }
+    sent(s, p, at);
+    pop(s);
   }
 }
 
@@ -284,7 +342,9 @@ void Pacer::run() {
     for (auto& q : queues_) {
       if (!q || q->count == 0) continue;
       sendDue(*q, now);
-      if (q->count > 0 && q->ring[q->head].dueMs < next) next = q->ring[q->head].dueMs;
+      if (q->count == 0) continue;
+      const double at = q->retryAt > 0 ? q->retryAt : q->ring[q->head].dueMs;
+      if (at < next) next = at;
     }
     if (next == kInf) {
       waitingUntil_ = 0;

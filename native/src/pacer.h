@@ -89,6 +89,7 @@ class Pacer {
   static constexpr int kMaxPacket = 1400;    // bytes
   static constexpr int kRecords = 64;        // send records kept per socket until drained
   static constexpr double kLateMs = 10;
+  static constexpr double kRetryMs = 1;      // a stream socket whose buffer was full is tried again
 
   // enqueue() results
   static constexpr int kOk = 0;
@@ -112,6 +113,21 @@ class Pacer {
   int open(uint16_t* port);
   /** Connects the queue's socket to 127.0.0.1:`port`. 0 or -errno. */
   int connect(int q, uint16_t port);
+  /**
+   * A queue that writes to a connected stream socket the caller owns (a WebSocket's
+   * TCP connection): `fd` is duplicated, so the caller may close its own. Every
+   * write to that connection must then go through this queue, in order: items are
+   * written whole and in sequence, a partial write is finished before the next item
+   * (retried every kRetryMs while the socket's buffer is full), and flush() never
+   * drops an item that is partly written. Returns the queue id or -errno.
+   */
+  int openStream(int fd);
+  /**
+   * For a stream queue: bytes of the item being written that are not written yet
+   * (0: the byte stream is at an item boundary, the caller may write to the connection
+   * itself once the queue is empty or closed). kNoQueue without such a queue.
+   */
+  int partial(int q);
   /** Queues one packet to leave at `dueMs` (nowMs() clock; a past time means at once). */
   int enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_t id);
   /** Drops every queued packet; returns how many (or kNoQueue). None of them is sent after this returns. */
@@ -152,6 +168,9 @@ class Pacer {
   };
   struct Queue {
     int fd = -1;
+    bool stream = false;  // a TCP connection: partial writes are finished, never dropped
+    uint16_t off = 0;     // bytes of the head item already written (stream)
+    double retryAt = 0;   // stream: the socket's buffer was full; try again then
     Packet ring[kCapacity];
     int head = 0, count = 0;
     Record records[kRecords];
@@ -165,6 +184,8 @@ class Pacer {
   static void* threadMain(void* self);
   void run();
   void sendDue(Queue& q, double now);
+  void sent(Queue& s, const Packet& p, double at);
+  void pop(Queue& s);
 
   PiMutex mu_;
   MonoCond cv_;

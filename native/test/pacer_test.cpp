@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -163,6 +165,111 @@ void testLimits(vox::Pacer& p) {
   CHECK(p.pending(-1) == vox::Pacer::kNoQueue);
   p.close(q);
 }
+// A stream queue over a socketpair whose buffers are small and whose reader is slow:
+// writes are partial and hit a full buffer, yet the reader must get every item whole
+// and in order; a flush while an item is half written finishes that item.
+std::vector<uint8_t> item(uint32_t id, size_t len) {
+  std::vector<uint8_t> b(len);
+  for (size_t i = 0; i < len; i++) b[i] = static_cast<uint8_t>(id * 31 + i);
+  return b;
+}
+
+void testStream(vox::Pacer& p) {
+  // a TCP connection on loopback (TCP writes partially when its buffer is nearly full)
+  int sv[2];
+  const int ls = ::socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  ::setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t al = sizeof a;
+  CHECK(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  CHECK(::listen(ls, 1) == 0);
+  ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &al);
+  sv[0] = ::socket(AF_INET, SOCK_STREAM, 0);
+  ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  CHECK(::connect(sv[0], reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  sv[1] = ::accept(ls, nullptr, nullptr);
+  CHECK(sv[1] >= 0);
+  ::close(ls);
+  const int q = p.openStream(sv[0]);
+  CHECK(q >= 0);
+  ::close(sv[0]);  // the pacer writes to its own duplicate
+  std::vector<uint8_t> got;
+  std::atomic<bool> paused{false}, done{false}, trickle{false};
+  std::atomic<size_t> gotN{0};  // got.size(), for this thread while the reader runs
+  std::thread reader([&] {
+    uint8_t b[300];
+    while (!done) {
+      if (paused) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      pollfd pf{sv[1], POLLIN, 0};
+      if (::poll(&pf, 1, 5) <= 0) continue;
+      const ssize_t n = ::recv(sv[1], b, trickle ? 64 : sizeof b, MSG_DONTWAIT);
+      if (n > 0) got.insert(got.end(), b, b + n), gotN = got.size();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // slow reader
+    }
+  });
+  // 1: 200 items of 100..1400 bytes, all due now
+  std::vector<uint8_t> want;
+  for (uint32_t id = 0; id < 200; id++) {
+    const std::vector<uint8_t> b = item(id, 100 + (id * 397) % 1301);
+    while (p.enqueue(q, b.data(), b.size(), 0, id) == vox::Pacer::kFull) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    want.insert(want.end(), b.begin(), b.end());
+  }
+  for (int i = 0; i < 5000 && p.pending(q) > 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(p.pending(q) == 0);
+  CHECK(p.partial(q) == 0);
+  // 2: the reader stops, the buffers fill, a flush comes while an item is half written
+  paused = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::vector<std::vector<uint8_t>> items;
+  for (uint32_t id = 200; id < 200 + vox::Pacer::kCapacity; id++) {
+    items.push_back(item(id, 1400));
+    CHECK(p.enqueue(q, items.back().data(), 1400, 0, id) == vox::Pacer::kOk);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  // the reader takes 64 bytes at a time: the buffer frees less than an item, so
+  // writes are partial; flush as soon as one is
+  trickle = true;
+  paused = false;
+  for (int i = 0; i < 20000 && p.partial(q) == 0; i++) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  paused = true;
+  const int partialBytes = p.partial(q);
+  const int flushed = p.flush(q);
+  trickle = false;
+  CHECK(flushed >= 0 && flushed < vox::Pacer::kCapacity);
+  // (whether an item is half written at the flush depends on the kernel's TCP buffer
+  // accounting; when it is, the flush must finish it: the byte comparison checks both)
+  std::printf("pacer_test: stream flush with %d bytes of an item unwritten, %d dropped\n", partialBytes, flushed);
+  const int kept = vox::Pacer::kCapacity - flushed;
+  for (int i = 0; i < kept; i++) want.insert(want.end(), items[i].begin(), items[i].end());
+  paused = false;
+  for (int i = 0; i < 5000 && (p.pending(q) > 0 || gotN < want.size()); i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  done = true;
+  reader.join();
+  CHECK(got.size() == want.size());
+  CHECK(got == want);
+  vox::PacerStats st{};
+  CHECK(p.stats(q, &st));
+  CHECK(st.sent + st.flushed == 200 + vox::Pacer::kCapacity);
+  CHECK(st.sendErrors == 0);
+  // 3: the peer goes away: the queue drops what it cannot write, and counts it
+  ::close(sv[1]);
+  const std::vector<uint8_t> b = item(999, 500);
+  for (int i = 0; i < 200 && p.stats(q, &st) && st.sendErrors == 0; i++) {
+    CHECK(p.enqueue(q, b.data(), b.size(), 0, 999) == vox::Pacer::kOk);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(p.pending(q) == 0);
+  CHECK(p.stats(q, &st) && st.sendErrors >= 1);
+  p.close(q);
+  CHECK(p.openStream(-1) < 0);
+}
 }  // namespace
 
 int main() {
@@ -172,6 +279,7 @@ int main() {
     testOrderAndTiming(p);
     testRaces(p);
     testLimits(p);
+    testStream(p);
     const vox::PacerStats t = p.totals();
     CHECK(t.sent >= 20);
   }  // the destructor stops and joins the sender thread

@@ -25,6 +25,10 @@ const LOOPBACK = '127.0.0.1';
 export interface NativePacer {
   open(): [number, number];
   connect(queue: number, port: number): void;
+  /** A queue writing to a connected stream socket (a WebSocket's TCP connection), whose fd it duplicates. */
+  openStream(fd: number): number;
+  /** Bytes of a stream item still to write (0: at an item boundary). */
+  partial(queue: number): number;
   enqueue(queue: number, packet: Uint8Array, dueMs: number, id: number): number;
   flush(queue: number): number;
   drain(queue: number, ids: Uint32Array, sentMs: Float64Array): number;
