@@ -108,6 +108,11 @@ int Pacer::open(uint16_t* port) {
   int rcv = 4096;
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   *port = ntohs(a.sin_port);
+  return addQueue(fd, false);
+}
+
+// Takes `fd` (closed on failure): a new queue on it, the sender thread started if needed.
+int Pacer::addQueue(int fd, bool stream) {
   std::lock_guard<PiMutex> lock(mu_);
   const int t = ensureThread();
   if (t < 0) {
@@ -119,6 +124,7 @@ int Pacer::open(uint16_t* port) {
   if (i == queues_.size()) queues_.emplace_back();
   queues_[i] = std::make_unique<Queue>();
   queues_[i]->fd = fd;
+  queues_[i]->stream = stream;
   return static_cast<int>(i);
 }
 
@@ -140,19 +146,7 @@ int Pacer::connect(int q, uint16_t port) {
 int Pacer::openStream(int fd) {
   const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return -errno;
-  std::lock_guard<PiMutex> lock(mu_);
-  const int t = ensureThread();
-  if (t < 0) {
-    ::close(dup);
-    return t;
-  }
-  size_t i = 0;
-  while (i < queues_.size() && queues_[i]) i++;
-  if (i == queues_.size()) queues_.emplace_back();
-  queues_[i] = std::make_unique<Queue>();
-  queues_[i]->fd = dup;
-  queues_[i]->stream = true;
-  return static_cast<int>(i);
+  return addQueue(dup, true);
 }
 
 int Pacer::partial(int q) {
@@ -187,7 +181,7 @@ int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_
       s->stats.overflows++;
       return kFull;
     }
-    if (nowMs() - dueMs > kLateMs) s->stats.enqueuedLate++;
+    if (dueMs > 0 && nowMs() - dueMs > kLateMs) s->stats.enqueuedLate++;
     Packet& p = s->ring[(s->head + s->count) % kCapacity];
     p.dueMs = dueMs;
     p.id = id;
@@ -208,8 +202,9 @@ int Pacer::flush(int q) {
   // a stream's partly written item is finished: dropping it would cut a message
   const int keep = s->stream && s->count > 0 && s->off > 0 ? 1 : 0;
   const int n = s->count - keep;
+  for (int i = keep; i < s->count; i++)
+    if (s->ring[(s->head + i) % kCapacity].dueMs > 0) s->stats.flushed++;  // timed items only
   s->count = keep;
-  s->stats.flushed += n;
   return n;
 }
 
@@ -262,6 +257,18 @@ void Pacer::close(int q) {
 
 // Called with mu_ held.
 void Pacer::sent(Queue& s, const Packet& p, double at) {
+  if (p.dueMs > 0) timing(s, p, at);
+  if (s.recCount == kRecords) {
+    s.recHead = (s.recHead + 1) % kRecords;
+    s.recCount--;
+    s.stats.recordsLost++;
+  }
+  s.records[(s.recHead + s.recCount) % kRecords] = Record{p.id, at};
+  s.recCount++;
+}
+
+// Called with mu_ held: a timed item's lateness (items due "now", 0, have none).
+void Pacer::timing(Queue& s, const Packet& p, double at) {
   const double late = at - p.dueMs;
   s.stats.sent++;
   if (late > kLateMs) s.stats.late++;
@@ -270,13 +277,6 @@ void Pacer::sent(Queue& s, const Packet& p, double at) {
   int k = 0;
   while (k < kLatenessBuckets && late > kLatenessBoundsMs[k]) k++;
   s.stats.lateness[k]++;
-  if (s.recCount == kRecords) {
-    s.recHead = (s.recHead + 1) % kRecords;
-    s.recCount--;
-    s.stats.recordsLost++;
-  }
-  s.records[(s.recHead + s.recCount) % kRecords] = Record{p.id, at};
-  s.recCount++;
 }
 
 void Pacer::pop(Queue& s) {

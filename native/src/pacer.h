@@ -128,7 +128,11 @@ class Pacer {
    * itself once the queue is empty or closed). kNoQueue without such a queue.
    */
   int partial(int q);
-  /** Queues one packet to leave at `dueMs` (nowMs() clock; a past time means at once). */
+  /**
+   * Queues one packet to leave at `dueMs` (nowMs() clock; a past time means at once).
+   * dueMs 0 is an untimed item (a message written "now", after what is queued): it has
+   * a send record but stays out of the timing stats (sent, late, lateness, flushed).
+   */
   int enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_t id);
   /** Drops every queued packet; returns how many (or kNoQueue). None of them is sent after this returns. */
   int flush(int q);
@@ -179,12 +183,14 @@ class Pacer {
   };
 
   Queue* find(int q);
+  int addQueue(int fd, bool stream);
   /** Starts the sender thread once; 0 or -errno (no exception: the addon is built without them). */
   int ensureThread();
   static void* threadMain(void* self);
   void run();
   void sendDue(Queue& q, double now);
   void sent(Queue& s, const Packet& p, double at);
+  void timing(Queue& s, const Packet& p, double at);
   void pop(Queue& s);
 
   PiMutex mu_;

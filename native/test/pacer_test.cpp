@@ -217,7 +217,13 @@ void testStream(vox::Pacer& p) {
   std::vector<uint8_t> want;
   for (uint32_t id = 0; id < 200; id++) {
     const std::vector<uint8_t> b = item(id, 100 + (id * 397) % 1301);
-    while (p.enqueue(q, b.data(), b.size(), 0, id) == vox::Pacer::kFull) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (p.enqueue(q, b.data(), b.size(), 1, id) == vox::Pacer::kFull) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    want.insert(want.end(), b.begin(), b.end());
+  }
+  {
+    // an untimed item (due 0: "now", after what is queued) is written but not counted as sent
+    const std::vector<uint8_t> b = item(7777, 64);
+    while (p.enqueue(q, b.data(), b.size(), 0, 7777) == vox::Pacer::kFull) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     want.insert(want.end(), b.begin(), b.end());
   }
   for (int i = 0; i < 5000 && p.pending(q) > 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -229,7 +235,7 @@ void testStream(vox::Pacer& p) {
   std::vector<std::vector<uint8_t>> items;
   for (uint32_t id = 200; id < 200 + vox::Pacer::kCapacity; id++) {
     items.push_back(item(id, 1400));
-    CHECK(p.enqueue(q, items.back().data(), 1400, 0, id) == vox::Pacer::kOk);
+    CHECK(p.enqueue(q, items.back().data(), 1400, 1, id) == vox::Pacer::kOk);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   // the reader takes 64 bytes at a time: the buffer frees less than an item, so

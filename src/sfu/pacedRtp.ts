@@ -78,7 +78,7 @@ let offset: number | undefined;
  * clocks behind performance.now() and the pacer are monotonic, so one offset, taken
  * once between two readings of the pacer's clock, holds for the process's life.
  */
-function monoOffset(p: NativePacer): number {
+export function monoOffset(p: NativePacer): number {
   if (offset === undefined) {
     let best = Infinity;
     for (let i = 0; i < 5; i++) {

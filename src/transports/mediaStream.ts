@@ -8,8 +8,9 @@
  *                     "apiKey" (or the Authorization / X-Api-Key header of the upgrade) | "token" + "role":"human-agent"}
  *                    binary audio frames in that format (L16 little-endian); binary `ctrl` TLV frames;
  *                    {"event":"mark","name"} (a bridge mark played out), {"event":"hangup"} / {"event":"stop"}
- *   bridge → client  {"event":"started",...}; binary agent audio, one 20 ms frame per tick of the
- *                    agent's real-time clock (never ahead); {"event":"mark","name":"agent-<frames>"}
+ *   bridge → client  {"event":"started",...}; binary agent audio, one 20 ms frame per 20 ms of the
+ *                    agent's real-time clock (never ahead; written by the addon's pacer thread
+ *                    when it is built, src/transports/pacedWs.ts); {"event":"mark","name":"agent-<frames>"}
  *                    every 10 frames and at each talk-spurt start; {"event":"clear"} on barge-in;
  *                    {"event":"message","data":{subtitles / takeover / ...}}; {"event":"error","code","message"};
  *                    {"event":"hangup","reason"} then close 1000.
@@ -23,6 +24,7 @@
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { createLogger } from '../log';
 import { nowMs } from '../clock';
@@ -35,6 +37,7 @@ import { InvalidParameterError, isVoxError } from '../errors';
 import { LegCodec, legFormat, type LegFormat } from './legCodec';
 import { startLegAgent } from './legAgent';
 import { PacingStats } from './pacing';
+import { OP_BINARY, OP_PONG, OP_TEXT, PacedWsOut } from './pacedWs';
 
 const log = createLogger('mediaStream');
 export const MEDIA_STREAM_PATH = '/ws/media';
@@ -49,6 +52,11 @@ export interface MediaStreamOptions {
   createVad(opts: { sampleRate: number; frameMs: number; interruptMs: number }): VadStream;
   /** Stored agent configs for legs that name one (`"agent"`) or none. */
   storedAgents?: Record<string, Record<string, unknown>>;
+  /**
+   * BridgeConfig.agentAudioLeadMs: the agent's frames are handed to the native pacer
+   * this far ahead and written from its thread (0, or no addon: written at the tick).
+   */
+  agentAudioLeadMs?: number;
 }
 
 /** Starts with the `ctrl` magic: a control frame (malformed ones are answered with an error). */
@@ -66,7 +74,10 @@ export interface MediaLegStats {
   framesSent: number;
   framesPlayed: number;
   clears: number;
+  /** Frame spacing as the frames left: the pacer's send times when paced, else the tick's. */
   pacing: ReturnType<PacingStats['summary']>;
+  /** The native pacer writes this leg's connection. */
+  paced: boolean;
 }
 
 class Leg {
@@ -86,27 +97,67 @@ class Leg {
   /** Removes this leg's listeners from the session when it closes. */
   detach?: () => void;
 
+  /** The native pacer writes this connection (every frame the bridge sends on it), when set. */
+  paced: PacedWsOut | null = null;
+  private closing = false;
+
   constructor(
     readonly ws: WebSocket,
     readonly headerKey: string | undefined,
   ) {}
 
   json(msg: Record<string, unknown>): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.paced) this.paced.send(OP_TEXT, Buffer.from(JSON.stringify(msg)));
+    else this.ws.send(JSON.stringify(msg));
+  }
+
+  pong(data: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.paced) this.paced.send(OP_PONG, data);
+    else this.ws.pong(data);
+  }
+
+  /**
+   * Closes the connection. With a pacer, what it has queued (the hang-up event, the
+   * last frames) leaves first; a frame it could not finish means a destroy, not a close.
+   */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    const p = this.paced;
+    if (!p) return this.ws.close(code, reason);
+    void p.drainAndClose().then((clean) => {
+      this.paced = null;
+      if (clean) this.ws.close(code, reason);
+      else this.ws.terminate();
+    });
+  }
+
+  /** The socket closed: the pacer stops writing to it. */
+  closed(): void {
+    this.paced?.close();
+    this.paced = null;
   }
 
   error(code: string, message: string): void {
     this.json({ event: 'error', code, message });
   }
 
-  /** One 20 ms frame of 16 kHz audio to the gateway. */
-  audio(pcm16k: Int16Array, talkSpurtStart = false): void {
+  /**
+   * One 20 ms frame of 16 kHz audio to the gateway: at once, or with a pacer and a
+   * frame time, at `frameTimeMs` + its lead (the send record tagged `frameId`).
+   */
+  audio(pcm16k: Int16Array, talkSpurtStart = false, frameTimeMs?: number, frameId = 0): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (talkSpurtStart) this.mark();
     const b = this.codec.encodeFrame(pcm16k);
-    if (b) this.ws.send(b);
+    if (b) {
+      if (this.paced) this.paced.send(OP_BINARY, b, frameTimeMs === undefined ? 0 : frameTimeMs + this.paced.leadMs, frameId);
+      else this.ws.send(b);
+    }
     this.framesSent++;
-    this.pacing.note(nowMs());
+    if (!this.paced) this.pacing.note(nowMs());
     if (this.framesSent % MARK_EVERY_FRAMES === 0) this.mark();
   }
 
@@ -115,20 +166,21 @@ class Leg {
   }
 
   stats(): MediaLegStats {
-    return { framesSent: this.framesSent, framesPlayed: this.framesPlayed, clears: this.clears, pacing: this.pacing.summary() };
+    return { framesSent: this.framesSent, framesPlayed: this.framesPlayed, clears: this.clears, pacing: this.pacing.summary(), paced: this.paced !== null };
   }
 }
 
 export class MediaStreamServer {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // pongs are written by the leg: with a pacer, nothing else may write to the socket
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, autoPong: false });
   private readonly legs = new Map<string, Legs>();
 
   constructor(private readonly opts: MediaStreamOptions) {
-    this.wss.on('connection', (ws, req: http.IncomingMessage) => this.onConnection(ws, req));
+    this.wss.on('connection', (ws, req: http.IncomingMessage, socket?: Duplex) => this.onConnection(ws, req, socket));
   }
 
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req, socket));
   }
 
   /** Stats of the user leg of an agent (tests, DescribeVoiceChat-style diagnostics). */
@@ -136,15 +188,18 @@ export class MediaStreamServer {
     return this.legs.get(agentInstanceId)?.user?.stats() ?? null;
   }
 
-  private onConnection(ws: WebSocket, req: http.IncomingMessage): void {
+  private onConnection(ws: WebSocket, req: http.IncomingMessage, socket?: Duplex): void {
     const auth = req.headers.authorization;
     const headerKey = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : (req.headers['x-api-key'] as string | undefined);
     const leg = new Leg(ws, headerKey);
+    const lead = this.opts.agentAudioLeadMs ?? 0;
+    if (socket && lead > 0) leg.paced = PacedWsOut.create(socket as Socket, lead);
+    ws.on('ping', (data: Buffer) => leg.pong(data));
     let started = false;
     const startTimer = setTimeout(() => {
       if (!started) {
         leg.error('MEDIA_NO_START', 'expected a start message within 10 s');
-        ws.close(4408, 'no start');
+        leg.close(4408, 'no start');
       }
     }, 10_000);
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -164,7 +219,7 @@ export class MediaStreamServer {
           if (!started) {
             if (msg.event !== 'start') {
               leg.error('MEDIA_NO_START', 'the first message must be {"event":"start",...}');
-              ws.close(4400, 'no start');
+              leg.close(4400, 'no start');
               return;
             }
             started = true;
@@ -190,7 +245,7 @@ export class MediaStreamServer {
           if (!leg.session) {
             const status = 'httpStatus' in e ? e.httpStatus : 400;
             log.info('media stream refused', { code: e.code, callId: leg.callId });
-            ws.close(4000 + status, e.code.slice(0, 100));
+            leg.close(4000 + status, e.code.slice(0, 100));
           }
         } else {
           log.error('media stream failure', { error: e });
@@ -200,6 +255,7 @@ export class MediaStreamServer {
     });
     ws.on('close', () => {
       clearTimeout(startTimer);
+      leg.closed();
       this.onClose(leg);
     });
     ws.on('error', (e) => log.warn('media socket error', { error: e }));
@@ -240,11 +296,24 @@ export class MediaStreamServer {
     if (role === 'user') {
       legs.user?.error('MEDIA_REPLACED', 'another user leg attached to this agent');
       legs.user = leg;
+      const paced = leg.paced;
       leg.output = {
-        sendAudio: (frame, talkSpurtStart) => leg.audio(frame, talkSpurtStart),
+        sendAudio: (frame, talkSpurtStart, frameTimeMs, frameId) => leg.audio(frame, talkSpurtStart, frameTimeMs, frameId),
+        paced: paced
+          ? {
+              leadMs: paced.leadMs,
+              drainSent: (visit) =>
+                paced.drainSent((id, at) => {
+                  leg.pacing.note(at);
+                  visit(id, at);
+                }),
+            }
+          : undefined,
         sendMessage: (m) => leg.json({ event: 'message', data: m }),
         clear: () => {
           leg.clears++;
+          // frames handed in ahead never leave; the gateway drops what it buffered
+          paced?.flush();
           leg.codec.resetOutput();
           leg.json({ event: 'clear' });
         },
@@ -252,7 +321,7 @@ export class MediaStreamServer {
           if (leg.hungUp) return;
           leg.hungUp = true;
           leg.json({ event: 'hangup', reason });
-          setTimeout(() => leg.ws.close(1000, 'hangup'), 50).unref();
+          setTimeout(() => leg.close(1000, 'hangup'), 50).unref();
         },
       };
       leg.json({ event: 'started', callId, agentInstanceId: session.id, mediaFormat });
@@ -285,7 +354,7 @@ export class MediaStreamServer {
           leg.hungUp = true;
           if (!leg.session.ended) leg.session.end('userHangup', 'The caller hung up.');
         }
-        leg.ws.close(1000, 'bye');
+        leg.close(1000, 'bye');
         return;
       case 'dtmf': {
         const digit = typeof msg.digit === 'string' ? msg.digit.slice(0, 1) : '';

@@ -67,7 +67,7 @@ export class TelephonyStack {
       deps: { clock: sharedClock, createVad: createVadStream, tokenSecretSign: (c) => signToken(config.tokenSecret, c) },
       retainEndedMs: 60_000,
     });
-    this.media = new MediaStreamServer({ agents: this.agents, apiKey: config.apiKey, tokenSecret: config.tokenSecret, createVad: createVadStream, storedAgents: tel.agents });
+    this.media = new MediaStreamServer({ agents: this.agents, apiKey: config.apiKey, tokenSecret: config.tokenSecret, createVad: createVadStream, storedAgents: tel.agents, agentAudioLeadMs: config.agentAudioLeadMs });
     this.sip = tel.sip.enabled
       ? new SipUserAgent({ settings: tel.sip, agents: this.agents, storedAgents: tel.agents, workers: this.workers, mediaListenIp: config.mediasoup.listenIp, timers: { t1: 200, t2: 2000, timeout: 8000 } })
       : null;

@@ -12,6 +12,7 @@ import { speak } from '../helpers/clips';
 import { concat } from '../helpers/audio';
 import { encodeG711, decodeG711 } from '../../src/media/g711';
 import { encodeCtrl } from '../../src/native/tlv';
+import { nativePacer } from '../../src/sfu/pacedRtp';
 
 let ai: OpenAiTestServer;
 let stack: TelephonyStack;
@@ -134,6 +135,8 @@ describe('WebSocket media stream', () => {
     audible.forEach((f, k) => expect(f.at - audible[0].at).toBeGreaterThan(k * 20 - 60));
     const gaps = audible.slice(1).map((f, i) => f.at - audible[i].at);
     const stats = stack.media.legStats(id)!;
+    // the pacer thread writes the connection (the addon is built for the tests)
+    expect(stats.paced).toBe(nativePacer() !== null);
     expect(stats.framesPlayed).toBeGreaterThan(0);
     expect(stats.framesPlayed).toBeLessThanOrEqual(stats.framesSent);
     console.log(`[ws pacing] server: jitter p50 ${stats.pacing.jitterP50} ms p95 ${stats.pacing.jitterP95} ms max ${stats.pacing.jitterMax} ms; client gaps p50 ${percentile(gaps, 0.5).toFixed(1)} p95 ${percentile(gaps, 0.95).toFixed(1)} ms; marks played ${stats.framesPlayed}/${stats.framesSent}`);
@@ -141,6 +144,41 @@ describe('WebSocket media stream', () => {
     expect((await g.closed).code).toBe(1000);
     await until(() => stack.agents.get(id)?.ended, 3000, 'agent ended');
     expect(stack.agents.get(id)!.endReason).toBe('userHangup');
+  });
+
+  it.runIf(nativePacer() !== null)('paced: the frames leave 20 ms apart while the event loop is blocked for 30 ms at a time', async () => {
+    ai.scriptTranscription({ text: 'tell me a story' });
+    ai.scriptChat({ events: textEvents('Once upon a time there was a very long story.') });
+    ai.scriptSpeech(toneSpeech(6));
+    const g = new Gateway({ agent: 'support', apiKey: API_KEY });
+    await until(() => g.event('started'), 5000, 'started');
+    const id = g.event('started')!.agentInstanceId as string;
+    await g.stream(concat([speak('tell me a story', 8000), silence(1200)]));
+    await until(() => g.audible().length >= 10, 10_000, 'agent speaking');
+    const before = stack.media.legStats(id)!;
+    // 30 ms holds (less than the 40 ms lead), 70 ms apart, for 1.5 s
+    for (let i = 0; i < 15; i++) {
+      const end = performance.now() + 30;
+      while (performance.now() < end) {
+        /* the event loop is held */
+      }
+      await sleep(70);
+    }
+    await sleep(200);
+    const after = stack.media.legStats(id)!;
+    expect(after.paced).toBe(true);
+    expect(after.framesSent - before.framesSent).toBeGreaterThan(60);
+    // gaps between frames as they left (the pacer's send times): no 30 ms hole
+    console.log(`[ws paced] jitter p50 ${after.pacing.jitterP50} p95 ${after.pacing.jitterP95} max ${after.pacing.jitterMax} ms over ${after.pacing.frames} frames`);
+    expect(after.pacing.jitterMax).toBeLessThan(8);
+    const audible = g.audible();
+    expect(audible.every((f) => f.bytes.length === 160)).toBe(true);
+    // pings are answered through the same queue (ws's own auto-pong is off)
+    const pong = new Promise<Buffer>((resolve) => g.ws.once('pong', resolve));
+    g.ws.ping(Buffer.from('hi'));
+    expect((await pong).toString()).toBe('hi');
+    g.ws.send(JSON.stringify({ event: 'hangup' }));
+    expect((await g.closed).code).toBe(1000);
   });
 
   it('barge-in: clear reaches the gateway and the agent audio stops', async () => {

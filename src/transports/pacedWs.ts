@@ -1,0 +1,153 @@
+/**
+ * A WebSocket's outgoing frames written by the native pacer thread (src/sfu/pacedRtp.ts
+ * has the room path's twin). The agent's audio frames are handed in `leadMs` ahead and
+ * leave at their time from a thread the event loop's stalls do not hold up; every other
+ * frame the bridge writes on the connection (JSON events, pongs) goes through the same
+ * queue, "now", so the byte stream keeps the order the leg wrote it in. Once this is
+ * open, nothing may write to the socket directly until close() says the stream is at a
+ * frame boundary.
+ *
+ * Frames are built here (RFC 6455, server to client: FIN, no mask) and cut into the
+ * pacer's slots; a frame is queued whole or not at all.
+ */
+import type { Socket } from 'node:net';
+import { createLogger } from '../log';
+import { nativePacer, monoOffset, type NativePacer } from '../sfu/pacedRtp';
+
+const log = createLogger('pacedWs');
+
+export const OP_TEXT = 0x1;
+export const OP_BINARY = 0x2;
+export const OP_PONG = 0xa;
+
+let openFailureLogged = false;
+
+/** The fd under a net.Socket (libuv's TCP handle), or -1 where there is none. */
+function socketFd(socket: Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
+/** RFC 6455 header of an unmasked final frame: 2, 4 or 10 bytes. */
+export function wsHeader(opcode: number, len: number): Buffer {
+  if (len < 126) return Buffer.from([0x80 | opcode, len]);
+  if (len < 65536) return Buffer.from([0x80 | opcode, 126, len >> 8, len & 0xff]);
+  const h = Buffer.alloc(10);
+  h[0] = 0x80 | opcode;
+  h[1] = 127;
+  h.writeBigUInt64BE(BigInt(len), 2);
+  return h;
+}
+
+export class PacedWsOut {
+  private readonly ids = new Uint32Array(64);
+  private readonly at = new Float64Array(64);
+  private readonly off: number;
+  private readonly slot: Buffer;
+  private closed = false;
+  /** Frames that could not be queued (the peer stopped reading and the queue filled). */
+  dropped = 0;
+
+  private constructor(
+    private readonly pacer: NativePacer,
+    private readonly queue: number,
+    readonly leadMs: number,
+  ) {
+    this.off = monoOffset(pacer);
+    this.slot = Buffer.alloc(pacer.maxPacket);
+  }
+
+  /**
+   * A paced writer for `socket`'s connection, or null without the native addon, for a
+   * socket with no fd of its own (TLS, a test double) or when the pacer cannot open
+   * (logged once): the caller then writes through the socket as before.
+   */
+  static create(socket: Socket, leadMs: number): PacedWsOut | null {
+    const p = nativePacer();
+    const fd = socketFd(socket);
+    if (!p || fd < 0 || leadMs <= 0) return null;
+    try {
+      return new PacedWsOut(p, p.openStream(fd), leadMs);
+    } catch (e) {
+      if (!openFailureLogged) log.warn('pacer unavailable: WebSocket audio is sent at the clock tick', { error: e });
+      openFailureLogged = true;
+      return null;
+    }
+  }
+
+  /**
+   * Queues one frame to leave at `atMs` (ms since epoch; 0 = after what is queued, at
+   * once), its send record tagged `id`. False when it was not queued: closed, or no
+   * room for all of it (then none of it is queued).
+   */
+  send(opcode: number, payload: Uint8Array, atMs = 0, id = 0): boolean {
+    if (this.closed) return false;
+    const head = wsHeader(opcode, payload.length);
+    const total = head.length + payload.length;
+    const max = this.pacer.maxPacket;
+    const slots = Math.ceil(total / max);
+    if (this.pacer.capacity - this.pacer.pending(this.queue) < slots) {
+      this.dropped++;
+      return false;
+    }
+    const due = atMs > 0 ? atMs + this.off : 0;
+    // the header and the payload, cut into slots; the id goes with the last one
+    let taken = 0; // payload bytes queued so far
+    for (let k = 0; k < slots; k++) {
+      let n = 0;
+      if (k === 0) {
+        head.copy(this.slot, 0);
+        n = head.length;
+      }
+      const take = Math.min(max - n, payload.length - taken);
+      this.slot.set(payload.subarray(taken, taken + take), n);
+      taken += take;
+      n += take;
+      const r = this.pacer.enqueue(this.queue, this.slot.subarray(0, n), due, k === slots - 1 ? id >>> 0 : 0);
+      if (r !== 0) throw new Error(`pacer refused a WebSocket frame part (${r})`);
+    }
+    return true;
+  }
+
+  /** Drops every queued frame (an item already partly written is finished); returns how many slots. */
+  flush(): number {
+    return this.closed ? 0 : Math.max(0, this.pacer.flush(this.queue));
+  }
+
+  pending(): number {
+    return this.closed ? 0 : Math.max(0, this.pacer.pending(this.queue));
+  }
+
+  /** Frames sent since the last call whose id is not 0, oldest first (ms since epoch). */
+  drainSent(visit: (id: number, sentAtMs: number) => void): void {
+    if (this.closed) return;
+    for (;;) {
+      const n = this.pacer.drain(this.queue, this.ids, this.at);
+      for (let i = 0; i < n; i++) if (this.ids[i] !== 0) visit(this.ids[i], this.at[i] - this.off);
+      if (n < this.ids.length) return;
+    }
+  }
+
+  /**
+   * Stops writing. Returns true when the connection's byte stream is at a frame
+   * boundary (the socket may be written or closed normally), false when a frame was
+   * cut short: the caller must then destroy the connection rather than write a close.
+   */
+  close(): boolean {
+    if (this.closed) return true;
+    this.closed = true;
+    const clean = this.pacer.partial(this.queue) === 0;
+    this.pacer.close(this.queue);
+    return clean;
+  }
+
+  /**
+   * Resolves once everything queued has left (or after `timeoutMs`), then closes;
+   * true when the stream ended at a frame boundary (see close()).
+   */
+  async drainAndClose(timeoutMs = 500): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (!this.closed && this.pacer.pending(this.queue) > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    return this.close();
+  }
+}

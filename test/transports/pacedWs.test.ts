@@ -1,0 +1,134 @@
+/**
+ * PacedWsOut over a real loopback TCP connection: the bytes the peer reads are whole
+ * RFC 6455 frames in the order they were handed in (large ones cut into the pacer's
+ * slots and put back together), timed ones leave at their time, and a flush drops
+ * only what has not started to leave.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nativePacer } from '../../src/sfu/pacedRtp';
+import { OP_BINARY, OP_TEXT, PacedWsOut, wsHeader } from '../../src/transports/pacedWs';
+import { nowMs } from '../../src/clock';
+
+interface Frame {
+  opcode: number;
+  payload: Buffer;
+  at: number;
+}
+
+/** Parses unmasked server frames out of a byte stream as it arrives. */
+function reader(sock: net.Socket): Frame[] {
+  const frames: Frame[] = [];
+  let buf = Buffer.alloc(0);
+  sock.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      if (buf.length < 2) return;
+      expect(buf[0] & 0x80).toBe(0x80); // FIN
+      expect(buf[1] & 0x80).toBe(0); // no mask from a server
+      let len = buf[1] & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      if (buf.length < off + len) return;
+      frames.push({ opcode: buf[0] & 0x0f, payload: buf.subarray(off, off + len), at: nowMs() });
+      buf = buf.subarray(off + len);
+    }
+  });
+  return frames;
+}
+
+async function pair(): Promise<{ server: net.Socket; client: net.Socket; close(): void }> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
+  const client = net.connect(port, '127.0.0.1');
+  const server = await accepted;
+  return {
+    server,
+    client,
+    close: () => {
+      client.destroy();
+      server.destroy();
+      srv.close();
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.runIf(nativePacer() !== null)('PacedWsOut', () => {
+  let done: (() => void) | null = null;
+  afterEach(() => done?.());
+
+  it('builds RFC 6455 headers for the three length forms', () => {
+    expect([...wsHeader(OP_TEXT, 5)]).toEqual([0x81, 5]);
+    expect([...wsHeader(OP_BINARY, 640)]).toEqual([0x82, 126, 2, 128]);
+    expect([...wsHeader(OP_BINARY, 70000)]).toEqual([0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
+  });
+
+  it('writes whole frames in order, large ones across slots, timed ones at their time', async () => {
+    const p = await pair();
+    done = p.close;
+    const frames = reader(p.client);
+    const out = PacedWsOut.create(p.server, 40)!;
+    expect(out).not.toBeNull();
+    const t0 = nowMs() + 30;
+    const audio = Array.from({ length: 5 }, (_, k) => Buffer.alloc(640, k + 1));
+    audio.forEach((b, k) => expect(out.send(OP_BINARY, b, t0 + 20 * k, k + 1)).toBe(true));
+    const big = Buffer.from('x'.repeat(5000)); // 4 slots of the pacer
+    expect(out.send(OP_TEXT, big)).toBe(true); // "now": after the frames queued before it
+    await sleep(250);
+    expect(frames.map((f) => f.opcode)).toEqual([2, 2, 2, 2, 2, 1]);
+    frames.slice(0, 5).forEach((f, k) => expect(f.payload.equals(audio[k]!)).toBe(true));
+    expect(frames[5]!.payload.equals(big)).toBe(true);
+    // each audio frame within a few ms of its time (the reader's own loop adds some)
+    frames.slice(0, 5).forEach((f, k) => expect(Math.abs(f.at - (t0 + 20 * k))).toBeLessThan(15));
+    const sent: number[] = [];
+    out.drainSent((id) => sent.push(id));
+    expect(sent).toEqual([1, 2, 3, 4, 5]); // the text frame's slots carry no id
+    expect(out.close()).toBe(true);
+  });
+
+  it('flush drops what has not left; the stream stays whole; close reports a clean boundary', async () => {
+    const p = await pair();
+    done = p.close;
+    const frames = reader(p.client);
+    const out = PacedWsOut.create(p.server, 40)!;
+    const t0 = nowMs() + 100;
+    for (let k = 0; k < 10; k++) out.send(OP_BINARY, Buffer.alloc(320, k), t0 + 20 * k, k + 1);
+    await sleep(130); // two of them left
+    expect(out.flush()).toBeGreaterThanOrEqual(6);
+    out.send(OP_TEXT, Buffer.from('{"event":"clear"}'));
+    await sleep(100);
+    const bins = frames.filter((f) => f.opcode === OP_BINARY);
+    expect(bins.length).toBeGreaterThanOrEqual(1);
+    expect(bins.length).toBeLessThanOrEqual(4);
+    expect(frames[frames.length - 1]!.payload.toString()).toBe('{"event":"clear"}');
+    expect(await out.drainAndClose()).toBe(true);
+    // refuses once closed
+    expect(out.send(OP_TEXT, Buffer.from('late'))).toBe(false);
+  });
+
+  it('queues a frame whole or not at all when the queue is full', async () => {
+    const p = await pair();
+    done = p.close;
+    const out = PacedWsOut.create(p.server, 40)!;
+    const far = nowMs() + 60_000;
+    let n = 0;
+    while (out.send(OP_BINARY, Buffer.alloc(640), far, 1)) n++;
+    expect(n).toBe(nativePacer()!.capacity);
+    expect(out.dropped).toBe(1);
+    out.flush();
+    expect(out.send(OP_TEXT, Buffer.alloc(5000, 0x61))).toBe(true); // 4 slots free again
+    expect(out.close()).toBe(true);
+  });
+});
