@@ -83,7 +83,7 @@ export class Bridge {
       ? new SipUserAgent({ settings: tel.sip, agents: this.agents, storedAgents: tel.agents, workers: this.workers, mediaListenIp: config.mediasoup.listenIp, agentAudioLeadMs: config.agentAudioLeadMs })
       : null;
     this.audioSocket = tel.audioSocket.enabled
-      ? new AudioSocketServer({ agents: this.agents, storedAgents: tel.agents, agent: tel.audioSocket.agent, host: tel.audioSocket.host, port: tel.audioSocket.port })
+      ? new AudioSocketServer({ agents: this.agents, storedAgents: tel.agents, agent: tel.audioSocket.agent, host: tel.audioSocket.host, port: tel.audioSocket.port, agentAudioLeadMs: config.agentAudioLeadMs })
       : null;
   }
 

@@ -31,6 +31,7 @@ import { isVoxError } from '../errors';
 import { LegCodec } from './legCodec';
 import { startLegAgent } from './legAgent';
 import { PacingStats } from './pacing';
+import { PacedStreamOut, pacedOutput } from './pacedStream';
 
 const log = createLogger('audioSocket');
 
@@ -44,6 +45,8 @@ export interface AudioSocketOptions {
   agent: string;
   host: string;
   port: number;
+  /** BridgeConfig.agentAudioLeadMs: the agent's frames are written by the native pacer this far ahead (0: at the tick). */
+  agentAudioLeadMs?: number;
 }
 
 const enum State {
@@ -68,6 +71,8 @@ class AudioSocketCall {
   callId = '';
   readonly pacing = new PacingStats();
   framesSent = 0;
+  /** The native pacer writes this connection (every frame the bridge sends on it), when set. */
+  private paced: PacedStreamOut | null = null;
 
   constructor(
     private readonly sock: net.Socket,
@@ -75,6 +80,7 @@ class AudioSocketCall {
     private readonly onDone: (c: AudioSocketCall) => void,
   ) {
     sock.setNoDelay(true);
+    if ((opts.agentAudioLeadMs ?? 0) > 0) this.paced = PacedStreamOut.create(sock, opts.agentAudioLeadMs!);
     this.idTimer = setTimeout(() => this.fail('AUDIOSOCKET_NO_ID', 'no call id frame within 5 s'), AUDIOSOCKET_ID_TIMEOUT_MS);
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('end', () => {
@@ -85,7 +91,11 @@ class AudioSocketCall {
       log.debug('audio socket error', { callId: this.callId, error: e });
       this.finish('userHangup', 'The call was disconnected.');
     });
-    sock.on('close', () => this.finish('userHangup', 'The call was disconnected.'));
+    sock.on('close', () => {
+      this.paced?.close();
+      this.paced = null;
+      this.finish('userHangup', 'The call was disconnected.');
+    });
   }
 
   private onData(chunk: Buffer): void {
@@ -144,11 +154,17 @@ class AudioSocketCall {
       return this.fail(code, (e as Error).message);
     }
     this.state = State.InCall;
+    const paced = this.paced;
     this.output = {
-      sendAudio: (frame) => this.sendAudio(frame),
+      sendAudio: (frame, _start, frameTimeMs, frameId) => this.sendAudio(frame, frameTimeMs, frameId),
+      paced: paced ? pacedOutput(paced, this.pacing) : undefined,
       sendMessage: () => {},
-      // Nothing to tell the peer (AudioSocket has no clear), but our own buffers must drop the old speech.
-      clear: () => this.codec.resetOutput(),
+      // Nothing to tell the peer (AudioSocket has no clear), but our own buffers (and the
+      // pacer's queue) must drop the old speech.
+      clear: () => {
+        paced?.flush();
+        this.codec.resetOutput();
+      },
       end: () => {
         // The agent hung up (after its closing words): hang-up frame, then FIN.
         this.writeFrame(AudioSocketKind.Hangup, Buffer.alloc(0));
@@ -159,21 +175,29 @@ class AudioSocketCall {
     this.session.attach(this.output);
   }
 
-  private sendAudio(frame: Int16Array): void {
+  private sendAudio(frame: Int16Array, frameTimeMs?: number, frameId = 0): void {
     if (this.state !== State.InCall) return;
     const b = this.codec.encodeFrame(frame);
     if (!b) return;
-    this.writeFrame(AudioSocketKind.Audio, b);
+    this.writeFrame(AudioSocketKind.Audio, b, frameTimeMs, frameId);
     this.framesSent++;
-    this.pacing.note(nowMs());
+    if (!this.paced) this.pacing.note(nowMs());
   }
 
-  /** Header and payload written separately (no concatenation per frame). */
-  private writeFrame(kind: number, payload: Uint8Array): void {
+  /**
+   * One TLV frame: with a pacer, queued (a timed audio frame at its frame time + lead,
+   * anything else after what is queued); else header and payload written separately
+   * (no concatenation per frame).
+   */
+  private writeFrame(kind: number, payload: Uint8Array, frameTimeMs?: number, frameId = 0): void {
     if (this.sock.destroyed || !this.sock.writable) return;
     const h = Buffer.allocUnsafe(AUDIOSOCKET_HEADER);
     h[0] = kind;
     h.writeUInt16BE(payload.length, 1);
+    if (this.paced) {
+      this.paced.send(h, payload, frameTimeMs === undefined ? 0 : frameTimeMs + this.paced.leadMs, frameId);
+      return;
+    }
     this.sock.cork();
     this.sock.write(h);
     if (payload.length) this.sock.write(payload);
@@ -191,7 +215,16 @@ class AudioSocketCall {
   private close(): void {
     this.state = State.Closing;
     clearTimeout(this.idTimer);
-    if (!this.sock.destroyed) this.sock.end();
+    const p = this.paced;
+    if (p) {
+      // what the pacer holds (the hang-up or error frame) leaves first; a frame it
+      // could not finish means a reset, not a FIN after half a frame
+      this.paced = null;
+      void p.drainAndClose().then((clean) => {
+        if (!clean) this.sock.destroy();
+        else if (!this.sock.destroyed) this.sock.end();
+      });
+    } else if (!this.sock.destroyed) this.sock.end();
     // A peer that never closes its side does not keep the socket.
     setTimeout(() => this.sock.destroy(), 2000).unref();
   }

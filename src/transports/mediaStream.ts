@@ -10,7 +10,7 @@
  *                    {"event":"mark","name"} (a bridge mark played out), {"event":"hangup"} / {"event":"stop"}
  *   bridge → client  {"event":"started",...}; binary agent audio, one 20 ms frame per 20 ms of the
  *                    agent's real-time clock (never ahead; written by the addon's pacer thread
- *                    when it is built, src/transports/pacedWs.ts); {"event":"mark","name":"agent-<frames>"}
+ *                    when it is built, src/transports/pacedStream.ts); {"event":"mark","name":"agent-<frames>"}
  *                    every 10 frames and at each talk-spurt start; {"event":"clear"} on barge-in;
  *                    {"event":"message","data":{subtitles / takeover / ...}}; {"event":"error","code","message"};
  *                    {"event":"hangup","reason"} then close 1000.
@@ -37,7 +37,7 @@ import { InvalidParameterError, isVoxError } from '../errors';
 import { LegCodec, legFormat, type LegFormat } from './legCodec';
 import { startLegAgent } from './legAgent';
 import { PacingStats } from './pacing';
-import { OP_BINARY, OP_PONG, OP_TEXT, PacedWsOut } from './pacedWs';
+import { OP_BINARY, OP_PONG, OP_TEXT, PacedStreamOut, pacedOutput } from './pacedStream';
 
 const log = createLogger('mediaStream');
 export const MEDIA_STREAM_PATH = '/ws/media';
@@ -98,7 +98,7 @@ class Leg {
   detach?: () => void;
 
   /** The native pacer writes this connection (every frame the bridge sends on it), when set. */
-  paced: PacedWsOut | null = null;
+  paced: PacedStreamOut | null = null;
   private closing = false;
 
   constructor(
@@ -108,13 +108,13 @@ class Leg {
 
   json(msg: Record<string, unknown>): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    if (this.paced) this.paced.send(OP_TEXT, Buffer.from(JSON.stringify(msg)));
+    if (this.paced) this.paced.sendWs(OP_TEXT, Buffer.from(JSON.stringify(msg)));
     else this.ws.send(JSON.stringify(msg));
   }
 
   pong(data: Buffer): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    if (this.paced) this.paced.send(OP_PONG, data);
+    if (this.paced) this.paced.sendWs(OP_PONG, data);
     else this.ws.pong(data);
   }
 
@@ -153,7 +153,7 @@ class Leg {
     if (talkSpurtStart) this.mark();
     const b = this.codec.encodeFrame(pcm16k);
     if (b) {
-      if (this.paced) this.paced.send(OP_BINARY, b, frameTimeMs === undefined ? 0 : frameTimeMs + this.paced.leadMs, frameId);
+      if (this.paced) this.paced.sendWs(OP_BINARY, b, frameTimeMs === undefined ? 0 : frameTimeMs + this.paced.leadMs, frameId);
       else this.ws.send(b);
     }
     this.framesSent++;
@@ -193,7 +193,7 @@ export class MediaStreamServer {
     const headerKey = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : (req.headers['x-api-key'] as string | undefined);
     const leg = new Leg(ws, headerKey);
     const lead = this.opts.agentAudioLeadMs ?? 0;
-    if (socket && lead > 0) leg.paced = PacedWsOut.create(socket as Socket, lead);
+    if (socket && lead > 0) leg.paced = PacedStreamOut.create(socket as Socket, lead);
     ws.on('ping', (data: Buffer) => leg.pong(data));
     let started = false;
     const startTimer = setTimeout(() => {
@@ -299,16 +299,7 @@ export class MediaStreamServer {
       const paced = leg.paced;
       leg.output = {
         sendAudio: (frame, talkSpurtStart, frameTimeMs, frameId) => leg.audio(frame, talkSpurtStart, frameTimeMs, frameId),
-        paced: paced
-          ? {
-              leadMs: paced.leadMs,
-              drainSent: (visit) =>
-                paced.drainSent((id, at) => {
-                  leg.pacing.note(at);
-                  visit(id, at);
-                }),
-            }
-          : undefined,
+        paced: paced ? pacedOutput(paced, leg.pacing) : undefined,
         sendMessage: (m) => leg.json({ event: 'message', data: m }),
         clear: () => {
           leg.clears++;

@@ -72,7 +72,7 @@ export class TelephonyStack {
       ? new SipUserAgent({ settings: tel.sip, agents: this.agents, storedAgents: tel.agents, workers: this.workers, mediaListenIp: config.mediasoup.listenIp, timers: { t1: 200, t2: 2000, timeout: 8000 } })
       : null;
     this.audioSocket = tel.audioSocket.enabled
-      ? new AudioSocketServer({ agents: this.agents, storedAgents: tel.agents, agent: tel.audioSocket.agent, host: tel.audioSocket.host, port: tel.audioSocket.port })
+      ? new AudioSocketServer({ agents: this.agents, storedAgents: tel.agents, agent: tel.audioSocket.agent, host: tel.audioSocket.host, port: tel.audioSocket.port, agentAudioLeadMs: config.agentAudioLeadMs })
       : null;
     this.api = new ControlApi(config.apiKey);
     registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });

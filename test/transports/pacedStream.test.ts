@@ -1,5 +1,5 @@
 /**
- * PacedWsOut over a real loopback TCP connection: the bytes the peer reads are whole
+ * PacedStreamOut (WebSocket frames) over a real loopback TCP connection: the bytes the peer reads are whole
  * RFC 6455 frames in the order they were handed in (large ones cut into the pacer's
  * slots and put back together), timed ones leave at their time, and a flush drops
  * only what has not started to leave.
@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nativePacer } from '../../src/sfu/pacedRtp';
-import { OP_BINARY, OP_TEXT, PacedWsOut, wsHeader } from '../../src/transports/pacedWs';
+import { OP_BINARY, OP_TEXT, PacedStreamOut, wsHeader } from '../../src/transports/pacedStream';
 import { nowMs } from '../../src/clock';
 
 interface Frame {
@@ -65,7 +65,7 @@ async function pair(): Promise<{ server: net.Socket; client: net.Socket; close()
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.runIf(nativePacer() !== null)('PacedWsOut', () => {
+describe.runIf(nativePacer() !== null)('PacedStreamOut', () => {
   let done: (() => void) | null = null;
   afterEach(() => done?.());
 
@@ -79,13 +79,13 @@ describe.runIf(nativePacer() !== null)('PacedWsOut', () => {
     const p = await pair();
     done = p.close;
     const frames = reader(p.client);
-    const out = PacedWsOut.create(p.server, 40)!;
+    const out = PacedStreamOut.create(p.server, 40)!;
     expect(out).not.toBeNull();
     const t0 = nowMs() + 30;
     const audio = Array.from({ length: 5 }, (_, k) => Buffer.alloc(640, k + 1));
-    audio.forEach((b, k) => expect(out.send(OP_BINARY, b, t0 + 20 * k, k + 1)).toBe(true));
+    audio.forEach((b, k) => expect(out.sendWs(OP_BINARY, b, t0 + 20 * k, k + 1)).toBe(true));
     const big = Buffer.from('x'.repeat(5000)); // 4 slots of the pacer
-    expect(out.send(OP_TEXT, big)).toBe(true); // "now": after the frames queued before it
+    expect(out.sendWs(OP_TEXT, big)).toBe(true); // "now": after the frames queued before it
     await sleep(250);
     expect(frames.map((f) => f.opcode)).toEqual([2, 2, 2, 2, 2, 1]);
     frames.slice(0, 5).forEach((f, k) => expect(f.payload.equals(audio[k]!)).toBe(true));
@@ -102,12 +102,12 @@ describe.runIf(nativePacer() !== null)('PacedWsOut', () => {
     const p = await pair();
     done = p.close;
     const frames = reader(p.client);
-    const out = PacedWsOut.create(p.server, 40)!;
+    const out = PacedStreamOut.create(p.server, 40)!;
     const t0 = nowMs() + 100;
-    for (let k = 0; k < 10; k++) out.send(OP_BINARY, Buffer.alloc(320, k), t0 + 20 * k, k + 1);
+    for (let k = 0; k < 10; k++) out.sendWs(OP_BINARY, Buffer.alloc(320, k), t0 + 20 * k, k + 1);
     await sleep(130); // two of them left
     expect(out.flush()).toBeGreaterThanOrEqual(6);
-    out.send(OP_TEXT, Buffer.from('{"event":"clear"}'));
+    out.sendWs(OP_TEXT, Buffer.from('{"event":"clear"}'));
     await sleep(100);
     const bins = frames.filter((f) => f.opcode === OP_BINARY);
     expect(bins.length).toBeGreaterThanOrEqual(1);
@@ -115,20 +115,20 @@ describe.runIf(nativePacer() !== null)('PacedWsOut', () => {
     expect(frames[frames.length - 1]!.payload.toString()).toBe('{"event":"clear"}');
     expect(await out.drainAndClose()).toBe(true);
     // refuses once closed
-    expect(out.send(OP_TEXT, Buffer.from('late'))).toBe(false);
+    expect(out.sendWs(OP_TEXT, Buffer.from('late'))).toBe(false);
   });
 
   it('queues a frame whole or not at all when the queue is full', async () => {
     const p = await pair();
     done = p.close;
-    const out = PacedWsOut.create(p.server, 40)!;
+    const out = PacedStreamOut.create(p.server, 40)!;
     const far = nowMs() + 60_000;
     let n = 0;
-    while (out.send(OP_BINARY, Buffer.alloc(640), far, 1)) n++;
+    while (out.sendWs(OP_BINARY, Buffer.alloc(640), far, 1)) n++;
     expect(n).toBe(nativePacer()!.capacity);
     expect(out.dropped).toBe(1);
     out.flush();
-    expect(out.send(OP_TEXT, Buffer.alloc(5000, 0x61))).toBe(true); // 4 slots free again
+    expect(out.sendWs(OP_TEXT, Buffer.alloc(5000, 0x61))).toBe(true); // 4 slots free again
     expect(out.close()).toBe(true);
   });
 });

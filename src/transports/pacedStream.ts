@@ -1,20 +1,23 @@
 /**
- * A WebSocket's outgoing frames written by the native pacer thread (src/sfu/pacedRtp.ts
- * has the room path's twin). The agent's audio frames are handed in `leadMs` ahead and
- * leave at their time from a thread the event loop's stalls do not hold up; every other
- * frame the bridge writes on the connection (JSON events, pongs) goes through the same
+ * A TCP connection's outgoing frames written by the native pacer thread (src/sfu/pacedRtp.ts
+ * has the room path's twin): a WebSocket media stream's, an AudioSocket call's. The
+ * agent's audio frames are handed in `leadMs` ahead and leave at their time from a
+ * thread the event loop's stalls do not hold up; every other frame the bridge writes on
+ * the connection (JSON events, pongs, hang-up and error frames) goes through the same
  * queue, "now", so the byte stream keeps the order the leg wrote it in. Once this is
  * open, nothing may write to the socket directly until close() says the stream is at a
  * frame boundary.
  *
- * Frames are built here (RFC 6455, server to client: FIN, no mask) and cut into the
- * pacer's slots; a frame is queued whole or not at all.
+ * A frame is a header (the protocol's: wsHeader() for RFC 6455, server to client: FIN,
+ * no mask) and a payload, cut into the pacer's slots; it is queued whole or not at all.
  */
 import type { Socket } from 'node:net';
 import { createLogger } from '../log';
 import { nativePacer, monoOffset, type NativePacer } from '../sfu/pacedRtp';
+import type { PacedOutput } from '../agent/session';
+import type { PacingStats } from './pacing';
 
-const log = createLogger('pacedWs');
+const log = createLogger('pacedStream');
 
 export const OP_TEXT = 0x1;
 export const OP_BINARY = 0x2;
@@ -39,7 +42,7 @@ export function wsHeader(opcode: number, len: number): Buffer {
   return h;
 }
 
-export class PacedWsOut {
+export class PacedStreamOut {
   private readonly ids = new Uint32Array(64);
   private readonly at = new Float64Array(64);
   private readonly off: number;
@@ -62,28 +65,27 @@ export class PacedWsOut {
    * socket with no fd of its own (TLS, a test double) or when the pacer cannot open
    * (logged once): the caller then writes through the socket as before.
    */
-  static create(socket: Socket, leadMs: number): PacedWsOut | null {
+  static create(socket: Socket, leadMs: number): PacedStreamOut | null {
     const p = nativePacer();
     const fd = socketFd(socket);
     if (!p || fd < 0 || leadMs <= 0) return null;
     try {
-      return new PacedWsOut(p, p.openStream(fd), leadMs);
+      return new PacedStreamOut(p, p.openStream(fd), leadMs);
     } catch (e) {
-      if (!openFailureLogged) log.warn('pacer unavailable: WebSocket audio is sent at the clock tick', { error: e });
+      if (!openFailureLogged) log.warn('pacer unavailable: telephony audio is sent at the clock tick', { error: e });
       openFailureLogged = true;
       return null;
     }
   }
 
   /**
-   * Queues one frame to leave at `atMs` (ms since epoch; 0 = after what is queued, at
-   * once), its send record tagged `id`. False when it was not queued: closed, or no
-   * room for all of it (then none of it is queued).
+   * Queues one frame, `header` then `payload`, to leave at `atMs` (ms since epoch; 0 =
+   * after what is queued, at once), its send record tagged `id`. False when it was not
+   * queued: closed, or no room for all of it (then none of it is queued).
    */
-  send(opcode: number, payload: Uint8Array, atMs = 0, id = 0): boolean {
+  send(header: Uint8Array, payload: Uint8Array, atMs = 0, id = 0): boolean {
     if (this.closed) return false;
-    const head = wsHeader(opcode, payload.length);
-    const total = head.length + payload.length;
+    const total = header.length + payload.length;
     const max = this.pacer.maxPacket;
     const slots = Math.ceil(total / max);
     if (this.pacer.capacity - this.pacer.pending(this.queue) < slots) {
@@ -96,17 +98,22 @@ export class PacedWsOut {
     for (let k = 0; k < slots; k++) {
       let n = 0;
       if (k === 0) {
-        head.copy(this.slot, 0);
-        n = head.length;
+        this.slot.set(header, 0);
+        n = header.length;
       }
       const take = Math.min(max - n, payload.length - taken);
       this.slot.set(payload.subarray(taken, taken + take), n);
       taken += take;
       n += take;
       const r = this.pacer.enqueue(this.queue, this.slot.subarray(0, n), due, k === slots - 1 ? id >>> 0 : 0);
-      if (r !== 0) throw new Error(`pacer refused a WebSocket frame part (${r})`);
+      if (r !== 0) throw new Error(`pacer refused a frame part (${r})`);
     }
     return true;
+  }
+
+  /** A WebSocket frame (RFC 6455 header built here); see send(). */
+  sendWs(opcode: number, payload: Uint8Array, atMs = 0, id = 0): boolean {
+    return this.send(wsHeader(opcode, payload.length), payload, atMs, id);
   }
 
   /** Drops every queued frame (an item already partly written is finished); returns how many slots. */
@@ -150,4 +157,16 @@ export class PacedWsOut {
     while (!this.closed && this.pacer.pending(this.queue) > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
     return this.close();
   }
+}
+
+/** The session's view of a paced leg: its lead, and the send reports (also noted in the leg's pacing stats). */
+export function pacedOutput(out: PacedStreamOut, pacing: PacingStats): PacedOutput {
+  return {
+    leadMs: out.leadMs,
+    drainSent: (visit) =>
+      out.drainSent((id, at) => {
+        pacing.note(at);
+        visit(id, at);
+      }),
+  };
 }
