@@ -292,8 +292,11 @@ void Pacer::sendDue(Queue& s, double now) {
   while (s.count > 0) {
     Packet& p = s.ring[s.head];
     if (p.dueMs > now) break;
-    const ssize_t r = ::send(s.fd, p.data + s.off, p.len - s.off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    // The send time is taken before the call: on loopback, send() runs the receiver's
+    // path (softirq) inside the call, tens of µs or more under load, and a frame handed
+    // to the kernel before a barge-in decision must not be dated after it.
     const double at = nowMs();
+    const ssize_t r = ::send(s.fd, p.data + s.off, p.len - s.off, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (!s.stream) {
       if (r < 0) s.stats.sendErrors++;
       else sent(s, p, at);

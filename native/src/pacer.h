@@ -136,7 +136,10 @@ class Pacer {
   int enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_t id);
   /** Drops every queued packet; returns how many (or kNoQueue). None of them is sent after this returns. */
   int flush(int q);
-  /** Moves up to `max` send records, oldest first, out; returns how many (or kNoQueue). */
+  /**
+   * Moves up to `max` send records, oldest first, out; returns how many (or kNoQueue).
+   * sentMs is when the send call (the last one, for a stream item written in parts) began.
+   */
   int drain(int q, uint32_t* ids, double* sentMs, int max);
   /** Packets queued and not yet sent. */
   int pending(int q);
