@@ -78,6 +78,8 @@ export interface MediaLegStats {
   pacing: ReturnType<PacingStats['summary']>;
   /** The native pacer writes this leg's connection. */
   paced: boolean;
+  /** Frames not queued because the pacer's queue was full (a peer that stopped reading). */
+  dropped: number;
 }
 
 class Leg {
@@ -166,7 +168,7 @@ class Leg {
   }
 
   stats(): MediaLegStats {
-    return { framesSent: this.framesSent, framesPlayed: this.framesPlayed, clears: this.clears, pacing: this.pacing.summary(), paced: this.paced !== null };
+    return { framesSent: this.framesSent, framesPlayed: this.framesPlayed, clears: this.clears, pacing: this.pacing.summary(), paced: this.paced !== null, dropped: this.paced?.dropped ?? 0 };
   }
 }
 

@@ -89,7 +89,9 @@ export class PacedStreamOut {
     const max = this.pacer.maxPacket;
     const slots = Math.ceil(total / max);
     if (this.pacer.capacity - this.pacer.pending(this.queue) < slots) {
-      this.dropped++;
+      // the peer stopped reading (or the event loop handed in far ahead): a real-time
+      // stream drops rather than buffering without bound
+      if (this.dropped++ === 0) log.warn('paced connection full: frames dropped', { queued: this.pacer.pending(this.queue) });
       return false;
     }
     const due = atMs > 0 ? atMs + this.off : 0;

@@ -41,8 +41,8 @@ class Gateway {
   echoMarks = true;
   private stopStream = false;
 
-  constructor(start: Record<string, unknown>, headers: Record<string, string> = {}) {
-    this.ws = new WebSocket(stack.wsUrl, { headers });
+  constructor(start: Record<string, unknown>, headers: Record<string, string> = {}, url = stack.wsUrl) {
+    this.ws = new WebSocket(url, { headers });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => {
         this.ws.send(JSON.stringify({ event: 'start', callId: `call-${Math.random().toString(36).slice(2, 8)}`, mediaFormat: { encoding: 'PCMU', sampleRate: 8000 }, ...start }));
@@ -255,5 +255,36 @@ describe('WebSocket media stream', () => {
       await until(() => g.event('hangup'), 2000, 'hangup');
       expect((await g.closed).code).toBe(1000);
     }
+  });
+});
+
+describe('WebSocket media stream without the pacer (agentAudioLeadMs = 0: written at the tick)', () => {
+  let plain: TelephonyStack;
+  beforeAll(async () => {
+    plain = await startTelephony({ VOXBRIDGE_AGENT_AUDIO_LEAD_MS: '0', VOXBRIDGE_TELEPHONY_AGENTS: JSON.stringify({ support: testAgent(ai) }) });
+  });
+  afterAll(async () => {
+    await plain?.stop();
+  });
+
+  it('answers in real-time pace through ws itself, and answers pings', async () => {
+    ai.scriptTranscription({ text: 'hello there' });
+    ai.scriptChat({ events: textEvents('Hi, how can I help?') });
+    ai.scriptSpeech(toneSpeech(1.2));
+    const g = new Gateway({ agent: 'support', apiKey: API_KEY }, {}, plain.wsUrl);
+    await until(() => g.event('started'), 5000, 'started');
+    const id = g.event('started')!.agentInstanceId as string;
+    await g.stream(concat([speak('hello there', 8000), silence(1200)]));
+    await until(() => g.audible().length >= 50, 10_000, 'agent audio');
+    const audible = g.audible();
+    audible.forEach((f, k) => expect(f.at - audible[0].at).toBeGreaterThan(k * 20 - 60));
+    const stats = plain.media.legStats(id)!;
+    expect(stats.paced).toBe(false);
+    expect(stats.framesSent).toBeGreaterThanOrEqual(50);
+    const pong = new Promise<Buffer>((resolve) => g.ws.once('pong', resolve));
+    g.ws.ping(Buffer.from('plain'));
+    expect((await pong).toString()).toBe('plain');
+    g.ws.send(JSON.stringify({ event: 'hangup' }));
+    expect((await g.closed).code).toBe(1000);
   });
 });

@@ -69,6 +69,14 @@ describe.runIf(nativePacer() !== null)('PacedStreamOut', () => {
   let done: (() => void) | null = null;
   afterEach(() => done?.());
 
+  it('is not made for a socket without an fd of its own, or without a lead (the caller writes at the tick)', async () => {
+    const { PassThrough } = await import('node:stream');
+    expect(PacedStreamOut.create(new PassThrough() as unknown as net.Socket, 40)).toBeNull();
+    const p = await pair();
+    done = p.close;
+    expect(PacedStreamOut.create(p.server, 0)).toBeNull();
+  });
+
   it('builds RFC 6455 headers for the three length forms', () => {
     expect([...wsHeader(OP_TEXT, 5)]).toEqual([0x81, 5]);
     expect([...wsHeader(OP_BINARY, 640)]).toEqual([0x82, 126, 2, 128]);
