@@ -17,6 +17,7 @@ import { nativePacer, PACER_LATENESS_BOUNDS_MS, pacerTotals, requestPacerPriorit
 import { registerAgentActions } from './server/agentActions';
 import { MediaStreamServer, MEDIA_STREAM_PATH } from './transports/mediaStream';
 import { AudioSocketServer } from './transports/audioSocket';
+import { pacedStreamDrops } from './transports/pacedStream';
 import { SipUserAgent } from './sip/userAgent';
 import { signToken } from './auth/tokens';
 import { createVadStream } from './agent/vadFactory';
@@ -70,6 +71,7 @@ export class Bridge {
       paced: pacerTotals,
       pacedBucketsMs: PACER_LATENESS_BOUNDS_MS,
       pacerPriority: () => nativePacer()?.priority() ?? -1,
+      pacedStreamDrops,
     });
     observeAgents(this.agents, this.metrics);
     registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });

@@ -135,6 +135,7 @@ export class BridgeMetrics {
     paced?: () => { sent: number; late: number; maxLateMs: number; flushed: number; enqueuedLate: number; lateSumMs: number; lateness: number[] };
     pacedBucketsMs?: number[];
     pacerPriority?: () => number;
+    pacedStreamDrops?: () => number;
     longHolds?: () => { count: number; heldMs: number; runMs: number; waitMs: number; gcMs: number };
   }) {
     this.registry.add(new Gauge('voxbridge_sessions_active', 'Agent sessions running', gauges.sessions));
@@ -163,6 +164,9 @@ export class BridgeMetrics {
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_enqueued_late', 'Of the late ones, those the event loop handed in already late (beyond the lead)', () => paced().enqueuedLate));
       if (gauges.pacerPriority) this.registry.add(new Gauge('voxbridge_pacer_priority', "The pacer thread's scheduling: 2 real-time, 1 nice -10, 0 normal, -1 not started", gauges.pacerPriority));
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_flushed', 'Paced frames dropped before their time by an interrupt', () => paced().flushed));
+    }
+    if (gauges.pacedStreamDrops) {
+      this.registry.add(new Gauge('voxbridge_paced_stream_frames_dropped', "Telephony frames not queued because the connection's pacer queue was full (a peer that stopped reading)", gauges.pacedStreamDrops));
     }
     const lh = gauges.longHolds;
     if (lh) {

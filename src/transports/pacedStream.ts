@@ -6,7 +6,10 @@
  * the connection (JSON events, pongs, hang-up and error frames) goes through the same
  * queue, "now", so the byte stream keeps the order the leg wrote it in. Once this is
  * open, nothing may write to the socket directly until close() says the stream is at a
- * frame boundary.
+ * frame boundary. The one writer we do not control, ws answering a peer's close frame
+ * or a protocol error with its own close frame, is held back by a guard on the socket's
+ * write(): what is queued leaves first, then the pacer closes and the held writes go
+ * out in order (or the connection is destroyed when the pacer had to cut a frame).
  *
  * A frame is a header (the protocol's: wsHeader() for RFC 6455, server to client: FIN,
  * no mask) and a payload, cut into the pacer's slots; it is queued whole or not at all.
@@ -24,6 +27,15 @@ export const OP_BINARY = 0x2;
 export const OP_PONG = 0xa;
 
 let openFailureLogged = false;
+/** Frames refused by full queues, over every paced connection (a metric). */
+let droppedTotal = 0;
+
+/** Frames the paced connections could not queue because their queue was full, since start. */
+export function pacedStreamDrops(): number {
+  return droppedTotal;
+}
+
+type WriteFn = Socket['write'];
 
 /** The fd under a net.Socket (libuv's TCP handle), or -1 where there is none. */
 function socketFd(socket: Socket): number {
@@ -48,6 +60,11 @@ export class PacedStreamOut {
   private readonly off: number;
   private readonly slot: Buffer;
   private closed = false;
+  /** What close() found: the byte stream ended at a frame boundary. */
+  private endedClean = true;
+  /** Writes to the socket by others while the pacer owns it, held until it closes (see guard()). */
+  private held: Parameters<WriteFn>[] | null = null;
+  private unguard: (() => void) | null = null;
   /** Frames that could not be queued (the peer stopped reading and the queue filled). */
   dropped = 0;
 
@@ -61,6 +78,38 @@ export class PacedStreamOut {
   }
 
   /**
+   * Holds back any write to `socket` that does not come through this queue: ws writes
+   * its own close frame (answering the peer's, or after a protocol error) straight to
+   * the socket, and that write must not land inside a frame the pacer is part way
+   * through. The first such write drains and closes the pacer; then the held writes go
+   * out in order, or, if a frame was cut, the socket is destroyed.
+   */
+  private guard(socket: Socket): void {
+    const own = Object.prototype.hasOwnProperty.call(socket, 'write');
+    const write = socket.write;
+    this.unguard = () => {
+      if (own) socket.write = write;
+      else delete (socket as { write?: WriteFn }).write;
+    };
+    socket.write = ((...args: Parameters<WriteFn>) => {
+      if (this.held === null) {
+        this.held = [];
+        void this.drainAndClose().then((clean) => {
+          const held = this.held ?? [];
+          this.held = null;
+          if (!clean) {
+            socket.destroy();
+            return;
+          }
+          for (const a of held) write.apply(socket, a);
+        });
+      }
+      this.held.push(args);
+      return true;
+    }) as WriteFn;
+  }
+
+  /**
    * A paced writer for `socket`'s connection, or null without the native addon, for a
    * socket with no fd of its own (TLS, a test double) or when the pacer cannot open
    * (logged once): the caller then writes through the socket as before.
@@ -70,7 +119,9 @@ export class PacedStreamOut {
     const fd = socketFd(socket);
     if (!p || fd < 0 || leadMs <= 0) return null;
     try {
-      return new PacedStreamOut(p, p.openStream(fd), leadMs);
+      const out = new PacedStreamOut(p, p.openStream(fd), leadMs);
+      out.guard(socket);
+      return out;
     } catch (e) {
       if (!openFailureLogged) log.warn('pacer unavailable: telephony audio is sent at the clock tick', { error: e });
       openFailureLogged = true;
@@ -91,6 +142,7 @@ export class PacedStreamOut {
     if (this.pacer.capacity - this.pacer.pending(this.queue) < slots) {
       // the peer stopped reading (or the event loop handed in far ahead): a real-time
       // stream drops rather than buffering without bound
+      droppedTotal++;
       if (this.dropped++ === 0) log.warn('paced connection full: frames dropped', { queued: this.pacer.pending(this.queue) });
       return false;
     }
@@ -143,11 +195,13 @@ export class PacedStreamOut {
    * cut short: the caller must then destroy the connection rather than write a close.
    */
   close(): boolean {
-    if (this.closed) return true;
+    if (this.closed) return this.endedClean;
     this.closed = true;
-    const clean = this.pacer.partial(this.queue) === 0;
+    this.endedClean = this.pacer.partial(this.queue) === 0;
     this.pacer.close(this.queue);
-    return clean;
+    this.unguard?.();
+    this.unguard = null;
+    return this.endedClean;
   }
 
   /**

@@ -211,6 +211,27 @@ describe('WebSocket media stream', () => {
     g.close();
   });
 
+  it('a gateway that hangs up mid-answer gets its close code echoed after whole frames (ws writes that close itself)', async () => {
+    ai.scriptTranscription({ text: 'hello' });
+    ai.scriptChat({ events: textEvents('Let me tell you a long story.') });
+    ai.scriptSpeech(toneSpeech(8));
+    const g = new Gateway({ agent: 'support', apiKey: API_KEY });
+    const errors: Error[] = [];
+    g.ws.on('error', (e) => errors.push(e));
+    await until(() => g.event('started'), 5000, 'started');
+    const session = stack.agents.get(g.event('started')!.agentInstanceId as string)!;
+    const streamDone = g.stream(concat([speak('hello', 8000), silence(10_000)]));
+    await until(() => g.audible().length >= 10, 10_000, 'agent speaking');
+    // the agent's next frames are queued in the pacer when the gateway's close arrives
+    g.halt();
+    await streamDone;
+    g.ws.close(4001, 'caller hung up');
+    const closed = await g.closed;
+    expect(errors).toEqual([]); // a close frame cut into a media frame would be a protocol error here
+    expect(closed.code).toBe(4001);
+    await until(() => session.ended, 5000, 'the agent session ended with the call');
+  });
+
   it('accepts ctrl TLV frames from the gateway and answers malformed ones with an error', async () => {
     ai.scriptSpeech(toneSpeech(6));
     const g = new Gateway({ agentConfig: { ...testAgent(ai, { welcome: 'Welcome to the support line.' }) }, apiKey: API_KEY });

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nativePacer } from '../../src/sfu/pacedRtp';
-import { OP_BINARY, OP_TEXT, PacedStreamOut, wsHeader } from '../../src/transports/pacedStream';
+import { OP_BINARY, OP_TEXT, PacedStreamOut, pacedStreamDrops, wsHeader } from '../../src/transports/pacedStream';
 import { nowMs } from '../../src/clock';
 
 interface Frame {
@@ -75,6 +75,9 @@ describe.runIf(nativePacer() !== null)('PacedStreamOut', () => {
     const p = await pair();
     done = p.close;
     expect(PacedStreamOut.create(p.server, 0)).toBeNull();
+    // an fd the pacer cannot take (dup fails): logged once, and the caller writes itself
+    const bogus = { _handle: { fd: 1_000_000 } } as unknown as net.Socket;
+    expect(PacedStreamOut.create(bogus, 40)).toBeNull();
   });
 
   it('builds RFC 6455 headers for the three length forms', () => {
@@ -131,12 +134,47 @@ describe.runIf(nativePacer() !== null)('PacedStreamOut', () => {
     done = p.close;
     const out = PacedStreamOut.create(p.server, 40)!;
     const far = nowMs() + 60_000;
+    const before = pacedStreamDrops();
     let n = 0;
     while (out.sendWs(OP_BINARY, Buffer.alloc(640), far, 1)) n++;
     expect(n).toBe(nativePacer()!.capacity);
     expect(out.dropped).toBe(1);
+    expect(pacedStreamDrops()).toBe(before + 1); // the bridge's voxbridge_paced_stream_frames_dropped
     out.flush();
     expect(out.sendWs(OP_TEXT, Buffer.alloc(5000, 0x61))).toBe(true); // 4 slots free again
     expect(out.close()).toBe(true);
+  });
+
+  it("holds back another writer's bytes (ws's own close frame) until the frame being written is whole", async () => {
+    const p = await pair();
+    done = p.close;
+    p.client.pause(); // the peer stops reading: the kernel's buffers fill and a frame is left part-written
+    const out = PacedStreamOut.create(p.server, 40)!;
+    const queue = (out as unknown as { queue: number }).queue;
+    const pacer = nativePacer()!;
+    const text = Buffer.alloc(5000, 0x61);
+    let queued = 0;
+    const end = Date.now() + 10_000;
+    while (pacer.partial(queue) === 0 && Date.now() < end) {
+      if (out.sendWs(OP_TEXT, text)) queued++;
+      else await sleep(1);
+    }
+    expect(pacer.partial(queue)).toBeGreaterThan(0);
+    // what ws does when it answers a peer's close: a direct write, with a callback
+    const closeFrame = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
+    let written = false;
+    expect(p.server.write(closeFrame, () => (written = true))).toBe(true);
+    expect(written).toBe(false);
+    const frames = reader(p.client);
+    p.client.resume();
+    const until = Date.now() + 10_000;
+    while (!(frames.length > 0 && frames[frames.length - 1]!.opcode === 0x8) && Date.now() < until) await sleep(20);
+    expect(frames.length).toBe(queued + 1);
+    frames.slice(0, queued).forEach((f) => expect(f.opcode === OP_TEXT && f.payload.equals(text)).toBe(true));
+    expect(frames[queued]!.payload.readUInt16BE(0)).toBe(1000);
+    expect(written).toBe(true);
+    // the pacer handed the socket back: further frames are refused, direct writes go straight out
+    expect(out.sendWs(OP_TEXT, Buffer.from('late'))).toBe(false);
+    expect(Object.prototype.hasOwnProperty.call(p.server, 'write')).toBe(false);
   });
 });
