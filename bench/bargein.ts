@@ -259,6 +259,8 @@ interface CellResult {
   /** Decision → abort of the requests, every barge-in; and how many took over 5 ms. */
   abortDelay: ReturnType<typeof summarize>;
   abortsOver5: number;
+  /** Each abort over 5 ms, with the main thread's time around it: on a CPU vs waiting for one (AbortSched). */
+  slowAborts: { ms: number; windowMs?: number; cpuMs?: number; waitMs?: number }[];
   missed: number;
   attempts: number;
   falsePerMinNoise: number | null;
@@ -421,6 +423,7 @@ async function runCell(
   let framesAfter = 0;
   let abortMax = 0;
   const aborts: number[] = [];
+  const slowAborts: CellResult['slowAborts'] = [];
   let falseNoise = 0;
   let falseNoiseScene = 0;
   let falseEcho = 0;
@@ -471,6 +474,8 @@ async function runCell(
         framesAfter += r.FramesAfterDecision;
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
         if (r.AbortDelayMs !== undefined) aborts.push(r.AbortDelayMs);
+        if (r.AbortDelayMs !== undefined && r.AbortDelayMs > 5)
+          slowAborts.push({ ms: r.AbortDelayMs, windowMs: r.AbortSched?.WindowMs, cpuMs: r.AbortSched?.CpuMs, waitMs: r.AbortSched?.WaitMs });
       }
       for (const r of u.rounds) {
         attempts++;
@@ -513,6 +518,7 @@ async function runCell(
     abortDelayMaxMs: abortMax,
     abortDelay: summarize(aborts),
     abortsOver5: aborts.filter((a) => a > 5).length,
+    slowAborts,
     missed,
     attempts,
     falsePerMinNoise: nNoise ? falseNoise / (nNoise * minutes) : null,
@@ -556,6 +562,9 @@ async function main(): Promise<void> {
               (r.pacedFrames > 0 ? ` (${r.pacedFrames} sent by the pacer, ${r.pacedLate} late of which ${r.pacedEnqueuedLate} handed in late, the latest ${Number.isFinite(r.pacedMaxLateMs) ? `≤ ${r.pacedMaxLateMs}` : "> 100"} ms late; frame clock ticks > 10 ms late ${r.lateTicksPct.toFixed(2)} %)` : '') +
               `\n` +
               `    worst overheads (decision: detector / transit [our loop held, generator late] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}, ${w.senderMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
+              (r.slowAborts.length
+                ? `    aborts > 5 ms (since the clock's last run: main thread on a CPU / waiting for one): ${r.slowAborts.map((a) => `${a.ms} (${a.windowMs ?? '?'}: ${a.cpuMs ?? '?'} / ${a.waitMs ?? '?'})`).join(', ')}\n`
+                : '') +
               `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
               `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms; ` +
               `before late ticks ${r.lateHeld.heldMs.toFixed(0)} ms held: main thread on a CPU ${r.lateHeld.cpuPct.toFixed(0)} %, waiting for one ${r.lateHeld.waitPct.toFixed(0)} %\n` +

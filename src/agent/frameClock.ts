@@ -208,6 +208,21 @@ export class FrameClock {
     }
   }
 
+  /**
+   * The main thread's time since the clock's last run (at most a sub-tick ago unless
+   * the loop was held), split into on a CPU and waiting for one; the clock's own
+   * figures are not touched. For explaining one slow step after the fact (a barge-in's
+   * abort that took over 5 ms); null where /proc/thread-self/schedstat is unavailable.
+   */
+  schedSinceLastRun(): { windowMs: number; runMs: number; waitMs: number } | null {
+    const p = this.sched;
+    if (!p || this.lastRun === 0) return null;
+    const cpu = this.lastCpu;
+    const wait = this.lastWait;
+    if (!p.read()) return null;
+    return { windowMs: performance.now() - this.lastRun, runMs: p.run - cpu, waitMs: p.wait - wait };
+  }
+
   /** Splits the time since the previous run into CPU and run-queue wait, when `late`. */
   private noteSched(now: number, late: boolean): void {
     const p = this.sched;

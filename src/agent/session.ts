@@ -82,6 +82,11 @@ export interface BargeInRecord {
   framesAfterDecision: number;
   /** Decision → abort signal of the in-flight LLM/TTS requests. */
   abortDelayMs: number;
+  /**
+   * When the abort took over 5 ms: the main thread's time from the frame clock's last
+   * run to the abort, on a CPU vs waiting for one (a busy machine, not our work).
+   */
+  abortSched?: { windowMs: number; runMs: number; waitMs: number } | null;
   /** Decision time − (onset arrival + D): the detector's and the bridge's own delay. */
   decisionDelayMs: number;
   /**
@@ -401,6 +406,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       loopStallMs: this.deps.clock.maxLateSince(onsetArrivalMs),
       speechId: stopped.id,
     };
+    if (rec.abortDelayMs > 5) rec.abortSched = this.deps.clock.schedSinceLastRun?.() ?? null;
     this.pendingBargeIn = rec;
     this.bargeIns.push(rec);
     if (this.bargeIns.length > 1000) this.bargeIns.shift();
@@ -722,6 +728,7 @@ export class AgentSession extends EventEmitter implements Ticker {
         InterruptSpeechDuration: b.durationMs,
         FramesAfterDecision: b.framesAfterDecision,
         AbortDelayMs: round(b.abortDelayMs),
+        ...(b.abortSched ? { AbortSched: { WindowMs: round(b.abortSched.windowMs), CpuMs: round(b.abortSched.runMs), WaitMs: round(b.abortSched.waitMs) } } : {}),
         DecisionDelayMs: round(b.decisionDelayMs),
         DetectorMs: round(b.detectorMs),
         TransitMs: round(b.transitMs),

@@ -122,4 +122,21 @@ describe('FrameClock', () => {
     expect(l.gcMs).toBeGreaterThanOrEqual(0);
     expect(l.gcMs).toBeLessThanOrEqual(l.heldMs);
   });
+
+  it.runIf(process.platform === 'linux')("schedSinceLastRun() splits the time since the clock's last run without touching its figures", async () => {
+    const clock = new FrameClock(20);
+    const t = { tick: () => undefined };
+    clock.add(t);
+    await new Promise((r) => setTimeout(r, 50));
+    const held = { ...clock.stats.held };
+    const end = performance.now() + 30;
+    while (performance.now() < end);
+    const s = clock.schedSinceLastRun()!;
+    clock.remove(t);
+    expect(s).not.toBeNull();
+    expect(s.windowMs).toBeGreaterThanOrEqual(30);
+    expect(s.runMs + s.waitMs).toBeGreaterThan(0.8 * 30);
+    expect(s.runMs).toBeGreaterThan(10); // the busy loop was ours
+    expect(clock.stats.held).toEqual(held);
+  });
 });
