@@ -260,7 +260,7 @@ interface CellResult {
   abortDelay: ReturnType<typeof summarize>;
   abortsOver5: number;
   /** Each abort over 5 ms, with the main thread's time around it: on a CPU vs waiting for one (AbortSched). */
-  slowAborts: { ms: number; windowMs?: number; cpuMs?: number; waitMs?: number }[];
+  slowAborts: { ms: number; windowMs?: number; cpuMs?: number; waitMs?: number; gcMs?: number; gcKinds?: string[] }[];
   missed: number;
   attempts: number;
   falsePerMinNoise: number | null;
@@ -475,7 +475,7 @@ async function runCell(
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
         if (r.AbortDelayMs !== undefined) aborts.push(r.AbortDelayMs);
         if (r.AbortDelayMs !== undefined && r.AbortDelayMs > 5)
-          slowAborts.push({ ms: r.AbortDelayMs, windowMs: r.AbortSched?.WindowMs, cpuMs: r.AbortSched?.CpuMs, waitMs: r.AbortSched?.WaitMs });
+          slowAborts.push({ ms: r.AbortDelayMs, windowMs: r.AbortSched?.WindowMs, cpuMs: r.AbortSched?.CpuMs, waitMs: r.AbortSched?.WaitMs, gcMs: r.AbortSched?.GcMs, gcKinds: r.AbortSched?.GcKinds });
       }
       for (const r of u.rounds) {
         attempts++;
@@ -563,7 +563,7 @@ async function main(): Promise<void> {
               `\n` +
               `    worst overheads (decision: detector / transit [our loop held, generator late] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}, ${w.senderMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
               (r.slowAborts.length
-                ? `    aborts > 5 ms (since the clock's last run: main thread on a CPU / waiting for one): ${r.slowAborts.map((a) => `${a.ms} (${a.windowMs ?? '?'}: ${a.cpuMs ?? '?'} / ${a.waitMs ?? '?'})`).join(', ')}\n`
+                ? `    aborts > 5 ms (since the clock's last run: main thread on a CPU / waiting for one; GC in the abort): ${r.slowAborts.map((a) => `${a.ms} (${a.windowMs ?? '?'}: ${a.cpuMs ?? '?'} / ${a.waitMs ?? '?'}; ${a.gcMs ?? '?'}${a.gcKinds?.length ? ` ${a.gcKinds.join('+')}` : ''})`).join(', ')}\n`
                 : '') +
               `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
               `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms; ` +

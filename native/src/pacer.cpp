@@ -70,7 +70,7 @@ void MonoCond::waitUntil(PiMutex& m, double ms) {
 
 Pacer::~Pacer() {
   {
-    std::lock_guard<PiMutex> lock(mu_);
+    CallerLock lock(*this);
     stop_ = true;
   }
   cv_.signal();
@@ -83,6 +83,26 @@ double Pacer::nowMs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+Pacer::CallerLock::CallerLock(Pacer& p) : p_(p) {
+  p_.callers_.fetch_add(1, std::memory_order_seq_cst);
+  p_.mu_.lock();
+  p_.callers_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// With a priority-inheritance mutex, unlocking with a waiter blocked on it hands the
+// lock to that waiter (the kernel makes it the owner), and lock() then waits for it
+// and boosts it. A caller that has counted itself but not yet reached the futex is
+// given a moment (we may share its CPU, and we run at real-time priority).
+void Pacer::stepAside() {
+  stepAsides_.fetch_add(1, std::memory_order_relaxed);
+  mu_.unlock();
+  for (int i = 0; i < 50 && callers_.load(std::memory_order_seq_cst) > 0; i++) {
+    timespec ts{0, 10000};  // 10 µs
+    nanosleep(&ts, nullptr);
+  }
+  mu_.lock();
 }
 
 Pacer::Queue* Pacer::find(int q) {
@@ -113,7 +133,7 @@ int Pacer::open(uint16_t* port) {
 
 // Takes `fd` (closed on failure): a new queue on it, the sender thread started if needed.
 int Pacer::addQueue(int fd, bool stream) {
-  std::lock_guard<PiMutex> lock(mu_);
+  CallerLock lock(*this);
   const int t = ensureThread();
   if (t < 0) {
     ::close(fd);
@@ -131,7 +151,7 @@ int Pacer::addQueue(int fd, bool stream) {
 int Pacer::connect(int q, uint16_t port) {
   int fd;
   {
-    std::lock_guard<PiMutex> lock(mu_);
+    CallerLock lock(*this);
     Queue* s = find(q);
     if (!s) return kNoQueue;
     fd = s->fd;
@@ -150,7 +170,7 @@ int Pacer::openStream(int fd) {
 }
 
 int Pacer::partial(int q) {
-  std::lock_guard<PiMutex> lock(mu_);
+  CallerLock lock(*this);
   Queue* s = find(q);
   if (!s) return kNoQueue;
   return s->stream && s->count > 0 && s->off > 0 ? s->ring[s->head].len - s->off : 0;
@@ -174,7 +194,7 @@ int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_
   if (len > static_cast<size_t>(kMaxPacket)) return kTooLarge;
   bool wake;
   {
-    std::lock_guard<PiMutex> lock(mu_);
+    CallerLock lock(*this);
     Queue* s = find(q);
     if (!s) return kNoQueue;
     if (s->count == kCapacity) {
@@ -196,7 +216,7 @@ int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_
 }
 
 int Pacer::flush(int q) {
-  std::lock_guard<PiMutex> lock(mu_);
+  CallerLock lock(*this);
   Queue* s = find(q);
   if (!s) return kNoQueue;
   // a stream's partly written item is finished: dropping it would cut a message
@@ -209,7 +229,7 @@ int Pacer::flush(int q) {
 }
 
 int Pacer::drain(int q, uint32_t* ids, double* sentMs, int max) {
-  std::lock_guard<PiMutex> lock(mu_);
+  CallerLock lock(*this);
   Queue* s = find(q);
   if (!s) return kNoQueue;
   int n = 0;
@@ -225,13 +245,13 @@ int Pacer::drain(int q, uint32_t* ids, double* sentMs, int max) {
 }
 
 int Pacer::pending(int q) {
-  std::lock_guard<PiMutex> lock(mu_);
+  CallerLock lock(*this);
   Queue* s = find(q);
   return s ? s->count : kNoQueue;
 }
 
 bool Pacer::stats(int q, PacerStats* out) {
-  std::lock_guard<PiMutex> lock(mu_);
+  CallerLock lock(*this);
   Queue* s = find(q);
   if (!s) return false;
   *out = s->stats;
@@ -239,7 +259,7 @@ bool Pacer::stats(int q, PacerStats* out) {
 }
 
 PacerStats Pacer::totals() {
-  std::lock_guard<PiMutex> lock(mu_);
+  CallerLock lock(*this);
   PacerStats t = closed_;
   for (auto& q : queues_)
     if (q) add(t, q->stats);
@@ -247,7 +267,7 @@ PacerStats Pacer::totals() {
 }
 
 void Pacer::close(int q) {
-  std::lock_guard<PiMutex> lock(mu_);
+  CallerLock lock(*this);
   Queue* s = find(q);
   if (!s) return;
   add(closed_, s->stats);
@@ -286,8 +306,8 @@ void Pacer::pop(Queue& s) {
 }
 
 // Called with mu_ held: the lock spans the send, which is what makes flush() final.
-void Pacer::sendDue(Queue& s, double now) {
-  if (s.stream && s.retryAt > now) return;
+bool Pacer::sendDue(Queue& s, double now) {
+  if (s.stream && s.retryAt > now) return true;
   s.retryAt = 0;
   while (s.count > 0) {
     Packet& p = s.ring[s.head];
@@ -296,6 +316,9 @@ void Pacer::sendDue(Queue& s, double now) {
     // path (softirq) inside the call, tens of µs or more under load, and a frame handed
     // to the kernel before a barge-in decision must not be dated after it.
     const double at = nowMs();
+    // A caller waiting for the lock (a flush, most urgently) goes first; a stream's
+    // item part way written is finished before (its bytes must stay contiguous).
+    if (s.off == 0 && callers_.load(std::memory_order_seq_cst) > 0) return false;
     const ssize_t r = ::send(s.fd, p.data + s.off, p.len - s.off, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (!s.stream) {
       if (r < 0) s.stats.sendErrors++;
@@ -305,23 +328,24 @@ void Pacer::sendDue(Queue& s, double now) {
     }
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
       s.retryAt = at + kRetryMs;  // the peer is not reading: keep the bytes, in order
-      return;
+      return true;
     }
     if (r < 0) {
       // the connection is gone: nothing queued can be written any more
       s.stats.sendErrors += s.count;
       s.count = 0;
       s.off = 0;
-      return;
+      return true;
     }
     s.off = static_cast<uint16_t>(s.off + r);
     if (s.off < p.len) {
       s.retryAt = at + kRetryMs;
-      return;
+      return true;
     }
     sent(s, p, at);
     pop(s);
   }
+  return true;
 }
 
 void Pacer::run() {
@@ -342,12 +366,21 @@ void Pacer::run() {
     // see them); waking again for 50 µs is not.
     const double now = nowMs() + 0.05;
     double next = kInf;
+    bool yielded = false;
     for (auto& q : queues_) {
       if (!q || q->count == 0) continue;
-      sendDue(*q, now);
+      if (!sendDue(*q, now)) {
+        yielded = true;
+        break;
+      }
       if (q->count == 0) continue;
       const double at = q->retryAt > 0 ? q->retryAt : q->ring[q->head].dueMs;
       if (at < next) next = at;
+    }
+    if (yielded) {
+      // the pass starts over once the callers are done (queues_ may have changed)
+      stepAside();
+      continue;
     }
     if (next == kInf) {
       waitingUntil_ = 0;

@@ -159,6 +159,8 @@ class Pacer {
   void requestPriority(int mode) { wanted_ = mode; }
   /** What the sender thread got (-1 before it started). */
   int priority() const { return got_; }
+  /** How often the sender let a waiting caller have the lock in the middle of a pass. */
+  uint64_t stepAsides() const { return stepAsides_.load(std::memory_order_relaxed); }
   /** Drops the queue's packets and closes its socket; the id may be reused. */
   void close(int q);
 
@@ -185,13 +187,34 @@ class Pacer {
     PacerStats stats;
   };
 
+  /**
+   * A caller's hold on mu_ (every public method's): counted while it waits, so that
+   * the sender thread steps aside between two sends instead of finishing its pass
+   * first. A pass at 100 connections is ~25 sends, each running the loopback
+   * receiver's path inside it: a barge-in's flush waiting behind it could see one of
+   * its own frames leave after the decision, and the event loop would stall.
+   */
+  class CallerLock {
+   public:
+    explicit CallerLock(Pacer& p);
+    ~CallerLock() { p_.mu_.unlock(); }
+    CallerLock(const CallerLock&) = delete;
+    CallerLock& operator=(const CallerLock&) = delete;
+
+   private:
+    Pacer& p_;
+  };
+
   Queue* find(int q);
   int addQueue(int fd, bool stream);
   /** Starts the sender thread once; 0 or -errno (no exception: the addon is built without them). */
   int ensureThread();
   static void* threadMain(void* self);
   void run();
-  void sendDue(Queue& q, double now);
+  /** False when it stopped because a caller waits for the lock (see CallerLock). */
+  bool sendDue(Queue& q, double now);
+  /** The sender, holding mu_: lets the waiting callers have it, then takes it back. */
+  void stepAside();
   void sent(Queue& s, const Packet& p, double at);
   void timing(Queue& s, const Packet& p, double at);
   void pop(Queue& s);
@@ -202,6 +225,8 @@ class Pacer {
   PacerStats closed_;
   double waitingUntil_ = 0;  // the sender's wake-up time (0: idle until notified)
   bool stop_ = false;
+  std::atomic<int> callers_{0};  // threads waiting in CallerLock
+  std::atomic<uint64_t> stepAsides_{0};
   std::atomic<int> wanted_{kRealtime};
   std::atomic<int> got_{-1};
   pthread_t thread_{};

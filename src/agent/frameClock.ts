@@ -223,6 +223,23 @@ export class FrameClock {
     return { windowMs: performance.now() - this.lastRun, runMs: p.run - cpu, waitMs: p.wait - wait };
   }
 
+  /**
+   * Garbage collection in [fromMs, toMs] (performance.now() time), from the entries
+   * observed so far (the last 64; they arrive a little after the GC): ms and kinds.
+   */
+  gcWithin(fromMs: number, toMs: number): { ms: number; kinds: string[] } {
+    let ms = 0;
+    const kinds = new Set<string>();
+    for (const g of this.gcs) {
+      const overlap = Math.min(toMs, g.start + g.dur) - Math.max(fromMs, g.start);
+      if (overlap > 0) {
+        ms += overlap;
+        kinds.add(GC_KINDS[g.kind] ?? String(g.kind));
+      }
+    }
+    return { ms, kinds: [...kinds] };
+  }
+
   /** Splits the time since the previous run into CPU and run-queue wait, when `late`. */
   private noteSched(now: number, late: boolean): void {
     const p = this.sched;

@@ -86,7 +86,7 @@ export interface BargeInRecord {
    * When the abort took over 5 ms: the main thread's time from the frame clock's last
    * run to the abort, on a CPU vs waiting for one (a busy machine, not our work).
    */
-  abortSched?: { windowMs: number; runMs: number; waitMs: number } | null;
+  abortSched?: { windowMs: number; runMs: number; waitMs: number; gcMs?: number; gcKinds?: string[] } | null;
   /** Decision time − (onset arrival + D): the detector's and the bridge's own delay. */
   decisionDelayMs: number;
   /**
@@ -406,7 +406,20 @@ export class AgentSession extends EventEmitter implements Ticker {
       loopStallMs: this.deps.clock.maxLateSince(onsetArrivalMs),
       speechId: stopped.id,
     };
-    if (rec.abortDelayMs > 5) rec.abortSched = this.deps.clock.schedSinceLastRun?.() ?? null;
+    if (rec.abortDelayMs > 5) {
+      const s: BargeInRecord['abortSched'] = this.deps.clock.schedSinceLastRun?.() ?? null;
+      rec.abortSched = s;
+      // and the garbage collection between the decision and the abort, once its
+      // performance entries have arrived
+      const from = decisionMs - performance.timeOrigin;
+      const to = abortedAt - performance.timeOrigin;
+      if (s && this.deps.clock.gcWithin)
+        setTimeout(() => {
+          const gc = this.deps.clock.gcWithin(from, to);
+          s.gcMs = gc.ms;
+          s.gcKinds = gc.kinds;
+        }, 100).unref();
+    }
     this.pendingBargeIn = rec;
     this.bargeIns.push(rec);
     if (this.bargeIns.length > 1000) this.bargeIns.shift();
@@ -728,7 +741,9 @@ export class AgentSession extends EventEmitter implements Ticker {
         InterruptSpeechDuration: b.durationMs,
         FramesAfterDecision: b.framesAfterDecision,
         AbortDelayMs: round(b.abortDelayMs),
-        ...(b.abortSched ? { AbortSched: { WindowMs: round(b.abortSched.windowMs), CpuMs: round(b.abortSched.runMs), WaitMs: round(b.abortSched.waitMs) } } : {}),
+        ...(b.abortSched
+          ? { AbortSched: { WindowMs: round(b.abortSched.windowMs), CpuMs: round(b.abortSched.runMs), WaitMs: round(b.abortSched.waitMs), GcMs: round(b.abortSched.gcMs), GcKinds: b.abortSched.gcKinds } }
+          : {}),
         DecisionDelayMs: round(b.decisionDelayMs),
         DetectorMs: round(b.detectorMs),
         TransitMs: round(b.transitMs),
