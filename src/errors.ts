@@ -65,6 +65,23 @@ export function isVoxError(e: unknown): e is VoxError {
   );
 }
 
+/**
+ * The error every provider throws when its signal aborts (isAbortError is true for it).
+ * Made without a stack: an abort is a barge-in's control flow, not a fault, and the
+ * stack costs. A stream's destroy(err) formats err.stack at once, and a CPU profile of
+ * the barge-in path at 100 sessions had stack capture and formatting as its largest
+ * JS part, inside the decision → abort window.
+ */
+export function abortError(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new DOMException('The operation was aborted', 'AbortError');
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** True when an error came from an AbortSignal (our own cancellation, not a failure). */
 export function isAbortError(e: unknown): boolean {
   return (

@@ -6,6 +6,7 @@
  * listener actually heard (played samples and the text cut at that position).
  */
 import { EventEmitter } from 'node:events';
+import { abortError } from '../errors';
 
 export type Priority = 'High' | 'Medium' | 'Low';
 export type SamePriorityOption = 'ClearAndInterrupt' | 'Enqueue';
@@ -237,7 +238,8 @@ export class SpeechHandle extends EventEmitter {
     this.chunks = [];
     this.buffered = 0;
     this.wakeProducer();
-    if (!this.abort.signal.aborted) this.abort.abort();
+    // the reason made without a stack (see abortError): the default one captures it
+    if (!this.abort.signal.aborted) this.abort.abort(abortError());
     const result: PlayoutResult = {
       state,
       interrupted: state !== 'done',

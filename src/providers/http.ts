@@ -10,7 +10,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { ProviderError, isAbortError } from '../errors';
+import { ProviderError, abortError, isAbortError } from '../errors';
 
 export type ProviderPrefix = 'Provider.LLM' | 'Provider.TTS' | 'Provider.ASR';
 
@@ -38,10 +38,8 @@ export interface HttpResponseStream {
   close(): void;
 }
 
-/** The error every provider throws when its signal aborts (isAbortError is true for it). */
-export function abortError(): Error {
-  return new DOMException('The operation was aborted', 'AbortError');
-}
+/** The error every provider throws when its signal aborts (made in ../errors). */
+export { abortError };
 
 export function postJson(opts: Omit<HttpRequestOptions, 'body'> & { json: unknown }): Promise<HttpResponseStream> {
   const body = Buffer.from(JSON.stringify(opts.json));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SpeechSplicer, MAX_QUEUED } from '../../src/agent/splicer';
 import { SpeechHandle, type Priority } from '../../src/agent/speechHandle';
+import { abortError, isAbortError } from '../../src/errors';
 
 const FRAME = 320;
 
@@ -104,6 +105,18 @@ describe('SpeechSplicer', () => {
     expect(r.playedText).toBe('one two three four. five six');
     expect(r.fullText).toBe('one two three four. five six seven eight.');
     expect(h.signal.aborted).toBe(true);
+  });
+
+  it("an interrupt aborts the handle's requests with an AbortError that carries no stack (it costs inside the abort window)", () => {
+    const h = new SpeechHandle({ source: 'llm', sampleRate: 16000 });
+    const limit = Error.stackTraceLimit;
+    let seen: unknown = null;
+    h.signal.addEventListener('abort', () => (seen = h.signal.reason));
+    h.interrupt('bargeIn');
+    expect(isAbortError(seen)).toBe(true);
+    expect((seen as Error).stack).toBe('AbortError: The operation was aborted'); // no frames
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(isAbortError(abortError())).toBe(true);
   });
 
   it('waits (sends nothing) while the producer is behind, then continues', () => {
