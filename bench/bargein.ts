@@ -260,6 +260,8 @@ interface CellResult {
   abortDelay: ReturnType<typeof summarize>;
   abortsOver5: number;
   /** Each abort over 5 ms, with the main thread's time around it: on a CPU vs waiting for one (AbortSched). */
+  /** Each frame sent after the decision: how it was found and how long after (AfterDecision). */
+  afterDecision: { how: string; ms: number }[];
   slowAborts: { ms: number; windowMs?: number; cpuMs?: number; waitMs?: number; gcMs?: number; gcKinds?: string[] }[];
   missed: number;
   attempts: number;
@@ -424,6 +426,7 @@ async function runCell(
   let abortMax = 0;
   const aborts: number[] = [];
   const slowAborts: CellResult['slowAborts'] = [];
+  const afterDecision: CellResult['afterDecision'] = [];
   let falseNoise = 0;
   let falseNoiseScene = 0;
   let falseEcho = 0;
@@ -472,6 +475,7 @@ async function runCell(
         if (r.OverheadMs !== undefined)
           parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs, senderMs: Math.round(senderMs * 10) / 10, round: k, clip });
         framesAfter += r.FramesAfterDecision;
+        for (const a of r.AfterDecision ?? []) afterDecision.push({ how: a.How, ms: a.Ms });
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
         if (r.AbortDelayMs !== undefined) aborts.push(r.AbortDelayMs);
         if (r.AbortDelayMs !== undefined && r.AbortDelayMs > 5)
@@ -519,6 +523,7 @@ async function runCell(
     abortDelay: summarize(aborts),
     abortsOver5: aborts.filter((a) => a > 5).length,
     slowAborts,
+    afterDecision,
     missed,
     attempts,
     falsePerMinNoise: nNoise ? falseNoise / (nNoise * minutes) : null,
@@ -562,6 +567,7 @@ async function main(): Promise<void> {
               (r.pacedFrames > 0 ? ` (${r.pacedFrames} sent by the pacer, ${r.pacedLate} late of which ${r.pacedEnqueuedLate} handed in late, the latest ${Number.isFinite(r.pacedMaxLateMs) ? `≤ ${r.pacedMaxLateMs}` : "> 100"} ms late; frame clock ticks > 10 ms late ${r.lateTicksPct.toFixed(2)} %)` : '') +
               `\n` +
               `    worst overheads (decision: detector / transit [our loop held, generator late] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}, ${w.senderMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
+              (r.afterDecision.length ? `    frames after the decision (how found, ms after it): ${r.afterDecision.map((a) => `${a.how} ${a.ms}`).join(', ')}\n` : '') +
               (r.slowAborts.length
                 ? `    aborts > 5 ms (since the clock's last run: main thread on a CPU / waiting for one; GC in the abort): ${r.slowAborts.map((a) => `${a.ms} (${a.windowMs ?? '?'}: ${a.cpuMs ?? '?'} / ${a.waitMs ?? '?'}; ${a.gcMs ?? '?'}${a.gcKinds?.length ? ` ${a.gcKinds.join('+')}` : ''})`).join(', ')}\n`
                 : '') +

@@ -80,6 +80,12 @@ export interface BargeInRecord {
   durationMs: number;
   /** Agent frames of the interrupted speech sent after the decision (target 0). */
   framesAfterDecision: number;
+  /**
+   * Each of those frames: how it was found ('left': a paced frame whose send began
+   * after the decision; 'tick': a frame of the stopped speech made after it) and its
+   * time after the decision, ms.
+   */
+  afterDecision?: { how: 'left' | 'tick'; ms: number }[];
   /** Decision → abort signal of the in-flight LLM/TTS requests. */
   abortDelayMs: number;
   /**
@@ -155,7 +161,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** Frames handed to a paced output and not yet known sent (null when the output sends at the tick). */
   private paced: PacedFrames | null = null;
   /** During bargeIn(): the decision, and the frames of the stopped speech that left after it. */
-  private cut: { decisionMs: number; speechId: string | null; after: number } | null = null;
+  private cut: { decisionMs: number; speechId: string | null; after: number; afterMs: number[] } | null = null;
   private asrChain: Promise<void> = Promise.resolve();
   private readonly asrAbort = new AbortController();
   private activeProducers = 0;
@@ -273,7 +279,10 @@ export class AgentSession extends EventEmitter implements Ticker {
     if (handle && handle.finished) {
       // Must not happen: a frame of interrupted speech after the decision.
       const b = this.pendingBargeIn;
-      if (b && b.speechId === handle.id) b.framesAfterDecision++;
+      if (b && b.speechId === handle.id) {
+        b.framesAfterDecision++;
+        (b.afterDecision ??= []).push({ how: 'tick', ms: nowMs() - b.decisionMs });
+      }
       this.emit('frameAfterInterrupt', handle.id);
     }
     if (paced) {
@@ -305,6 +314,7 @@ export class AgentSession extends EventEmitter implements Ticker {
         // Handed in before the barge-in decision, left after it (before the flush came):
         // it counts, and as the speech's last packet it is the record's lastFrameMs.
         c.after++;
+        c.afterMs.push(atMs - c.decisionMs);
         this.emit('frameAfterInterrupt', handle.id);
       }
     }
@@ -374,15 +384,17 @@ export class AgentSession extends EventEmitter implements Ticker {
     if (!stopped) return;
     if (!paced) this.output?.clear();
     let framesAfter = 0;
+    let afterMs: number[] = [];
     if (this.paced) {
       // After the abort (the wire is already stopped): everything that left before the
       // flush; a frame of `playing` that left after the decision is counted
       // (onFrameLeft). What was still queued will not leave.
-      this.cut = { decisionMs, speechId: playing?.id ?? null, after: 0 };
+      this.cut = { decisionMs, speechId: playing?.id ?? null, after: 0, afterMs: [] };
       this.drainPaced();
       this.paced.dropUnsent();
       this.paced.release(nowMs());
       framesAfter = this.cut.after;
+      afterMs = this.cut.afterMs;
       this.cut = null;
     }
     const wasSounding = playing !== null && this.lastOutHandle === playing && decisionMs - this.lastOutAt < 3 * FRAME_MS;
@@ -398,6 +410,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       overheadMs: lastFrameMs !== null ? lastFrameMs - onsetArrivalMs - this.config.interrupt.durationMs : null,
       durationMs: this.config.interrupt.durationMs,
       framesAfterDecision: framesAfter,
+      ...(afterMs.length ? { afterDecision: afterMs.map((ms) => ({ how: 'left' as const, ms })) } : {}),
       abortDelayMs: abortedAt - decisionMs,
       decisionDelayMs: decisionMs - onsetArrivalMs - this.config.interrupt.durationMs,
       detectorMs: v.heardSinceOnsetMs - this.config.interrupt.durationMs,
@@ -740,6 +753,7 @@ export class AgentSession extends EventEmitter implements Ticker {
         OverheadMs: round(b.overheadMs),
         InterruptSpeechDuration: b.durationMs,
         FramesAfterDecision: b.framesAfterDecision,
+        ...(b.afterDecision ? { AfterDecision: b.afterDecision.map((a) => ({ How: a.how, Ms: Math.round(a.ms * 1000) / 1000 })) } : {}),
         AbortDelayMs: round(b.abortDelayMs),
         ...(b.abortSched
           ? { AbortSched: { WindowMs: round(b.abortSched.windowMs), CpuMs: round(b.abortSched.runMs), WaitMs: round(b.abortSched.waitMs), GcMs: round(b.abortSched.gcMs), GcKinds: b.abortSched.gcKinds } }
