@@ -113,12 +113,14 @@ describe('FrameClock', () => {
     const h = clock.stats.held;
     expect(h.runs).toBeGreaterThanOrEqual(1);
     expect(h.heldMs).toBeGreaterThanOrEqual(80);
-    // the busy loop was our own work: most of the hold is CPU time (the rest: waiting for a CPU)
-    expect(h.runMs + h.waitMs).toBeGreaterThan(0.8 * h.heldMs);
     expect(h.runMs).toBeGreaterThan(20);
     const l = clock.stats.longHolds;
     expect(l.count).toBeGreaterThanOrEqual(1);
     expect(l.heldMs).toBeGreaterThanOrEqual(80);
+    // the busy loop was our own work: the long hold is CPU time or waiting for a CPU.
+    // (Not asked of every late run: on a loaded machine a tick that slept and woke late
+    // counts its sleep as held, and that is neither.)
+    expect(l.runMs + l.waitMs).toBeGreaterThan(0.8 * l.heldMs);
     expect(l.gcMs).toBeGreaterThanOrEqual(0);
     expect(l.gcMs).toBeLessThanOrEqual(l.heldMs);
   });
@@ -136,7 +138,7 @@ describe('FrameClock', () => {
     expect(s).not.toBeNull();
     expect(s.windowMs).toBeGreaterThanOrEqual(30);
     expect(s.runMs + s.waitMs).toBeGreaterThan(0.8 * 30);
-    expect(s.runMs).toBeGreaterThan(10); // the busy loop was ours
+    expect(s.runMs).toBeGreaterThan(3); // the busy loop was ours (a third of it, when two other threads share the two cores)
     expect(clock.stats.held).toEqual(held);
   });
 });
