@@ -259,9 +259,9 @@ interface CellResult {
   /** Decision → abort of the requests, every barge-in; and how many took over 5 ms. */
   abortDelay: ReturnType<typeof summarize>;
   abortsOver5: number;
-  /** Each abort over 5 ms, with the main thread's time around it: on a CPU vs waiting for one (AbortSched). */
   /** Each frame sent after the decision: how it was found and how long after (AfterDecision). */
   afterDecision: { how: string; ms: number }[];
+  /** Each abort over 5 ms, with the main thread's time around it: on a CPU vs waiting for one (AbortSched). */
   slowAborts: { ms: number; windowMs?: number; cpuMs?: number; waitMs?: number; gcMs?: number; gcKinds?: string[] }[];
   missed: number;
   attempts: number;
@@ -521,7 +521,7 @@ async function runCell(
     framesAfterDecision: framesAfter,
     abortDelayMaxMs: abortMax,
     abortDelay: summarize(aborts),
-    abortsOver5: aborts.filter((a) => a > 5).length,
+    abortsOver5: slowAborts.length,
     slowAborts,
     afterDecision,
     missed,

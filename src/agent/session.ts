@@ -161,7 +161,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** Frames handed to a paced output and not yet known sent (null when the output sends at the tick). */
   private paced: PacedFrames | null = null;
   /** During bargeIn(): the decision, and the frames of the stopped speech that left after it. */
-  private cut: { decisionMs: number; speechId: string | null; after: number; afterMs: number[] } | null = null;
+  private cut: { decisionMs: number; speechId: string | null; after: { how: 'left'; ms: number }[] } | null = null;
   private asrChain: Promise<void> = Promise.resolve();
   private readonly asrAbort = new AbortController();
   private activeProducers = 0;
@@ -313,8 +313,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       if (c && handle && c.speechId === handle.id && atMs > c.decisionMs) {
         // Handed in before the barge-in decision, left after it (before the flush came):
         // it counts, and as the speech's last packet it is the record's lastFrameMs.
-        c.after++;
-        c.afterMs.push(atMs - c.decisionMs);
+        c.after.push({ how: 'left', ms: atMs - c.decisionMs });
         this.emit('frameAfterInterrupt', handle.id);
       }
     }
@@ -383,18 +382,16 @@ export class AgentSession extends EventEmitter implements Ticker {
     const stopped = this.splicer.flush({ includeHigh: false, reason: 'bargeIn' });
     if (!stopped) return;
     if (!paced) this.output?.clear();
-    let framesAfter = 0;
-    let afterMs: number[] = [];
+    let after: { how: 'left'; ms: number }[] = [];
     if (this.paced) {
       // After the abort (the wire is already stopped): everything that left before the
       // flush; a frame of `playing` that left after the decision is counted
       // (onFrameLeft). What was still queued will not leave.
-      this.cut = { decisionMs, speechId: playing?.id ?? null, after: 0, afterMs: [] };
+      this.cut = { decisionMs, speechId: playing?.id ?? null, after: [] };
       this.drainPaced();
       this.paced.dropUnsent();
       this.paced.release(nowMs());
-      framesAfter = this.cut.after;
-      afterMs = this.cut.afterMs;
+      after = this.cut.after;
       this.cut = null;
     }
     const wasSounding = playing !== null && this.lastOutHandle === playing && decisionMs - this.lastOutAt < 3 * FRAME_MS;
@@ -409,8 +406,8 @@ export class AgentSession extends EventEmitter implements Ticker {
       latencyMs: lastFrameMs !== null ? lastFrameMs - onsetArrivalMs : null,
       overheadMs: lastFrameMs !== null ? lastFrameMs - onsetArrivalMs - this.config.interrupt.durationMs : null,
       durationMs: this.config.interrupt.durationMs,
-      framesAfterDecision: framesAfter,
-      ...(afterMs.length ? { afterDecision: afterMs.map((ms) => ({ how: 'left' as const, ms })) } : {}),
+      framesAfterDecision: after.length,
+      ...(after.length ? { afterDecision: after } : {}),
       abortDelayMs: abortedAt - decisionMs,
       decisionDelayMs: decisionMs - onsetArrivalMs - this.config.interrupt.durationMs,
       detectorMs: v.heardSinceOnsetMs - this.config.interrupt.durationMs,
@@ -420,13 +417,13 @@ export class AgentSession extends EventEmitter implements Ticker {
       speechId: stopped.id,
     };
     if (rec.abortDelayMs > 5) {
-      const s: BargeInRecord['abortSched'] = this.deps.clock.schedSinceLastRun?.() ?? null;
+      const s: BargeInRecord['abortSched'] = this.deps.clock.schedSinceLastRun();
       rec.abortSched = s;
       // and the garbage collection between the decision and the abort, once its
       // performance entries have arrived
       const from = decisionMs - performance.timeOrigin;
       const to = abortedAt - performance.timeOrigin;
-      if (s && this.deps.clock.gcWithin)
+      if (s)
         setTimeout(() => {
           const gc = this.deps.clock.gcWithin(from, to);
           s.gcMs = gc.ms;

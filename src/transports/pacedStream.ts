@@ -62,8 +62,6 @@ export class PacedStreamOut {
   private closed = false;
   /** What close() found: the byte stream ended at a frame boundary. */
   private endedClean = true;
-  /** Writes to the socket by others while the pacer owns it, held until it closes (see guard()). */
-  private held: Parameters<WriteFn>[] | null = null;
   private unguard: (() => void) | null = null;
   /** Frames that could not be queued (the peer stopped reading and the queue filled). */
   dropped = 0;
@@ -91,20 +89,21 @@ export class PacedStreamOut {
       if (own) socket.write = write;
       else delete (socket as { write?: WriteFn }).write;
     };
+    // writes by others while the pacer owns the socket, held until it has closed
+    let held: Parameters<WriteFn>[] | null = null;
     socket.write = ((...args: Parameters<WriteFn>) => {
-      if (this.held === null) {
-        this.held = [];
+      if (held === null) {
+        const batch: Parameters<WriteFn>[] = (held = []);
         void this.drainAndClose().then((clean) => {
-          const held = this.held ?? [];
-          this.held = null;
+          held = null;
           if (!clean) {
             socket.destroy();
             return;
           }
-          for (const a of held) write.apply(socket, a);
+          for (const a of batch) write.apply(socket, a);
         });
       }
-      this.held.push(args);
+      held.push(args);
       return true;
     }) as WriteFn;
   }
