@@ -33,7 +33,8 @@ describe('FrameClock', () => {
     const ok = { tick: () => good++ };
     clock.add(bad);
     clock.add(ok);
-    await new Promise((r) => setTimeout(r, 120));
+    // ~6 ticks in 120 ms; waits longer (up to 2 s) on a loaded machine rather than fail
+    for (let i = 0; i < 100 && (good <= 3 || clock.stats.errors <= 3); i++) await new Promise((r) => setTimeout(r, 20));
     clock.remove(bad);
     clock.remove(ok);
     expect(good).toBeGreaterThan(3);
@@ -55,9 +56,10 @@ describe('FrameClock', () => {
     // Without poll() no tick could run inside the synchronous burst at all; with it the
     // ~5 ticks due in those 100 ms run in it, each soon after its time (the bound is loose:
     // the test shares 2 cores with the rest of the suite, and a descheduled loop is late too).
-    expect(at.length).toBeGreaterThanOrEqual(4);
-    expect(Math.max(...at)).toBeLessThan(40);
-    expect(clock.stats.late - late0).toBeLessThanOrEqual(1);
+    // (Without poll() none of them would run before the burst ends, 100 ms in.)
+    expect(at.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...at)).toBeLessThan(60);
+    expect(clock.stats.late - late0).toBeLessThanOrEqual(2);
   });
 
   it('counts every sub-tick in the lateness histogram, a blocked loop in its upper buckets', async () => {
@@ -117,10 +119,11 @@ describe('FrameClock', () => {
     const l = clock.stats.longHolds;
     expect(l.count).toBeGreaterThanOrEqual(1);
     expect(l.heldMs).toBeGreaterThanOrEqual(80);
-    // the busy loop was our own work: the long hold is CPU time or waiting for a CPU.
-    // (Not asked of every late run: on a loaded machine a tick that slept and woke late
-    // counts its sleep as held, and that is neither.)
-    expect(l.runMs + l.waitMs).toBeGreaterThan(0.8 * l.heldMs);
+    // the busy loop was our own work: most of its 90 ms is CPU time or waiting for a
+    // CPU. (Asked against the loop's length, not the holds' sum: on a loaded machine a
+    // tick that slept and woke late also counts as a hold, its sleep being neither; a
+    // VM's stolen time is neither too. CI once saw 76 of 102 ms held.)
+    expect(l.runMs + l.waitMs).toBeGreaterThan(0.7 * 90);
     expect(l.gcMs).toBeGreaterThanOrEqual(0);
     expect(l.gcMs).toBeLessThanOrEqual(l.heldMs);
   });
@@ -137,7 +140,7 @@ describe('FrameClock', () => {
     clock.remove(t);
     expect(s).not.toBeNull();
     expect(s.windowMs).toBeGreaterThanOrEqual(30);
-    expect(s.runMs + s.waitMs).toBeGreaterThan(0.8 * 30);
+    expect(s.runMs + s.waitMs).toBeGreaterThan(0.6 * 30); // less where a VM's time is stolen
     expect(s.runMs).toBeGreaterThan(3); // the busy loop was ours (a third of it, when two other threads share the two cores)
     expect(clock.stats.held).toEqual(held);
   });
