@@ -261,6 +261,11 @@ interface CellResult {
   abortsOver5: number;
   /** Each frame sent after the decision: how it was found and how long after (AfterDecision). */
   afterDecision: { how: string; ms: number }[];
+  /**
+   * Frames begun before the decision whose rest a stream socket took after it (ms after
+   * the decision they finished; FinishedAfterDecisionMs): not among framesAfterDecision.
+   */
+  finishedAfterDecision: number[];
   /** Each abort over 5 ms, with the main thread's time around it: on a CPU vs waiting for one (AbortSched). */
   slowAborts: { ms: number; windowMs?: number; cpuMs?: number; waitMs?: number; gcMs?: number; gcKinds?: string[] }[];
   missed: number;
@@ -281,6 +286,8 @@ interface CellResult {
   pacedFrames: number;
   /** Of the paced late frames, those handed in already late (the event loop held beyond the lead). */
   pacedEnqueuedLate: number;
+  /** Telephony frames the bridge's socket took in parts (voxbridge_paced_stream_partial_writes): the generator reading slowly. */
+  pacedPartialWrites: number;
   pacedLate: number;
   pacedMaxLateMs: number;
   lateClientPct: number;
@@ -352,6 +359,7 @@ async function runCell(
   const paced0 = (await metric(bridge.url, 'voxbridge_agent_frames_paced')) || 0;
   const pacedLate0 = (await metric(bridge.url, 'voxbridge_agent_frames_paced_late')) || 0;
   const pacedEnq0 = (await metric(bridge.url, 'voxbridge_agent_frames_paced_enqueued_late')) || 0;
+  const partial0 = (await metric(bridge.url, 'voxbridge_paced_stream_partial_writes')) || 0;
   const pacedHist0 = await latenessBuckets(bridge.url, 'voxbridge_agent_frames_paced_lateness_ms');
   const loop0 = await latenessBuckets(bridge.url);
   const held0 = await heldSplit(bridge.url);
@@ -405,6 +413,7 @@ async function runCell(
   const pacedFrames = ((await metric(bridge.url, 'voxbridge_agent_frames_paced')) || 0) - paced0;
   const pacedLate = ((await metric(bridge.url, 'voxbridge_agent_frames_paced_late')) || 0) - pacedLate0;
   const pacedEnqueuedLate = ((await metric(bridge.url, 'voxbridge_agent_frames_paced_enqueued_late')) || 0) - pacedEnq0;
+  const pacedPartialWrites = ((await metric(bridge.url, 'voxbridge_paced_stream_partial_writes')) || 0) - partial0;
   // the cell's latest paced frame, to its histogram bucket (the gauge is the process's max)
   const pacedMaxLateMs = maxBucketBetween(pacedHist0, await latenessBuckets(bridge.url, 'voxbridge_agent_frames_paced_lateness_ms'));
   const bridgeLoop = latenessBetween(loop0, await latenessBuckets(bridge.url));
@@ -427,6 +436,7 @@ async function runCell(
   const aborts: number[] = [];
   const slowAborts: CellResult['slowAborts'] = [];
   const afterDecision: CellResult['afterDecision'] = [];
+  const finishedAfterDecision: number[] = [];
   let falseNoise = 0;
   let falseNoiseScene = 0;
   let falseEcho = 0;
@@ -476,6 +486,7 @@ async function runCell(
           parts.push({ overheadMs: r.OverheadMs, decisionMs: r.DecisionDelayMs, detectorMs: r.DetectorMs, transitMs: r.TransitMs, processingMs: r.ProcessingMs, loopStallMs: r.LoopStallMs, senderMs: Math.round(senderMs * 10) / 10, round: k, clip });
         framesAfter += r.FramesAfterDecision;
         for (const a of r.AfterDecision ?? []) afterDecision.push({ how: a.How, ms: a.Ms });
+        for (const ms of r.FinishedAfterDecisionMs ?? []) finishedAfterDecision.push(ms);
         abortMax = Math.max(abortMax, r.AbortDelayMs ?? 0);
         if (r.AbortDelayMs !== undefined) aborts.push(r.AbortDelayMs);
         if (r.AbortDelayMs !== undefined && r.AbortDelayMs > 5)
@@ -524,6 +535,7 @@ async function runCell(
     abortsOver5: slowAborts.length,
     slowAborts,
     afterDecision,
+    finishedAfterDecision,
     missed,
     attempts,
     falsePerMinNoise: nNoise ? falseNoise / (nNoise * minutes) : null,
@@ -539,6 +551,7 @@ async function runCell(
     pacedFrames,
     pacedLate,
     pacedEnqueuedLate,
+    pacedPartialWrites,
     pacedMaxLateMs,
     lateClientPct: agentPk ? (100 * latePk) / agentPk : NaN,
     seconds,
@@ -564,10 +577,11 @@ async function main(): Promise<void> {
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
               `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%` +
-              (r.pacedFrames > 0 ? ` (${r.pacedFrames} sent by the pacer, ${r.pacedLate} late of which ${r.pacedEnqueuedLate} handed in late, the latest ${Number.isFinite(r.pacedMaxLateMs) ? `≤ ${r.pacedMaxLateMs}` : "> 100"} ms late; frame clock ticks > 10 ms late ${r.lateTicksPct.toFixed(2)} %)` : '') +
+              (r.pacedFrames > 0 ? ` (${r.pacedFrames} sent by the pacer, ${r.pacedLate} late of which ${r.pacedEnqueuedLate} handed in late,${r.pacedPartialWrites ? ` ${r.pacedPartialWrites} taken by the socket in parts,` : ''} the latest ${Number.isFinite(r.pacedMaxLateMs) ? `≤ ${r.pacedMaxLateMs}` : "> 100"} ms late; frame clock ticks > 10 ms late ${r.lateTicksPct.toFixed(2)} %)` : '') +
               `\n` +
               `    worst overheads (decision: detector / transit [our loop held, generator late] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}, ${w.senderMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
               (r.afterDecision.length ? `    frames after the decision (how found, ms after it): ${r.afterDecision.map((a) => `${a.how} ${a.ms}`).join(', ')}\n` : '') +
+              (r.finishedAfterDecision.length ? `    frames begun before the decision, finished after it (the socket took them in parts; ms after it): ${r.finishedAfterDecision.join(', ')}\n` : '') +
               (r.slowAborts.length
                 ? `    aborts > 5 ms (since the clock's last run: main thread on a CPU / waiting for one; GC in the abort): ${r.slowAborts.map((a) => `${a.ms} (${a.windowMs ?? '?'}: ${a.cpuMs ?? '?'} / ${a.waitMs ?? '?'}; ${a.gcMs ?? '?'}${a.gcKinds?.length ? ` ${a.gcKinds.join('+')}` : ''})`).join(', ')}\n`
                 : '') +

@@ -132,7 +132,7 @@ export class BridgeMetrics {
     clockTicks: () => number;
     clockLateness?: { buckets: number[]; read: () => { counts: number[]; sum: number } };
     clockHeld?: () => { heldMs: number; runMs: number; waitMs: number };
-    paced?: () => { sent: number; late: number; maxLateMs: number; flushed: number; enqueuedLate: number; lateSumMs: number; lateness: number[] };
+    paced?: () => { sent: number; late: number; maxLateMs: number; flushed: number; enqueuedLate: number; partialWrites: number; lateSumMs: number; lateness: number[] };
     pacedBucketsMs?: number[];
     pacerPriority?: () => number;
     pacedStreamDrops?: () => number;
@@ -164,6 +164,7 @@ export class BridgeMetrics {
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_enqueued_late', 'Of the late ones, those the event loop handed in already late (beyond the lead)', () => paced().enqueuedLate));
       if (gauges.pacerPriority) this.registry.add(new Gauge('voxbridge_pacer_priority', "The pacer thread's scheduling: 2 real-time, 1 nice -10, 0 normal, -1 not started", gauges.pacerPriority));
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_flushed', 'Paced frames dropped before their time by an interrupt', () => paced().flushed));
+      this.registry.add(new Gauge('voxbridge_paced_stream_partial_writes', "Telephony frames the connection's socket took in parts (its buffer full part way: a peer reading slowly)", () => paced().partialWrites));
     }
     if (gauges.pacedStreamDrops) {
       this.registry.add(new Gauge('voxbridge_paced_stream_frames_dropped', "Telephony frames not queued because the connection's pacer queue was full (a peer that stopped reading)", gauges.pacedStreamDrops));

@@ -90,7 +90,7 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), pacer().flush(q));
 }
 
-// drain(queue, ids: Uint32Array, sentMs: Float64Array) -> n (min of both lengths at most)
+// drain(queue, ids: Uint32Array, sentMs: Float64Array[, beganMs: Float64Array]) -> n (min of the lengths at most)
 Napi::Value Drain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int q;
@@ -100,8 +100,16 @@ Napi::Value Drain(const Napi::CallbackInfo& info) {
   auto at = info[2].As<Napi::Float64Array>();
   if (ids.TypedArrayType() != napi_uint32_array || at.TypedArrayType() != napi_float64_array)
     return throwCode(env, "PACER_BAD_ARG", "drain: ids must be a Uint32Array and sentMs a Float64Array");
-  const size_t max = ids.ElementLength() < at.ElementLength() ? ids.ElementLength() : at.ElementLength();
-  return Napi::Number::New(env, pacer().drain(q, ids.Data(), at.Data(), static_cast<int>(max)));
+  size_t max = ids.ElementLength() < at.ElementLength() ? ids.ElementLength() : at.ElementLength();
+  double* began = nullptr;
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      return throwCode(env, "PACER_BAD_ARG", "drain: beganMs must be a Float64Array");
+    auto b = info[3].As<Napi::Float64Array>();
+    if (b.ElementLength() < max) max = b.ElementLength();
+    began = b.Data();
+  }
+  return Napi::Number::New(env, pacer().drain(q, ids.Data(), at.Data(), began, static_cast<int>(max)));
 }
 
 Napi::Value Pending(const Napi::CallbackInfo& info) {
@@ -111,7 +119,7 @@ Napi::Value Pending(const Napi::CallbackInfo& info) {
 }
 
 void writeStats(const vox::PacerStats& s, Napi::Float64Array out) {
-  const double v[] = {s.sent, s.late, s.lateSumMs, s.maxLateMs, s.flushed, s.overflows, s.sendErrors, s.recordsLost, s.enqueuedLate};
+  const double v[] = {s.sent, s.late, s.lateSumMs, s.maxLateMs, s.flushed, s.overflows, s.sendErrors, s.recordsLost, s.enqueuedLate, s.partialWrites};
   constexpr size_t kFields = sizeof v / sizeof v[0];
   const size_t len = out.ElementLength();
   for (size_t i = 0; i < kFields && i < len; i++) out[i] = v[i];
@@ -119,7 +127,7 @@ void writeStats(const vox::PacerStats& s, Napi::Float64Array out) {
   for (size_t i = 0; i <= static_cast<size_t>(vox::kLatenessBuckets) && kFields + i < len; i++) out[kFields + i] = s.lateness[i];
 }
 
-// stats(queue, out: Float64Array(9 + 9)): the fields, then the lateness histogram -> false if no such queue; totals(out)
+// stats(queue, out: Float64Array(10 + 9)): the fields, then the lateness histogram -> false if no such queue; totals(out)
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int q;

@@ -228,7 +228,7 @@ int Pacer::flush(int q) {
   return n;
 }
 
-int Pacer::drain(int q, uint32_t* ids, double* sentMs, int max) {
+int Pacer::drain(int q, uint32_t* ids, double* sentMs, double* beganMs, int max) {
   CallerLock lock(*this);
   Queue* s = find(q);
   if (!s) return kNoQueue;
@@ -237,6 +237,7 @@ int Pacer::drain(int q, uint32_t* ids, double* sentMs, int max) {
     const Record& r = s->records[s->recHead];
     ids[n] = r.id;
     sentMs[n] = r.sentMs;
+    if (beganMs) beganMs[n] = r.beganMs;
     n++;
     s->recHead = (s->recHead + 1) % kRecords;
     s->recCount--;
@@ -276,14 +277,14 @@ void Pacer::close(int q) {
 }
 
 // Called with mu_ held.
-void Pacer::sent(Queue& s, const Packet& p, double at) {
+void Pacer::sent(Queue& s, const Packet& p, double at, double began) {
   if (p.dueMs > 0) timing(s, p, at);
   if (s.recCount == kRecords) {
     s.recHead = (s.recHead + 1) % kRecords;
     s.recCount--;
     s.stats.recordsLost++;
   }
-  s.records[(s.recHead + s.recCount) % kRecords] = Record{p.id, at};
+  s.records[(s.recHead + s.recCount) % kRecords] = Record{p.id, at, began};
   s.recCount++;
 }
 
@@ -322,10 +323,11 @@ bool Pacer::sendDue(Queue& s, double now) {
     const ssize_t r = ::send(s.fd, p.data + s.off, p.len - s.off, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (!s.stream) {
       if (r < 0) s.stats.sendErrors++;
-      else sent(s, p, at);
+      else sent(s, p, at, at);
       pop(s);
       continue;
     }
+    if (s.off == 0) s.beganMs = at;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
       s.retryAt = at + kRetryMs;  // the peer is not reading: keep the bytes, in order
       return true;
@@ -342,7 +344,8 @@ bool Pacer::sendDue(Queue& s, double now) {
       s.retryAt = at + kRetryMs;
       return true;
     }
-    sent(s, p, at);
+    if (s.beganMs < at) s.stats.partialWrites++;
+    sent(s, p, at, s.beganMs);
     pop(s);
   }
   return true;

@@ -79,6 +79,8 @@ struct PacerStats {
   double recordsLost = 0;
   /** Handed in already more than 10 ms past their time (the producer was late, not the pacer). */
   double enqueuedLate = 0;
+  /** Stream items that took more than one write (the socket's buffer was full part way). */
+  double partialWrites = 0;
   /** Sent packets by lateness (send time − due time), per kLatenessBoundsMs bucket, then over the last. */
   double lateness[kLatenessBuckets + 1] = {};
 };
@@ -138,9 +140,10 @@ class Pacer {
   int flush(int q);
   /**
    * Moves up to `max` send records, oldest first, out; returns how many (or kNoQueue).
-   * sentMs is when the send call (the last one, for a stream item written in parts) began.
+   * sentMs is when the send call (the last one, for a stream item written in parts) began;
+   * beganMs (may be null) when the item's first send call began.
    */
-  int drain(int q, uint32_t* ids, double* sentMs, int max);
+  int drain(int q, uint32_t* ids, double* sentMs, double* beganMs, int max);
   /** Packets queued and not yet sent. */
   int pending(int q);
   bool stats(int q, PacerStats* out);
@@ -173,12 +176,14 @@ class Pacer {
   };
   struct Record {
     uint32_t id;
-    double sentMs;
+    double sentMs;   // the write that finished the item began
+    double beganMs;  // its first write began (a stream item written in parts; else sentMs)
   };
   struct Queue {
     int fd = -1;
     bool stream = false;  // a TCP connection: partial writes are finished, never dropped
     uint16_t off = 0;     // bytes of the head item already written (stream)
+    double beganMs = 0;   // when the head item's first write began (stream, off > 0)
     double retryAt = 0;   // stream: the socket's buffer was full; try again then
     Packet ring[kCapacity];
     int head = 0, count = 0;
@@ -215,7 +220,7 @@ class Pacer {
   bool sendDue(Queue& q, double now);
   /** The sender, holding mu_: lets the waiting callers have it, then takes it back. */
   void stepAside();
-  void sent(Queue& s, const Packet& p, double at);
+  void sent(Queue& s, const Packet& p, double at, double began);
   void timing(Queue& s, const Packet& p, double at);
   void pop(Queue& s);
 

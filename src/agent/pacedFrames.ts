@@ -22,12 +22,13 @@ const SENT = 1;
 const DROPPED = 2;
 
 /** Receives each frame period in order: `frame` null for silence (or a frame that did not leave). */
-export type ReleaseSink = (atMs: number, frame: Int16Array | null, handle: SpeechHandle | null) => void;
+export type ReleaseSink = (atMs: number, frame: Int16Array | null, handle: SpeechHandle | null, beganAtMs: number) => void;
 
 export class PacedFrames {
   private readonly pcm: Int16Array[];
   private readonly due = new Float64Array(CAPACITY);
   private readonly sentAt = new Float64Array(CAPACITY);
+  private readonly beganAt = new Float64Array(CAPACITY);
   private readonly state = new Uint8Array(CAPACITY);
   private readonly audio = new Uint8Array(CAPACITY);
   private readonly handles: (SpeechHandle | null)[] = new Array(CAPACITY).fill(null);
@@ -63,13 +64,17 @@ export class PacedFrames {
     this.slot(dueMs);
   }
 
-  /** The output's report: frame `id` left at `atMs`. Unknown ids (e.g. silence the output made itself) are ignored. */
-  sent(id: number, atMs: number): void {
+  /**
+   * The output's report: frame `id` left at `atMs`, its first part at `beganAtMs`.
+   * Unknown ids (e.g. silence the output made itself) are ignored.
+   */
+  sent(id: number, atMs: number, beganAtMs = atMs): void {
     if (id < this.head || id >= this.next) return;
     const k = id % CAPACITY;
     if (this.audio[k] && this.state[k] === PENDING) {
       this.state[k] = SENT;
       this.sentAt[k] = atMs;
+      this.beganAt[k] = beganAtMs;
     }
   }
 
@@ -86,14 +91,14 @@ export class PacedFrames {
     while (this.head < this.next) {
       const k = this.head % CAPACITY;
       if (this.audio[k] && this.state[k] === SENT) {
-        this.sink(this.sentAt[k], this.pcm[k], this.handles[k]);
+        this.sink(this.sentAt[k], this.pcm[k], this.handles[k], this.beganAt[k]);
       } else if (this.audio[k] && this.state[k] === PENDING && nowMs < this.due[k] + GIVE_UP_MS) {
         return;
       } else if (!this.audio[k] && nowMs < this.due[k]) {
         return;
       } else {
         if (this.audio[k]) this.dropped++;
-        this.sink(this.due[k], null, null);
+        this.sink(this.due[k], null, null, this.due[k]);
       }
       this.handles[k] = null;
       this.head++;
@@ -114,10 +119,10 @@ export class PacedFrames {
   /** Full (reports stopped coming): the oldest slot is released as it stands. */
   private forceOldest(): void {
     const k = this.head % CAPACITY;
-    if (this.audio[k] && this.state[k] === SENT) this.sink(this.sentAt[k], this.pcm[k], this.handles[k]);
+    if (this.audio[k] && this.state[k] === SENT) this.sink(this.sentAt[k], this.pcm[k], this.handles[k], this.beganAt[k]);
     else {
       if (this.audio[k]) this.dropped++;
-      this.sink(this.due[k], null, null);
+      this.sink(this.due[k], null, null, this.due[k]);
     }
     this.handles[k] = null;
     this.head++;

@@ -37,7 +37,11 @@ export type AgentState = 'listening' | 'thinking' | 'speaking' | 'taken-over' | 
 /** An output that sends frames on time by itself (src/sfu/pacedRtp.ts's PacedRtpOut is one). */
 export interface PacedOutput {
   readonly leadMs: number;
-  drainSent(visit: (id: number, sentAtMs: number) => void): void;
+  /**
+   * beganAtMs: when the frame's first write began, earlier than sentAtMs only for a
+   * frame a stream socket took in parts (its rest must follow, even after a flush).
+   */
+  drainSent(visit: (id: number, sentAtMs: number, beganAtMs: number) => void): void;
 }
 
 /** What a transport provides to carry the agent's voice and messages. */
@@ -86,6 +90,13 @@ export interface BargeInRecord {
    * time after the decision, ms.
    */
   afterDecision?: { how: 'left' | 'tick'; ms: number }[];
+  /**
+   * Frames whose first part was written before the decision and the rest after it (ms
+   * after the decision when they finished): a stream socket (the telephony WebSocket)
+   * whose buffer was full took them in parts, and a byte stream cannot drop the rest
+   * of a frame it has begun. Not among framesAfterDecision; the latency ends with them.
+   */
+  finishedAfterDecision?: number[];
   /** Decision → abort signal of the in-flight LLM/TTS requests. */
   abortDelayMs: number;
   /**
@@ -161,7 +172,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** Frames handed to a paced output and not yet known sent (null when the output sends at the tick). */
   private paced: PacedFrames | null = null;
   /** During bargeIn(): the decision, and the frames of the stopped speech that left after it. */
-  private cut: { decisionMs: number; speechId: string | null; after: { how: 'left'; ms: number }[] } | null = null;
+  private cut: { decisionMs: number; speechId: string | null; after: { how: 'left'; ms: number }[]; finished: number[] } | null = null;
   private asrChain: Promise<void> = Promise.resolve();
   private readonly asrAbort = new AbortController();
   private activeProducers = 0;
@@ -223,7 +234,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   attach(output: AgentOutput): void {
     if (this._ended) throw new InvalidStateError('AgentEnded', 'the agent has ended');
     this.output = output;
-    this.paced = output.paced ? new PacedFrames(FRAME_SAMPLES, (at, frame, handle) => this.onFrameLeft(at, frame, handle)) : null;
+    this.paced = output.paced ? new PacedFrames(FRAME_SAMPLES, (at, frame, handle, began) => this.onFrameLeft(at, frame, handle, began)) : null;
     if (!this.welcomed && this.config.welcomeMessage && !this.takenOver) {
       this.welcomed = true;
       this.speakText(this.config.welcomeMessage, { priority: 'High', samePriorityOption: 'Enqueue' }, { addHistory: true, source: 'welcome' });
@@ -300,21 +311,23 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** A paced output's send reports: frames that left become the reference, in order. */
   private drainPaced(): void {
     const p = this.paced!;
-    this.output?.paced?.drainSent((id, at) => p.sent(id, at));
+    this.output?.paced?.drainSent((id, at, began) => p.sent(id, at, began));
     p.release(nowMs());
   }
 
   /** A frame period as it went out on a paced output (frame null: nothing left). */
-  private onFrameLeft(atMs: number, frame: Int16Array | null, handle: SpeechHandle | null): void {
+  private onFrameLeft(atMs: number, frame: Int16Array | null, handle: SpeechHandle | null, beganAtMs: number): void {
     if (frame) {
       this.lastOutAt = atMs;
       this.lastOutHandle = handle;
       const c = this.cut;
       if (c && handle && c.speechId === handle.id && atMs > c.decisionMs) {
-        // Handed in before the barge-in decision, left after it (before the flush came):
-        // it counts, and as the speech's last packet it is the record's lastFrameMs.
-        c.after.push({ how: 'left', ms: atMs - c.decisionMs });
-        this.emit('frameAfterInterrupt', handle.id);
+        // As the speech's last packet it is the record's lastFrameMs either way.
+        if (beganAtMs > c.decisionMs) {
+          // Handed in before the barge-in decision, left after it (before the flush came)
+          c.after.push({ how: 'left', ms: atMs - c.decisionMs });
+          this.emit('frameAfterInterrupt', handle.id);
+        } else c.finished.push(atMs - c.decisionMs); // begun before it, the rest written after
       }
     }
     this.reference(atMs, frame);
@@ -383,15 +396,17 @@ export class AgentSession extends EventEmitter implements Ticker {
     if (!stopped) return;
     if (!paced) this.output?.clear();
     let after: { how: 'left'; ms: number }[] = [];
+    let finished: number[] = [];
     if (this.paced) {
       // After the abort (the wire is already stopped): everything that left before the
       // flush; a frame of `playing` that left after the decision is counted
       // (onFrameLeft). What was still queued will not leave.
-      this.cut = { decisionMs, speechId: playing?.id ?? null, after: [] };
+      this.cut = { decisionMs, speechId: playing?.id ?? null, after: [], finished: [] };
       this.drainPaced();
       this.paced.dropUnsent();
       this.paced.release(nowMs());
       after = this.cut.after;
+      finished = this.cut.finished;
       this.cut = null;
     }
     const wasSounding = playing !== null && this.lastOutHandle === playing && decisionMs - this.lastOutAt < 3 * FRAME_MS;
@@ -408,6 +423,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       durationMs: this.config.interrupt.durationMs,
       framesAfterDecision: after.length,
       ...(after.length ? { afterDecision: after } : {}),
+      ...(finished.length ? { finishedAfterDecision: finished } : {}),
       abortDelayMs: abortedAt - decisionMs,
       decisionDelayMs: decisionMs - onsetArrivalMs - this.config.interrupt.durationMs,
       detectorMs: v.heardSinceOnsetMs - this.config.interrupt.durationMs,
@@ -751,6 +767,7 @@ export class AgentSession extends EventEmitter implements Ticker {
         InterruptSpeechDuration: b.durationMs,
         FramesAfterDecision: b.framesAfterDecision,
         ...(b.afterDecision ? { AfterDecision: b.afterDecision.map((a) => ({ How: a.how, Ms: Math.round(a.ms * 1000) / 1000 })) } : {}),
+        ...(b.finishedAfterDecision ? { FinishedAfterDecisionMs: b.finishedAfterDecision.map((ms) => Math.round(ms * 1000) / 1000) } : {}),
         AbortDelayMs: round(b.abortDelayMs),
         ...(b.abortSched
           ? { AbortSched: { WindowMs: round(b.abortSched.windowMs), CpuMs: round(b.abortSched.runMs), WaitMs: round(b.abortSched.waitMs), GcMs: round(b.abortSched.gcMs), GcKinds: b.abortSched.gcKinds } }

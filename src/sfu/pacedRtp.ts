@@ -31,7 +31,8 @@ export interface NativePacer {
   partial(queue: number): number;
   enqueue(queue: number, packet: Uint8Array, dueMs: number, id: number): number;
   flush(queue: number): number;
-  drain(queue: number, ids: Uint32Array, sentMs: Float64Array): number;
+  /** beganMs: when each item's first write began (a stream item written in parts; else = sentMs). */
+  drain(queue: number, ids: Uint32Array, sentMs: Float64Array, beganMs?: Float64Array): number;
   pending(queue: number): number;
   stats(queue: number, out: Float64Array): boolean;
   totals(out: Float64Array): void;
@@ -57,6 +58,8 @@ export interface PacerStats {
   recordsLost: number;
   /** Handed in already > 10 ms past their time: the producer (event loop) was late, not the pacer. */
   enqueuedLate: number;
+  /** Stream items that took more than one write (the socket's buffer was full part way). */
+  partialWrites: number;
   /** Sent packets per PACER_LATENESS_BOUNDS_MS bucket (send − due), then over the last. */
   lateness: number[];
 }
@@ -64,7 +67,7 @@ export interface PacerStats {
 /** The pacer's send-lateness histogram bounds, ms (native/src/pacer.h; a test checks they agree). */
 export const PACER_LATENESS_BOUNDS_MS = [0.5, 1, 2, 5, 10, 20, 50, 100];
 
-const FIELDS = ['sent', 'late', 'lateSumMs', 'maxLateMs', 'flushed', 'overflows', 'sendErrors', 'recordsLost', 'enqueuedLate'] as const;
+const FIELDS = ['sent', 'late', 'lateSumMs', 'maxLateMs', 'flushed', 'overflows', 'sendErrors', 'recordsLost', 'enqueuedLate', 'partialWrites'] as const;
 /** The native stats array: FIELDS, then the lateness histogram (bounds + the bucket above). */
 const STATS_LEN = FIELDS.length + 9;
 
@@ -183,12 +186,12 @@ export class PacedRtpOut {
     return this.closed ? 0 : Math.max(0, this.pacer.flush(this.queue));
   }
 
-  /** Packets sent since the last call, oldest first (ms since epoch). */
-  drainSent(visit: (id: number, sentAtMs: number) => void): void {
+  /** Packets sent since the last call, oldest first (ms since epoch; a datagram's send began once). */
+  drainSent(visit: (id: number, sentAtMs: number, beganAtMs: number) => void): void {
     if (this.closed) return;
     for (;;) {
       const n = this.pacer.drain(this.queue, this.ids, this.at);
-      for (let i = 0; i < n; i++) visit(this.ids[i], this.at[i] - this.off);
+      for (let i = 0; i < n; i++) visit(this.ids[i], this.at[i] - this.off, this.at[i] - this.off);
       if (n < this.ids.length) return;
     }
   }

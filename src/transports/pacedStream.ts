@@ -57,6 +57,7 @@ export function wsHeader(opcode: number, len: number): Buffer {
 export class PacedStreamOut {
   private readonly ids = new Uint32Array(64);
   private readonly at = new Float64Array(64);
+  private readonly began = new Float64Array(64);
   private readonly off: number;
   private readonly slot: Buffer;
   private closed = false;
@@ -178,12 +179,16 @@ export class PacedStreamOut {
     return this.closed ? 0 : Math.max(0, this.pacer.pending(this.queue));
   }
 
-  /** Frames sent since the last call whose id is not 0, oldest first (ms since epoch). */
-  drainSent(visit: (id: number, sentAtMs: number) => void): void {
+  /**
+   * Frames sent since the last call whose id is not 0, oldest first (ms since epoch):
+   * when the write that finished each began, and when its first write began (earlier
+   * only for a frame written in parts, the socket's buffer having filled part way).
+   */
+  drainSent(visit: (id: number, sentAtMs: number, beganAtMs: number) => void): void {
     if (this.closed) return;
     for (;;) {
-      const n = this.pacer.drain(this.queue, this.ids, this.at);
-      for (let i = 0; i < n; i++) if (this.ids[i] !== 0) visit(this.ids[i], this.at[i] - this.off);
+      const n = this.pacer.drain(this.queue, this.ids, this.at, this.began);
+      for (let i = 0; i < n; i++) if (this.ids[i] !== 0) visit(this.ids[i], this.at[i] - this.off, this.began[i] - this.off);
       if (n < this.ids.length) return;
     }
   }
@@ -219,9 +224,9 @@ export function pacedOutput(out: PacedStreamOut, pacing: PacingStats): PacedOutp
   return {
     leadMs: out.leadMs,
     drainSent: (visit) =>
-      out.drainSent((id, at) => {
+      out.drainSent((id, at, began) => {
         pacing.note(at);
-        visit(id, at);
+        visit(id, at, began);
       }),
   };
 }

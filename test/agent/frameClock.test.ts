@@ -16,9 +16,19 @@ describe('FrameClock', () => {
       expect(arr.length).toBeGreaterThanOrEqual(45);
       expect(arr.length).toBeLessThanOrEqual(Math.floor(elapsed / 20) + 1);
     }
-    // Two tickers per phase: phases are 5 ms apart, so the first ticks of all 8 span ~15 ms.
-    const firsts = times.map((a) => a[0]).sort((a, b) => a - b);
-    expect(firsts[7] - firsts[0]).toBeGreaterThan(8);
+    // Two tickers per phase, phases 5 ms apart: each ticker's phase in the 20 ms period
+    // (a circular mean over all its ticks, robust to a few late ones on a loaded
+    // machine) is 0, 5, 10 or 15 ms from the first's, two tickers at each.
+    const phase = (a: number[]) => {
+      let x = 0;
+      let y = 0;
+      for (const t of a) (x += Math.cos(((t - t0) / 20) * 2 * Math.PI)), (y += Math.sin(((t - t0) / 20) * 2 * Math.PI));
+      return ((Math.atan2(y, x) / (2 * Math.PI)) * 20 + 20) % 20;
+    };
+    const rel = times.map((a) => (phase(a) - phase(times[0]) + 20) % 20);
+    const slots = rel.map((r) => Math.round(r / 5) % 4).sort();
+    expect(slots).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+    for (const r of rel) expect(Math.abs(r - Math.round(r / 5) * 5)).toBeLessThan(2);
     expect(clock.size).toBe(0);
   });
 
@@ -84,21 +94,27 @@ describe('FrameClock', () => {
   });
 
   it('maxLateSince() reports how long the loop was held up in a recent window, and nothing for a window after it', async () => {
-    const clock = new FrameClock(20, 5, 4);
-    const t = { tick: () => undefined };
-    clock.add(t);
-    await new Promise((r) => setTimeout(r, 40));
-    const before = performance.timeOrigin + performance.now();
-    const end = performance.now() + 45;
-    while (performance.now() < end);
-    await new Promise((r) => setTimeout(r, 30));
-    const after = performance.timeOrigin + performance.now();
-    await new Promise((r) => setTimeout(r, 30));
-    clock.remove(t);
-    // one ticker = one sub-tick per 20 ms: the one due first after the stall began waited >= 45 - 20 ms
-    expect(clock.maxLateSince(before)).toBeGreaterThanOrEqual(24);
-    // sub-ticks due after the stall: on time or (on a loaded machine) a little late
-    expect(clock.maxLateSince(after)).toBeLessThan(20);
+    // Up to 3 trials: on a loaded machine a sub-tick after the stall can be late by
+    // itself; a maxLateSince() that ignored its window would fail every trial.
+    let trial = { during: 0, after: Infinity };
+    for (let i = 0; i < 3 && trial.after >= 20; i++) {
+      const clock = new FrameClock(20, 5, 4);
+      const t = { tick: () => undefined };
+      clock.add(t);
+      await new Promise((r) => setTimeout(r, 40));
+      const before = performance.timeOrigin + performance.now();
+      const end = performance.now() + 45;
+      while (performance.now() < end);
+      await new Promise((r) => setTimeout(r, 30));
+      const after = performance.timeOrigin + performance.now();
+      await new Promise((r) => setTimeout(r, 30));
+      clock.remove(t);
+      trial = { during: clock.maxLateSince(before), after: clock.maxLateSince(after) };
+      // one ticker = one sub-tick per 20 ms: the one due first after the stall began waited >= 45 - 20 ms
+      expect(trial.during).toBeGreaterThanOrEqual(24);
+    }
+    // sub-ticks due after the stall: on time or a little late
+    expect(trial.after).toBeLessThan(20);
   });
 
   it.runIf(process.platform === 'linux')('splits a blocked event loop into CPU time and waiting, and counts a long hold with its GC', async () => {

@@ -40,20 +40,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A pacer in JS: frames leave at frameTime + LEAD (when the test's timer says so). */
 class FakePacedOutput implements AgentOutput {
   readonly queue: { id: number; due: number }[] = [];
-  readonly sent: { id: number; at: number }[] = [];
-  private unread: { id: number; at: number }[] = [];
+  readonly sent: { id: number; at: number; began: number }[] = [];
+  private unread: { id: number; at: number; began: number }[] = [];
   dropped = 0;
-  /** Set by a test: clear() sends the head of the queue first (the sender was mid-send). */
-  sendOneOnClear = false;
+  /**
+   * Set by a test: clear() sends the head of the queue first, either whole (the sender
+   * was about to send it) or as the rest of a frame it began before (a stream socket
+   * that took the frame in parts, at the last pump).
+   */
+  onClear: 'drop' | 'sendHead' | 'finishHead' = 'drop';
+  /** Whether clear() found a frame queued to send (on a loaded machine the queue can be empty). */
+  clearedHead = false;
+  private lastPump = 0;
   private readonly timer = setInterval(() => this.pump(nowMs()), 2);
-  readonly paced = { leadMs: LEAD, drainSent: (visit: (id: number, at: number) => void) => this.unread.splice(0).forEach((s) => visit(s.id, s.at)) };
+  readonly paced = {
+    leadMs: LEAD,
+    drainSent: (visit: (id: number, at: number, began: number) => void) => this.unread.splice(0).forEach((s) => visit(s.id, s.at, s.began)),
+  };
 
   sendAudio(_frame: Int16Array, _spurt: boolean, frameTimeMs?: number, frameId?: number): void {
     this.queue.push({ id: frameId!, due: frameTimeMs! + LEAD });
   }
   sendMessage(): void {}
   clear(): void {
-    if (this.sendOneOnClear && this.queue.length) this.leave(this.queue.shift()!.id, nowMs());
+    if (this.onClear !== 'drop' && this.queue.length) {
+      this.clearedHead = true;
+      const now = nowMs();
+      this.leave(this.queue.shift()!.id, now, this.onClear === 'finishHead' ? this.lastPump : now);
+    }
     this.dropped += this.queue.length;
     this.queue.length = 0;
   }
@@ -62,10 +76,11 @@ class FakePacedOutput implements AgentOutput {
     clearInterval(this.timer);
   }
   private pump(now: number): void {
+    this.lastPump = now;
     while (this.queue.length && this.queue[0].due <= now) this.leave(this.queue.shift()!.id, now);
   }
-  private leave(id: number, at: number): void {
-    const s = { id, at };
+  private leave(id: number, at: number, began = at): void {
+    const s = { id, at, began };
     this.sent.push(s);
     this.unread.push(s);
   }
@@ -128,11 +143,25 @@ describe('AgentSession on a paced output', () => {
     for (let i = 1; i < all.length; i++) expect(all[i].timeMs).toBeGreaterThanOrEqual(all[i - 1].timeMs);
   });
 
-  it('a frame that leaves between the barge-in decision and the flush is counted against it', async () => {
+  const bargeInsDescribed = (s: AgentSession) => s.describe().BargeIns as Record<string, unknown>[];
+
+  /**
+   * Plays a long tone, and talks over it at real-time pace until the barge-in (no echo
+   * here); again (up to 3 times) if the output had nothing queued when it was cleared,
+   * which a late tick on a loaded machine can cause: the case under test did not happen.
+   */
+  async function bargeInOn(onClear: FakePacedOutput['onClear'], tap: string) {
+    for (let attempt = 1; ; attempt++) {
+      const r = await bargeInOnce(onClear, tap);
+      if (r.out.clearedHead || attempt === 3) return r;
+    }
+  }
+
+  async function bargeInOnce(onClear: FakePacedOutput['onClear'], tap: string) {
     ai.scriptSpeech({ pcm: sine(440, 24000, 6, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
-    const s = start(0, path.join(dir, 'race.vadtap'));
+    const s = start(0, path.join(dir, tap));
     const out = new FakePacedOutput();
-    out.sendOneOnClear = true;
+    out.onClear = onClear;
     s.attach(out);
     const after: string[] = [];
     s.on('frameAfterInterrupt', (id: string) => after.push(id));
@@ -140,7 +169,6 @@ describe('AgentSession on a paced output', () => {
       s.speakText('a long tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
       const end = performance.now() + 5000;
       while (out.sent.length < 25 && performance.now() < end) await sleep(20);
-      // the user talks over it, at real-time pace (no echo in this test)
       const voice = concat([speak('stop please, stop talking now', 16000), new Int16Array(3200)]);
       const t0 = performance.now();
       for (let f = 0; (f + 1) * 320 <= voice.length && s.bargeIns.length === 0; f++) {
@@ -148,6 +176,16 @@ describe('AgentSession on a paced output', () => {
         if (wait > 0) await sleep(wait);
         s.pushUserAudio(voice.subarray(320 * f, 320 * (f + 1)), nowMs());
       }
+      return { s, out, after };
+    } finally {
+      s.end('test');
+      out.close();
+    }
+  }
+
+  it('a frame that leaves between the barge-in decision and the flush is counted against it', async () => {
+    const { s, out, after } = await bargeInOn('sendHead', 'race.vadtap');
+    {
       expect(s.bargeIns).toHaveLength(1);
       const b = s.bargeIns[0];
       // the head of the queue left during clear(), after the decision: it is the last
@@ -158,9 +196,24 @@ describe('AgentSession on a paced output', () => {
       expect(b.lastFrameMs).toBe(last.at);
       expect(b.latencyMs).toBeCloseTo(last.at - b.onsetArrivalMs, 6);
       expect(after).toEqual([b.speechId]);
-    } finally {
-      s.end('test');
-      out.close();
+      expect(b.finishedAfterDecision).toBeUndefined();
+      expect(bargeInsDescribed(s)[0].AfterDecision).toHaveLength(1);
     }
+  });
+
+  it('a frame begun before the decision and finished after it (a stream taking it in parts) ends the latency but is not counted as sent after', async () => {
+    const { s, out, after } = await bargeInOn('finishHead', 'finish.vadtap');
+    expect(s.bargeIns).toHaveLength(1);
+    const b = s.bargeIns[0];
+    const last = out.sent[out.sent.length - 1];
+    expect(last.began).toBeLessThanOrEqual(b.decisionMs);
+    expect(last.at).toBeGreaterThan(b.decisionMs);
+    expect(b.framesAfterDecision).toBe(0);
+    expect(b.afterDecision).toBeUndefined();
+    expect(b.finishedAfterDecision).toHaveLength(1);
+    expect(b.finishedAfterDecision![0]).toBeCloseTo(last.at - b.decisionMs, 6);
+    expect(b.lastFrameMs).toBe(last.at);
+    expect(after).toEqual([]);
+    expect(bargeInsDescribed(s)[0].FinishedAfterDecisionMs).toHaveLength(1);
   });
 });

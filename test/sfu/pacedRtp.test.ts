@@ -16,9 +16,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function drain(q: number): { id: number; at: number }[] {
   const ids = new Uint32Array(8);
   const at = new Float64Array(9);
+  const began = new Float64Array(8);
   const out: { id: number; at: number }[] = [];
   for (;;) {
-    const n = pacer.drain(q, ids, at);
+    const n = pacer.drain(q, ids, at, began);
+    // a datagram goes in one send: its first write is its last
+    for (let i = 0; i < n; i++) expect(began[i]).toBe(at[i]);
     for (let i = 0; i < n; i++) out.push({ id: ids[i], at: at[i] });
     if (n < ids.length) return out;
   }
@@ -55,9 +58,9 @@ describe('native pacer', () => {
     sent.forEach((s, i) => expect(s.at).toBeGreaterThanOrEqual(t0 + 20 * i - 0.06));
     expect(drain(q)).toEqual([]);
     // every send lands in the lateness histogram (fields, then one count per bucket)
-    const st = new Float64Array(9 + PACER_LATENESS_BOUNDS_MS.length + 1);
+    const st = new Float64Array(10 + PACER_LATENESS_BOUNDS_MS.length + 1);
     expect(pacer.stats(q, st)).toBe(true);
-    expect(st.subarray(9).reduce((a, b) => a + b, 0)).toBe(5);
+    expect(st.subarray(10).reduce((a, b) => a + b, 0)).toBe(5);
     expect(pacer.latenessBoundsMs).toEqual(PACER_LATENESS_BOUNDS_MS);
   });
 
@@ -106,6 +109,7 @@ describe('native pacer', () => {
     expect(pacer.stats(9999, new Float64Array(9))).toBe(false);
     expect(() => pacer.enqueue(q, 'x' as unknown as Uint8Array, far, 0)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
     expect(() => pacer.drain(q, new Uint32Array(4), new Float32Array(4) as unknown as Float64Array)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
+    expect(() => pacer.drain(q, new Uint32Array(4), new Float64Array(4), new Uint32Array(4) as unknown as Float64Array)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
     expect(() => pacer.connect(9999, 1)).toThrow(expect.objectContaining({ code: 'PACER_NO_QUEUE' }));
     expect(pacer.flush(q)).toBe(pacer.capacity);
   });

@@ -145,6 +145,39 @@ describe.runIf(nativePacer() !== null)('PacedStreamOut', () => {
     expect(out.close()).toBe(true);
   });
 
+  it('dates a frame the socket took in parts by its first write and its last, and counts it', async () => {
+    const p = await pair();
+    done = p.close;
+    p.client.pause(); // the kernel's buffers fill: a frame is left part-written
+    const out = PacedStreamOut.create(p.server, 40)!;
+    const queue = (out as unknown as { queue: number }).queue;
+    const pacer = nativePacer()!;
+    let id = 0;
+    const end = Date.now() + 10_000;
+    while (pacer.partial(queue) === 0 && Date.now() < end) {
+      if (out.sendWs(OP_BINARY, Buffer.alloc(1300, id & 0xff), nowMs() - 1, id + 1)) id++;
+      else await sleep(1);
+    }
+    expect(pacer.partial(queue)).toBeGreaterThan(0);
+    await sleep(20); // the rest waits for the reader
+    const frames = reader(p.client);
+    p.client.resume();
+    const until = Date.now() + 10_000;
+    while (frames.length < id && Date.now() < until) await sleep(10);
+    expect(frames.length).toBe(id);
+    const sent: { id: number; at: number; began: number }[] = [];
+    out.drainSent((i, at, began) => sent.push({ id: i, at, began }));
+    expect(sent.length).toBeGreaterThan(0); // the newest records (older ones were overwritten)
+    expect(sent.every((x) => x.began <= x.at)).toBe(true);
+    const parts = sent.filter((x) => x.began < x.at);
+    expect(parts.length).toBeGreaterThanOrEqual(1);
+    expect(parts.some((x) => x.at - x.began >= 15)).toBe(true); // written before the wait, finished after it
+    const st = new Float64Array(10 + 9);
+    expect(pacer.stats(queue, st)).toBe(true);
+    expect(st[9]).toBeGreaterThanOrEqual(parts.length); // partialWrites
+    expect(out.close()).toBe(true);
+  });
+
   it("holds back another writer's bytes (ws's own close frame) until the frame being written is whole", async () => {
     const p = await pair();
     done = p.close;
