@@ -15,6 +15,14 @@
 import { VadFlag } from './vadTypes';
 import { DELAYS, EchoModel } from './vadEcho';
 import { BANDS, BINS, BLK, Channel, EDGES, HOP, PITCH_HIST, SignalPath } from './vadSignal';
+import { clamp01, clampTo, db10 } from './vadMath';
+import {
+  MIN_FLOOR_PER_BIN, FLOOR_BIAS, SNR_GATE, SUSTAIN_GATE, SUSTAIN_BLOCKS, PEAK_REL, HF_WEIGHT, BG_FAST,
+  BG_SLOW, FG_LEARN, BG_FREE, BG_RAMP, FG_K, FG_MIN, FG_MAX, FG_DROP, BUSY_VOICED, BUSY_HARM, BUSY_RECENT,
+  BG_HIST, BG_SETTLED, BG_OPENING, START_PEAK, FAR_SKIP, ONSET_SPAN, ONSET_RISE, ONSET_PEAK, ONSET_HARM,
+  FG_RECENT, BLOCKS, MIN_SUB, MIN_SUB_LEN, FLUX_LAG, FLUX_KEEP, START_HOPS, REACH_VOICED, VOICED_HARM,
+  VOICED_SCORE, CAND_GAP, DROPOUT_HOPS, RECENT, RECENT_MIN, STAT_LAG, STAT_SHORT, WARM
+} from './vadTuning';
 export { VadFlag };
 
 /** Indices of the numbers process() writes into `out` (same as vad.h OutIndex). */
@@ -55,89 +63,7 @@ export function validateVadConfig(c: VadCoreConfig): number {
   return VadStatus.Ok;
 }
 
-const MIN_FLOOR_PER_BIN = 1e-8;
-const FLOOR_BIAS = 2.0;
-const SNR_GATE = 1.5;
-const SUSTAIN_GATE = 0.45;
-const SUSTAIN_BLOCKS = 15;
-const PEAK_REL = 0.01; // -20 dB: sustained blocks are this close to the peak
-const HF_WEIGHT = 3.0;
-// background (babble, music) vs foreground (the user); see vad.cpp
-const BG_FAST = 1.0 / 50;
-const BG_SLOW = 1.0 / 1000;
-const FG_LEARN = 6.0;
-const BG_FREE = 4.5;
-const BG_RAMP = 2.0;
-const FG_K = 2.5;
-const FG_MIN = 4.0;
-const FG_MAX = 8.0;
-const FG_DROP = 30;
-const BUSY_VOICED = 4;
-const BUSY_HARM = 0.1;
-const BUSY_RECENT = 5;
-// A segment's own hops, from its onset to its start, are learnt as segment hops (not at
-// the fast rate of quiet hops) when the background was quiet and learnt before the onset:
-// otherwise the user's first syllable makes a quiet room look busy to the rest of the
-// segment. Hops of background state kept for that (onset backdating + candidate gaps).
-const BG_HIST = 32;
-const BG_SETTLED = 100;
-// A segment that starts in the stream's first half second may be the background itself
-// (a stream that opens in a crowd): its unvoiced hops are learnt at the quiet rate (vad.cpp).
-const BG_OPENING = 50;
-const START_PEAK = 0.95;
-const FAR_SKIP = 4;
-// A word's onset on a quiet stream: the sustain over the span since the first sustained
-// block (at least ONSET_SPAN blocks), when the newest 6 ms are within 6 dB of the loudest
-// block; such a hop starts a segment only with the very next hop, which must not look
-// like a tone's second hop (vad.cpp).
-const ONSET_SPAN = 4;
-const ONSET_RISE = 0.25;
-const ONSET_PEAK = 0.8;
-const ONSET_HARM = 0.5;
-const FG_RECENT = 20;
 
-const BLOCKS = 64;
-const MIN_SUB = 5;
-const MIN_SUB_LEN = 20;
-const FLUX_LAG = 5;
-const FLUX_KEEP = 10;
-const START_HOPS = 2;
-const REACH_VOICED = 2;
-const VOICED_HARM = 0.5;
-const VOICED_SCORE = 0.25; // speech evidence a voiced hop needs
-const CAND_GAP = 8;
-const DROPOUT_HOPS = 10;
-const RECENT = 10;
-const RECENT_MIN = 5;
-const STAT_LAG = 10;
-const STAT_SHORT = 3;
-const WARM = 3; // FFT / HOP, rounded down: hops before the FFT window holds real samples
-
-// db10(x) = 10 log10(x) for x > 0, computed as in vad.cpp (exponent from the bits,
-// atanh series for the mantissa), so both sides get the same double.
-const dbView = new DataView(new ArrayBuffer(8));
-function db10(x: number): number {
-  dbView.setFloat64(0, x);
-  const hi = dbView.getUint32(0);
-  let e = ((hi >>> 20) & 0x7ff) - 1023;
-  dbView.setUint32(0, (hi & 0x000fffff) | 0x3ff00000);
-  let m = dbView.getFloat64(0);
-  if (m > 1.4142135623730951) {
-    m *= 0.5;
-    e++;
-  }
-  const t = (m - 1) / (m + 1);
-  const t2 = t * t;
-  const ln = 2 * t * (1 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9)))));
-  return 4.342944819032518 * (ln + e * 0.6931471805599453);
-}
-
-function clamp01(x: number): number {
-  return x < 0 ? 0 : x > 1 ? 1 : x;
-}
-function clampTo(x: number, lo: number, hi: number): number {
-  return x < lo ? lo : x > hi ? hi : x;
-}
 
 /** Diagnostics of the last 10 ms hop (tests and tuning). */
 export interface VadFeatures {
