@@ -90,6 +90,15 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), pacer().flush(q));
 }
 
+// hold(maxMs) -> the time just after the announcement (the pacer's clock, ms); see Pacer::hold
+Napi::Value Hold(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return throwCode(env, "PACER_BAD_ARG", "hold(maxMs)");
+  const double ms = info[0].As<Napi::Number>().DoubleValue();
+  if (!(ms > 0 && ms <= 100)) return throwCode(env, "PACER_BAD_ARG", "hold: maxMs must be in (0, 100]");
+  return Napi::Number::New(env, pacer().hold(ms));
+}
+
 // drain(queue, ids: Uint32Array, sentMs: Float64Array[, beganMs: Float64Array]) -> n (min of the lengths at most)
 Napi::Value Drain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -170,6 +179,7 @@ void InitPacer(Napi::Env env, Napi::Object exports) {
   o.Set("enqueue", Napi::Function::New<Enqueue>(env, "enqueue"));
   o.Set("flush", Napi::Function::New<Flush>(env, "flush"));
   o.Set("drain", Napi::Function::New<Drain>(env, "drain"));
+  o.Set("hold", Napi::Function::New<Hold>(env, "hold"));
   o.Set("pending", Napi::Function::New<Pending>(env, "pending"));
   o.Set("stats", Napi::Function::New<Stats>(env, "stats"));
   o.Set("totals", Napi::Function::New<Totals>(env, "totals"));

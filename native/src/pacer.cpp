@@ -98,7 +98,7 @@ Pacer::CallerLock::CallerLock(Pacer& p) : p_(p) {
 void Pacer::stepAside() {
   stepAsides_.fetch_add(1, std::memory_order_relaxed);
   mu_.unlock();
-  for (int i = 0; i < 50 && callers_.load(std::memory_order_seq_cst) > 0; i++) {
+  for (int i = 0; i < 50 && (callers_.load(std::memory_order_seq_cst) > 0 || held(nowMs())); i++) {
     timespec ts{0, 10000};  // 10 µs
     nanosleep(&ts, nullptr);
   }
@@ -215,8 +215,22 @@ int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_
   return kOk;
 }
 
+double Pacer::hold(double maxMs) {
+  holdUntil_.store(nowMs() + maxMs, std::memory_order_seq_cst);
+  // the clock is read after the store is visible: a send dated later sees the hold
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return nowMs();
+}
+
+bool Pacer::held(double at) const {
+  // the clock read that made `at` comes before this load (see hold())
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return at < holdUntil_.load(std::memory_order_seq_cst);
+}
+
 int Pacer::flush(int q) {
   CallerLock lock(*this);
+  holdUntil_.store(0, std::memory_order_seq_cst);
   Queue* s = find(q);
   if (!s) return kNoQueue;
   // a stream's partly written item is finished: dropping it would cut a message
@@ -269,6 +283,7 @@ PacerStats Pacer::totals() {
 
 void Pacer::close(int q) {
   CallerLock lock(*this);
+  holdUntil_.store(0, std::memory_order_seq_cst);
   Queue* s = find(q);
   if (!s) return;
   add(closed_, s->stats);
@@ -317,9 +332,10 @@ bool Pacer::sendDue(Queue& s, double now) {
     // path (softirq) inside the call, tens of µs or more under load, and a frame handed
     // to the kernel before a barge-in decision must not be dated after it.
     const double at = nowMs();
-    // A caller waiting for the lock (a flush, most urgently) goes first; a stream's
-    // item part way written is finished before (its bytes must stay contiguous).
-    if (s.off == 0 && callers_.load(std::memory_order_seq_cst) > 0) return false;
+    // A caller waiting for the lock (a flush, most urgently) goes first, and so does a
+    // flush announced by hold(); a stream's item part way written is finished before
+    // (its bytes must stay contiguous).
+    if (s.off == 0 && (callers_.load(std::memory_order_seq_cst) > 0 || held(at))) return false;
     const ssize_t r = ::send(s.fd, p.data + s.off, p.len - s.off, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (!s.stream) {
       if (r < 0) s.stats.sendErrors++;

@@ -139,6 +139,14 @@ class Pacer {
   /** Drops every queued packet; returns how many (or kNoQueue). None of them is sent after this returns. */
   int flush(int q);
   /**
+   * Announces a flush: from now until the next flush() (or close(), or `maxMs` if
+   * neither comes) the sender begins no send, on any queue. Returns the time just
+   * after the announcement (CLOCK_MONOTONIC ms): no send begins after that time and
+   * before the flush. A barge-in dates its decision with it, so a frame of the
+   * stopped speech can no longer leave between the decision and the flush.
+   */
+  double hold(double maxMs);
+  /**
    * Moves up to `max` send records, oldest first, out; returns how many (or kNoQueue).
    * sentMs is when the send call (the last one, for a stream item written in parts) began;
    * beganMs (may be null) when the item's first send call began.
@@ -220,6 +228,8 @@ class Pacer {
   bool sendDue(Queue& q, double now);
   /** The sender, holding mu_: lets the waiting callers have it, then takes it back. */
   void stepAside();
+  /** Whether a send dated `at` must wait for an announced flush (hold()). */
+  bool held(double at) const;
   void sent(Queue& s, const Packet& p, double at, double began);
   void timing(Queue& s, const Packet& p, double at);
   void pop(Queue& s);
@@ -231,6 +241,7 @@ class Pacer {
   double waitingUntil_ = 0;  // the sender's wake-up time (0: idle until notified)
   bool stop_ = false;
   std::atomic<int> callers_{0};  // threads waiting in CallerLock
+  std::atomic<double> holdUntil_{0};  // hold(): no send begins before this (CLOCK_MONOTONIC ms)
   std::atomic<uint64_t> stepAsides_{0};
   std::atomic<int> wanted_{kRealtime};
   std::atomic<int> got_{-1};

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -346,6 +347,64 @@ void testFlushMidPass(vox::Pacer& p) {
   for (int q : qs) p.close(q);
 }
 
+// hold(): no send begins between the time it returns and the flush that follows; a
+// hold nobody flushes lapses after maxMs. Packets due every 0.2 ms, a decision at a
+// random moment: dated by hold(), none is sent after it; dated by the clock just before
+// flush() (as the bridge did), a send may begin in the microseconds between the two.
+void testHold(vox::Pacer& p) {
+  Receiver rx;
+  uint16_t port;
+  const int q = p.open(&port);
+  CHECK(q >= 0 && p.connect(q, rx.port) == 0);
+  const int other = p.open(&port);
+  CHECK(other >= 0 && p.connect(other, rx.port) == 0);
+  uint8_t b[160];
+  uint32_t ids[64];
+  double at[64];
+  // a hold lapses by itself
+  packet(b, 1, sizeof b);
+  double t = p.hold(20);
+  CHECK(p.enqueue(q, b, sizeof b, 1, 1) == vox::Pacer::kOk);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(p.pending(q) == 1);
+  for (int i = 0; i < 500 && p.pending(q) > 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(p.pending(q) == 0);
+  CHECK(p.drain(q, ids, at, nullptr, 64) == 1 && at[0] >= t + 19);
+  // any queue's flush ends it
+  t = p.hold(50);
+  CHECK(p.enqueue(q, b, sizeof b, 1, 2) == vox::Pacer::kOk);
+  p.flush(other);
+  for (int i = 0; i < 500 && p.pending(q) > 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(p.drain(q, ids, at, nullptr, 64) == 1 && at[0] < t + 40);
+  // the race, both ways
+  std::mt19937 rng(7);
+  int afterHold = 0, afterClock = 0;
+  constexpr int kTrials = 300;
+  for (int mode = 0; mode < 2; mode++) {
+    for (int trial = 0; trial < kTrials; trial++) {
+      const double t0 = vox::Pacer::nowMs();
+      for (int k = 0; k < 30; k++) {
+        packet(b, static_cast<uint32_t>(k), sizeof b);
+        CHECK(p.enqueue(q, b, sizeof b, t0 + 0.2 * k, static_cast<uint32_t>(k + 1)) == vox::Pacer::kOk);
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500 + rng() % 4000));
+      const double decision = mode == 0 ? p.hold(2) : vox::Pacer::nowMs();
+      p.flush(q);
+      for (int m; (m = p.drain(q, ids, at, nullptr, 64)) > 0;)
+        for (int k = 0; k < m; k++)
+          if (at[k] > decision) (mode == 0 ? afterHold : afterClock)++;
+      uint8_t sink[2048];
+      while (::recv(rx.fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+      }
+    }
+  }
+  CHECK(afterHold == 0);
+  std::printf("hold: %d trials each, sends begun after the decision: %d dated by hold(), %d dated by the clock before flush()\n", kTrials,
+              afterHold, afterClock);
+  p.close(q);
+  p.close(other);
+}
+
 int main() {
   {
     vox::Pacer p;
@@ -355,6 +414,7 @@ int main() {
     testLimits(p);
     testStream(p);
     testFlushMidPass(p);
+    testHold(p);
     const vox::PacerStats t = p.totals();
     CHECK(t.sent >= 20);
   }  // the destructor stops and joins the sender thread

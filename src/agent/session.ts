@@ -38,6 +38,12 @@ export type AgentState = 'listening' | 'thinking' | 'speaking' | 'taken-over' | 
 export interface PacedOutput {
   readonly leadMs: number;
   /**
+   * Announces the flush an interrupt is about to make (by clear()): from the returned
+   * time (ms since epoch) until that flush, no frame of any paced output begins to
+   * leave. A barge-in dates its decision with it.
+   */
+  hold?(): number;
+  /**
    * beganAtMs: when the frame's first write began, earlier than sentAtMs only for a
    * frame a stream socket took in parts (its rest must follow, even after a flush).
    */
@@ -382,9 +388,14 @@ export class AgentSession extends EventEmitter implements Ticker {
   }
 
   private bargeIn(cause: string, onsetArrivalMs: number, v: VoiceInput): void {
-    const decisionMs = nowMs();
-    const playing = this.splicer.playing;
     const stopping = this.splicer.interruptibleByVoice;
+    const out = stopping ? this.output?.paced : undefined;
+    // With a paced output, the first act on the decision holds the pacer until the
+    // flush below, and the decision is dated just after: a send can no longer begin
+    // in the microseconds between the decision's time and the flush reaching the
+    // pacer (it did, about once in 3,000 barge-ins).
+    const decisionMs = out?.hold ? out.hold() : nowMs();
+    const playing = this.splicer.playing;
     const paced = this.paced !== null;
     // A paced output is cleared first, at once: its frames are queued ahead, and until
     // the flush the pacer may send another. Otherwise the abort goes first: nothing is

@@ -31,6 +31,8 @@ export interface NativePacer {
   partial(queue: number): number;
   enqueue(queue: number, packet: Uint8Array, dueMs: number, id: number): number;
   flush(queue: number): number;
+  /** Announces a flush: no send begins until the next flush or close (or maxMs); returns the pacer's time just after. */
+  hold(maxMs: number): number;
   /** beganMs: when each item's first write began (a stream item written in parts; else = sentMs). */
   drain(queue: number, ids: Uint32Array, sentMs: Float64Array, beganMs?: Float64Array): number;
   pending(queue: number): number;
@@ -66,6 +68,13 @@ export interface PacerStats {
 
 /** The pacer's send-lateness histogram bounds, ms (native/src/pacer.h; a test checks they agree). */
 export const PACER_LATENESS_BOUNDS_MS = [0.5, 1, 2, 5, 10, 20, 50, 100];
+
+/**
+ * How long a hold() waits for its flush at most. It comes microseconds later; a hold
+ * whose flush never came (an output closed in between) stalls every queue this long,
+ * well inside the frames' lead.
+ */
+export const PACER_HOLD_MS = 5;
 
 const FIELDS = ['sent', 'late', 'lateSumMs', 'maxLateMs', 'flushed', 'overflows', 'sendErrors', 'recordsLost', 'enqueuedLate', 'partialWrites'] as const;
 /** The native stats array: FIELDS, then the lateness histogram (bounds + the bucket above). */
@@ -184,6 +193,11 @@ export class PacedRtpOut {
   /** Drops every queued packet; returns how many. None of them leaves after this. */
   flush(): number {
     return this.closed ? 0 : Math.max(0, this.pacer.flush(this.queue));
+  }
+
+  /** See PacedOutput.hold (the next flush() ends it). */
+  hold(): number {
+    return this.pacer.hold(PACER_HOLD_MS) - this.off;
   }
 
   /** Packets sent since the last call, oldest first (ms since epoch; a datagram's send began once). */

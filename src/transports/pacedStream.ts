@@ -16,7 +16,7 @@
  */
 import type { Socket } from 'node:net';
 import { createLogger } from '../log';
-import { nativePacer, monoOffset, type NativePacer } from '../sfu/pacedRtp';
+import { nativePacer, monoOffset, PACER_HOLD_MS, type NativePacer } from '../sfu/pacedRtp';
 import type { PacedOutput } from '../agent/session';
 import type { PacingStats } from './pacing';
 
@@ -175,6 +175,11 @@ export class PacedStreamOut {
     return this.closed ? 0 : Math.max(0, this.pacer.flush(this.queue));
   }
 
+  /** See PacedOutput.hold (the next flush() ends it). */
+  hold(): number {
+    return this.pacer.hold(PACER_HOLD_MS) - this.off;
+  }
+
   pending(): number {
     return this.closed ? 0 : Math.max(0, this.pacer.pending(this.queue));
   }
@@ -223,6 +228,7 @@ export class PacedStreamOut {
 export function pacedOutput(out: PacedStreamOut, pacing: PacingStats): PacedOutput {
   return {
     leadMs: out.leadMs,
+    hold: () => out.hold(),
     drainSent: (visit) =>
       out.drainSent((id, at, began) => {
         pacing.note(at);

@@ -52,6 +52,9 @@ class FakePacedOutput implements AgentOutput {
   /** Whether clear() found a frame queued to send (on a loaded machine the queue can be empty). */
   clearedHead = false;
   private lastPump = 0;
+  /** What the session called, in order ('hold' when the test gives the output a hold()). */
+  readonly calls: string[] = [];
+  holdAt = NaN;
   private readonly timer = setInterval(() => this.pump(nowMs()), 2);
   readonly paced = {
     leadMs: LEAD,
@@ -63,6 +66,7 @@ class FakePacedOutput implements AgentOutput {
   }
   sendMessage(): void {}
   clear(): void {
+    this.calls.push('clear');
     if (this.onClear !== 'drop' && this.queue.length) {
       this.clearedHead = true;
       const now = nowMs();
@@ -150,18 +154,19 @@ describe('AgentSession on a paced output', () => {
    * here); again (up to 3 times) if the output had nothing queued when it was cleared,
    * which a late tick on a loaded machine can cause: the case under test did not happen.
    */
-  async function bargeInOn(onClear: FakePacedOutput['onClear'], tap: string) {
+  async function bargeInOn(onClear: FakePacedOutput['onClear'], tap: string, setup?: (o: FakePacedOutput) => void) {
     for (let attempt = 1; ; attempt++) {
-      const r = await bargeInOnce(onClear, tap);
-      if (r.out.clearedHead || attempt === 3) return r;
+      const r = await bargeInOnce(onClear, tap, setup);
+      if (r.out.clearedHead || onClear === 'drop' || attempt === 3) return r;
     }
   }
 
-  async function bargeInOnce(onClear: FakePacedOutput['onClear'], tap: string) {
+  async function bargeInOnce(onClear: FakePacedOutput['onClear'], tap: string, setup?: (o: FakePacedOutput) => void) {
     ai.scriptSpeech({ pcm: sine(440, 24000, 6, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
     const s = start(0, path.join(dir, tap));
     const out = new FakePacedOutput();
     out.onClear = onClear;
+    setup?.(out);
     s.attach(out);
     const after: string[] = [];
     s.on('frameAfterInterrupt', (id: string) => after.push(id));
@@ -199,6 +204,18 @@ describe('AgentSession on a paced output', () => {
       expect(b.finishedAfterDecision).toBeUndefined();
       expect(bargeInsDescribed(s)[0].AfterDecision).toHaveLength(1);
     }
+  });
+
+  it('with a hold() on the output, the barge-in holds it first and dates the decision by it', async () => {
+    const hold = function (this: FakePacedOutput['paced'] & { owner: FakePacedOutput }): number {
+      this.owner.calls.push('hold');
+      return (this.owner.holdAt = nowMs());
+    };
+    const { s, out } = await bargeInOn('drop', 'hold.vadtap', (o) => Object.assign(o.paced, { owner: o, hold }));
+    expect(s.bargeIns).toHaveLength(1);
+    expect(out.calls).toEqual(['hold', 'clear']);
+    expect(s.bargeIns[0].decisionMs).toBe(out.holdAt);
+    expect(s.bargeIns[0].framesAfterDecision).toBe(0);
   });
 
   it('a frame begun before the decision and finished after it (a stream taking it in parts) ends the latency but is not counted as sent after', async () => {

@@ -64,6 +64,26 @@ describe('native pacer', () => {
     expect(pacer.latenessBoundsMs).toEqual(PACER_LATENESS_BOUNDS_MS);
   });
 
+  it('hold() stops every send until the next flush (of any queue), or until it lapses', async () => {
+    const a = await queueTo();
+    const b = await queueTo();
+    const t = pacer.hold(50);
+    expect(Math.abs(t - pacer.now())).toBeLessThan(5);
+    pacer.enqueue(a.q, Uint8Array.of(1), t, 1); // due at once
+    await sleep(15);
+    expect(pacer.pending(a.q)).toBe(1); // held
+    pacer.flush(b.q);
+    await sleep(15);
+    expect(pacer.pending(a.q)).toBe(0);
+    expect(drain(a.q)[0]!.at).toBeGreaterThan(t + 10);
+    // one nobody flushes lapses
+    const t2 = pacer.hold(10);
+    pacer.enqueue(a.q, Uint8Array.of(2), t2, 2);
+    const end = Date.now() + 1000;
+    while (pacer.pending(a.q) > 0 && Date.now() < end) await sleep(2);
+    expect(drain(a.q)[0]!.at).toBeGreaterThanOrEqual(t2 + 10 - 0.06);
+  });
+
   it('keeps time while the event loop is blocked', async () => {
     const { q, got } = await queueTo();
     const t0 = pacer.now() + 10;
@@ -110,6 +130,7 @@ describe('native pacer', () => {
     expect(() => pacer.enqueue(q, 'x' as unknown as Uint8Array, far, 0)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
     expect(() => pacer.drain(q, new Uint32Array(4), new Float32Array(4) as unknown as Float64Array)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
     expect(() => pacer.drain(q, new Uint32Array(4), new Float64Array(4), new Uint32Array(4) as unknown as Float64Array)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
+    for (const bad of [0, -1, 1000, NaN, 'x']) expect(() => pacer.hold(bad as number)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
     expect(() => pacer.connect(9999, 1)).toThrow(expect.objectContaining({ code: 'PACER_NO_QUEUE' }));
     expect(pacer.flush(q)).toBe(pacer.capacity);
   });
