@@ -84,6 +84,21 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
+// enqueueFrame(queue, head: Uint8Array, body: Uint8Array, dueMs, id) -> 0 or a negative code (see Pacer::enqueueFrame)
+Napi::Value EnqueueFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int q;
+  if (!argQueue(info, &q) || info.Length() < 5 || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsNumber() || !info[4].IsNumber())
+    return throwCode(env, "PACER_BAD_ARG", "enqueueFrame(queue, head, body, dueMs, id)");
+  auto head = info[1].As<Napi::Uint8Array>();
+  auto body = info[2].As<Napi::Uint8Array>();
+  if (head.TypedArrayType() != napi_uint8_array || body.TypedArrayType() != napi_uint8_array)
+    return throwCode(env, "PACER_BAD_ARG", "enqueueFrame: head and body must be Uint8Arrays");
+  const int r = pacer().enqueueFrame(q, head.Data(), head.ByteLength(), body.Data(), body.ByteLength(), info[3].As<Napi::Number>().DoubleValue(),
+                                     info[4].As<Napi::Number>().Uint32Value());
+  return Napi::Number::New(env, r);
+}
+
 Napi::Value Flush(const Napi::CallbackInfo& info) {
   int q;
   if (!argQueue(info, &q)) return throwCode(info.Env(), "PACER_BAD_ARG", "flush(queue)");
@@ -180,6 +195,7 @@ void InitPacer(Napi::Env env, Napi::Object exports) {
   o.Set("flush", Napi::Function::New<Flush>(env, "flush"));
   o.Set("drain", Napi::Function::New<Drain>(env, "drain"));
   o.Set("hold", Napi::Function::New<Hold>(env, "hold"));
+  o.Set("enqueueFrame", Napi::Function::New<EnqueueFrame>(env, "enqueueFrame"));
   o.Set("pending", Napi::Function::New<Pending>(env, "pending"));
   o.Set("stats", Napi::Function::New<Stats>(env, "stats"));
   o.Set("totals", Napi::Function::New<Totals>(env, "totals"));

@@ -31,6 +31,7 @@ void add(PacerStats& a, const PacerStats& b) {
   a.sendErrors += b.sendErrors;
   a.recordsLost += b.recordsLost;
   a.enqueuedLate += b.enqueuedLate;
+  a.partialWrites += b.partialWrites;
   for (int i = 0; i <= kLatenessBuckets; i++) a.lateness[i] += b.lateness[i];
 }
 }  // namespace
@@ -226,6 +227,43 @@ bool Pacer::held(double at) const {
   // the clock read that made `at` comes before this load (see hold())
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return at < holdUntil_.load(std::memory_order_seq_cst);
+}
+
+int Pacer::enqueueFrame(int q, const uint8_t* head, size_t headLen, const uint8_t* body, size_t bodyLen, double dueMs, uint32_t id) {
+  const size_t total = headLen + bodyLen;
+  const size_t slots = (total + kMaxPacket - 1) / kMaxPacket;
+  if (total == 0) return kOk;  // nothing to send
+  if (slots > static_cast<size_t>(kCapacity)) return kTooLarge;
+  bool wake;
+  {
+    CallerLock lock(*this);
+    Queue* s = find(q);
+    if (!s) return kNoQueue;
+    if (static_cast<size_t>(kCapacity - s->count) < slots) {
+      s->stats.overflows++;
+      return kFull;
+    }
+    if (dueMs > 0 && nowMs() - dueMs > kLateMs) s->stats.enqueuedLate++;
+    size_t off = 0;  // of the frame, head then body
+    for (size_t k = 0; k < slots; k++) {
+      Packet& p = s->ring[(s->head + s->count) % kCapacity];
+      const size_t n = total - off < static_cast<size_t>(kMaxPacket) ? total - off : static_cast<size_t>(kMaxPacket);
+      size_t w = 0;
+      if (off < headLen) {
+        w = headLen - off < n ? headLen - off : n;
+        std::memcpy(p.data, head + off, w);
+      }
+      if (w < n) std::memcpy(p.data + w, body + (off + w - headLen), n - w);
+      p.dueMs = dueMs;
+      p.id = k + 1 == slots ? id : 0;
+      p.len = static_cast<uint16_t>(n);
+      s->count++;
+      off += n;
+    }
+    wake = waitingUntil_ == 0 || dueMs < waitingUntil_;
+  }
+  if (wake) cv_.signal();
+  return kOk;
 }
 
 int Pacer::flush(int q) {

@@ -136,6 +136,12 @@ class Pacer {
    * a send record but stays out of the timing stats (sent, late, lateness, flushed).
    */
   int enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_t id);
+  /**
+   * Queues one frame of a stream, `head` then `body`, cut into as many packets as it
+   * needs, whole or not at all (kFull: no room for all of it; kTooLarge: more than the
+   * queue holds). The id goes with its last packet. One lock for the whole frame.
+   */
+  int enqueueFrame(int q, const uint8_t* head, size_t headLen, const uint8_t* body, size_t bodyLen, double dueMs, uint32_t id);
   /** Drops every queued packet; returns how many (or kNoQueue). None of them is sent after this returns. */
   int flush(int q);
   /**

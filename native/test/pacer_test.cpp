@@ -288,6 +288,7 @@ void testStream(vox::Pacer& p) {
   CHECK(p.pending(q) == 0);
   CHECK(p.stats(q, &st) && st.sendErrors >= 1);
   p.close(q);
+  CHECK(p.totals().partialWrites >= st.partialWrites);  // a closed queue's figures stay in the totals
   CHECK(p.openStream(-1) < 0);
 }
 }  // namespace
@@ -345,6 +346,61 @@ void testFlushMidPass(vox::Pacer& p) {
   std::printf("flush mid-pass: %d of %d flushes dropped the packet, %d sent after the flush, %llu step-asides\n", dropped, trials,
               after, static_cast<unsigned long long>(p.stepAsides() - asides0));
   for (int q : qs) p.close(q);
+}
+
+// enqueueFrame(): a head and a body cut into packets at every boundary position, the
+// bytes in order, the id on the last packet; whole or nothing when the queue is full.
+void testEnqueueFrame(vox::Pacer& p) {
+  int sv[2];
+  CHECK(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  const int q = p.openStream(sv[0]);
+  CHECK(q >= 0);
+  ::close(sv[0]);
+  constexpr size_t M = vox::Pacer::kMaxPacket;
+  const size_t bodies[] = {0, 1, M - 10, M - 9, M - 8, 2 * M - 10, 2 * M, 5000};
+  std::vector<uint8_t> want;
+  uint32_t id = 0;
+  int packets = 0;
+  for (size_t len : bodies) {
+    const std::vector<uint8_t> head = item(900 + id, 10), body = item(id, len);
+    CHECK(p.enqueueFrame(q, head.data(), head.size(), body.data(), body.size(), 0, ++id) == vox::Pacer::kOk);
+    want.insert(want.end(), head.begin(), head.end());
+    want.insert(want.end(), body.begin(), body.end());
+    packets += static_cast<int>((10 + len + M - 1) / M);
+  }
+  std::vector<uint8_t> got;
+  uint8_t b[4096];
+  for (int i = 0; i < 2000 && got.size() < want.size(); i++) {
+    const ssize_t n = ::recv(sv[1], b, sizeof b, MSG_DONTWAIT);
+    if (n > 0) got.insert(got.end(), b, b + n);
+    else std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(got == want);
+  uint32_t ids[64];
+  double at[64];
+  const int n = p.drain(q, ids, at, nullptr, 64);
+  CHECK(n == packets);
+  std::vector<uint32_t> tagged;
+  for (int i = 0; i < n; i++)
+    if (ids[i]) tagged.push_back(ids[i]);
+  CHECK(tagged.size() == sizeof bodies / sizeof bodies[0] && tagged.front() == 1 && tagged.back() == id);
+  // limits: more than the queue holds; and with one slot free, a two-slot frame is refused whole
+  const std::vector<uint8_t> huge(vox::Pacer::kCapacity * M);
+  CHECK(p.enqueueFrame(q, huge.data(), 1, huge.data(), huge.size(), 0, 1) == vox::Pacer::kTooLarge);
+  const double far = vox::Pacer::nowMs() + 60000;
+  for (int i = 0; i < vox::Pacer::kCapacity - 1; i++) CHECK(p.enqueueFrame(q, huge.data(), 2, huge.data(), 100, far, 1) == vox::Pacer::kOk);
+  vox::PacerStats st{};
+  CHECK(p.stats(q, &st));
+  const double overflows = st.overflows;
+  CHECK(p.enqueueFrame(q, huge.data(), 2, huge.data(), M, far, 1) == vox::Pacer::kFull);
+  CHECK(p.pending(q) == vox::Pacer::kCapacity - 1);
+  CHECK(p.stats(q, &st) && st.overflows == overflows + 1);
+  CHECK(p.enqueueFrame(q, huge.data(), 2, huge.data(), M - 2, far, 1) == vox::Pacer::kOk);  // exactly one slot
+  CHECK(p.enqueueFrame(q, huge.data(), 0, huge.data(), 0, far, 1) == vox::Pacer::kOk);       // nothing to send
+  CHECK(p.pending(q) == vox::Pacer::kCapacity);
+  CHECK(p.enqueueFrame(-1, huge.data(), 2, huge.data(), 1, 0, 1) == vox::Pacer::kNoQueue);
+  p.close(q);
+  ::close(sv[1]);
 }
 
 // hold(): no send begins between the time it returns and the flush that follows; a
@@ -415,6 +471,7 @@ int main() {
     testStream(p);
     testFlushMidPass(p);
     testHold(p);
+    testEnqueueFrame(p);
     const vox::PacerStats t = p.totals();
     CHECK(t.sent >= 20);
   }  // the destructor stops and joins the sender thread

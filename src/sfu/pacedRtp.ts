@@ -30,6 +30,8 @@ export interface NativePacer {
   /** Bytes of a stream item still to write (0: at an item boundary). */
   partial(queue: number): number;
   enqueue(queue: number, packet: Uint8Array, dueMs: number, id: number): number;
+  /** A stream frame, head then body, over as many packets as it needs: all queued (0) or none (-1 full, -2 too large). */
+  enqueueFrame(queue: number, head: Uint8Array, body: Uint8Array, dueMs: number, id: number): number;
   flush(queue: number): number;
   /** Announces a flush: no send begins until the next flush or close (or maxMs); returns the pacer's time just after. */
   hold(maxMs: number): number;

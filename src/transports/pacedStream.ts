@@ -59,7 +59,6 @@ export class PacedStreamOut {
   private readonly at = new Float64Array(64);
   private readonly began = new Float64Array(64);
   private readonly off: number;
-  private readonly slot: Buffer;
   private closed = false;
   /** What close() found: the byte stream ended at a frame boundary. */
   private endedClean = true;
@@ -73,7 +72,6 @@ export class PacedStreamOut {
     readonly leadMs: number,
   ) {
     this.off = monoOffset(pacer);
-    this.slot = Buffer.alloc(pacer.maxPacket);
   }
 
   /**
@@ -136,33 +134,15 @@ export class PacedStreamOut {
    */
   send(header: Uint8Array, payload: Uint8Array, atMs = 0, id = 0): boolean {
     if (this.closed) return false;
-    const total = header.length + payload.length;
-    const max = this.pacer.maxPacket;
-    const slots = Math.ceil(total / max);
-    if (this.pacer.capacity - this.pacer.pending(this.queue) < slots) {
-      // the peer stopped reading (or the event loop handed in far ahead): a real-time
-      // stream drops rather than buffering without bound
-      droppedTotal++;
-      if (this.dropped++ === 0) log.warn('paced connection full: frames dropped', { queued: this.pacer.pending(this.queue) });
-      return false;
-    }
-    const due = atMs > 0 ? atMs + this.off : 0;
-    // the header and the payload, cut into slots; the id goes with the last one
-    let taken = 0; // payload bytes queued so far
-    for (let k = 0; k < slots; k++) {
-      let n = 0;
-      if (k === 0) {
-        this.slot.set(header, 0);
-        n = header.length;
-      }
-      const take = Math.min(max - n, payload.length - taken);
-      this.slot.set(payload.subarray(taken, taken + take), n);
-      taken += take;
-      n += take;
-      const r = this.pacer.enqueue(this.queue, this.slot.subarray(0, n), due, k === slots - 1 ? id >>> 0 : 0);
-      if (r !== 0) throw new Error(`pacer refused a frame part (${r})`);
-    }
-    return true;
+    // the header and the payload, cut into slots natively, all of it or none (one lock)
+    const r = this.pacer.enqueueFrame(this.queue, header, payload, atMs > 0 ? atMs + this.off : 0, id >>> 0);
+    if (r === 0) return true;
+    if (r !== -1) throw new Error(`pacer refused a frame (${r}: larger than its queue)`);
+    // the peer stopped reading (or the event loop handed in far ahead): a real-time
+    // stream drops rather than buffering without bound
+    droppedTotal++;
+    if (this.dropped++ === 0) log.warn('paced connection full: frames dropped', { queued: this.pacer.pending(this.queue) });
+    return false;
   }
 
   /** A WebSocket frame (RFC 6455 header built here); see send(). */

@@ -131,6 +131,10 @@ describe('native pacer', () => {
     expect(() => pacer.drain(q, new Uint32Array(4), new Float32Array(4) as unknown as Float64Array)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
     expect(() => pacer.drain(q, new Uint32Array(4), new Float64Array(4), new Uint32Array(4) as unknown as Float64Array)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
     for (const bad of [0, -1, 1000, NaN, 'x']) expect(() => pacer.hold(bad as number)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
+    expect(() => pacer.enqueueFrame(q, new Uint16Array(2) as unknown as Uint8Array, new Uint8Array(2), 0, 0)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
+    expect(() => pacer.enqueueFrame(q, new Uint8Array(2), 'x' as unknown as Uint8Array, 0, 0)).toThrow(expect.objectContaining({ code: 'PACER_BAD_ARG' }));
+    expect(pacer.enqueueFrame(q, new Uint8Array(2), new Uint8Array(pacer.capacity * pacer.maxPacket), 0, 0)).toBe(-2); // more than a queue holds
+    expect(pacer.enqueueFrame(9999, new Uint8Array(2), new Uint8Array(2), 0, 0)).toBe(-3);
     expect(() => pacer.connect(9999, 1)).toThrow(expect.objectContaining({ code: 'PACER_NO_QUEUE' }));
     expect(pacer.flush(q)).toBe(pacer.capacity);
   });
