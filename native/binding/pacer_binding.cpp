@@ -171,8 +171,7 @@ Napi::Value Totals(const Napi::CallbackInfo& info) {
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int q;
   if (!argQueue(info, &q)) return throwCode(info.Env(), "PACER_BAD_ARG", "close(queue)");
-  pacer().close(q);
-  return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), pacer().close(q));
 }
 
 // priority(mode?) -> what the sender thread got (-1: not started); mode sets the request

@@ -209,8 +209,7 @@ int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_
     p.len = static_cast<uint16_t>(len);
     std::memcpy(p.data, data, len);
     s->count++;
-    // Wake the sender only if this packet is due before the time it sleeps until.
-    wake = waitingUntil_ == 0 || dueMs < waitingUntil_;
+    wake = mustWake(dueMs);
   }
   if (wake) cv_.signal();
   return kOk;
@@ -260,10 +259,17 @@ int Pacer::enqueueFrame(int q, const uint8_t* head, size_t headLen, const uint8_
       s->count++;
       off += n;
     }
-    wake = waitingUntil_ == 0 || dueMs < waitingUntil_;
+    wake = mustWake(dueMs);
   }
   if (wake) cv_.signal();
   return kOk;
+}
+
+// Only if the item is due before the time the sender sleeps until; an untimed one
+// rides on a wake-up due within kRideMs.
+bool Pacer::mustWake(double dueMs) const {
+  if (waitingUntil_ == 0) return true;  // idle until notified
+  return dueMs > 0 ? dueMs < waitingUntil_ : nowMs() + kRideMs < waitingUntil_;
 }
 
 int Pacer::flush(int q) {
@@ -319,14 +325,16 @@ PacerStats Pacer::totals() {
   return t;
 }
 
-void Pacer::close(int q) {
+int Pacer::close(int q) {
   CallerLock lock(*this);
   holdUntil_.store(0, std::memory_order_seq_cst);
   Queue* s = find(q);
-  if (!s) return;
+  if (!s) return kNoQueue;
+  const int left = s->stream && s->count > 0 && s->off > 0 ? s->ring[s->head].len - s->off : 0;
   add(closed_, s->stats);
   if (s->fd >= 0) ::close(s->fd);
   queues_[q].reset();
+  return left;
 }
 
 // Called with mu_ held.

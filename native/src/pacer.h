@@ -92,6 +92,10 @@ class Pacer {
   static constexpr int kRecords = 64;        // send records kept per socket until drained
   static constexpr double kLateMs = 10;
   static constexpr double kRetryMs = 1;      // a stream socket whose buffer was full is tried again
+  // An untimed item (a message: subtitles, marks) waits for the sender's next wake-up
+  // when that comes within this long, rather than waking it: each wake of the
+  // real-time sender preempts the event loop for a pass and a send.
+  static constexpr double kRideMs = 5;
 
   // enqueue() results
   static constexpr int kOk = 0;
@@ -178,8 +182,12 @@ class Pacer {
   int priority() const { return got_; }
   /** How often the sender let a waiting caller have the lock in the middle of a pass. */
   uint64_t stepAsides() const { return stepAsides_.load(std::memory_order_relaxed); }
-  /** Drops the queue's packets and closes its socket; the id may be reused. */
-  void close(int q);
+  /**
+   * Drops the queue's packets and closes its socket; the id may be reused. Returns the
+   * bytes of a stream item left part written (0: the stream ended at an item
+   * boundary), or kNoQueue: decided under the same lock as the close.
+   */
+  int close(int q);
 
  private:
   struct Packet {
@@ -226,6 +234,8 @@ class Pacer {
 
   Queue* find(int q);
   int addQueue(int fd, bool stream);
+  /** Called with mu_ held: whether an item due at `dueMs` (0: untimed) must wake the sender. */
+  bool mustWake(double dueMs) const;
   /** Starts the sender thread once; 0 or -errno (no exception: the addon is built without them). */
   int ensureThread();
   static void* threadMain(void* self);

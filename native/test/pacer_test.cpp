@@ -175,9 +175,9 @@ std::vector<uint8_t> item(uint32_t id, size_t len) {
   return b;
 }
 
-void testStream(vox::Pacer& p) {
-  // a TCP connection on loopback (TCP writes partially when its buffer is nearly full)
-  int sv[2];
+// A TCP connection on loopback with small buffers (TCP writes partially when its
+// buffer is nearly full): sv[0] the writer's end, sv[1] the reader's.
+void tcpPair(int sv[2]) {
   const int ls = ::socket(AF_INET, SOCK_STREAM, 0);
   int small = 4096;
   ::setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -194,6 +194,11 @@ void testStream(vox::Pacer& p) {
   sv[1] = ::accept(ls, nullptr, nullptr);
   CHECK(sv[1] >= 0);
   ::close(ls);
+}
+
+void testStream(vox::Pacer& p) {
+  int sv[2];
+  tcpPair(sv);
   const int q = p.openStream(sv[0]);
   CHECK(q >= 0);
   ::close(sv[0]);  // the pacer writes to its own duplicate
@@ -403,6 +408,73 @@ void testEnqueueFrame(vox::Pacer& p) {
   ::close(sv[1]);
 }
 
+// close() of a stream with an item part written (the peer not reading) says so: the
+// caller must then reset the connection rather than end it with a close frame.
+void testCloseMidItem(vox::Pacer& p) {
+  int sv[2];
+  tcpPair(sv);
+  const int q = p.openStream(sv[0]);
+  CHECK(q >= 0);
+  ::close(sv[0]);
+  const std::vector<uint8_t> big = item(5, vox::Pacer::kMaxPacket);
+  // a reader taking 64 bytes now and then frees less than an item: writes go partial
+  uint8_t sink[64];
+  for (int i = 0; i < 5000 && p.partial(q) == 0; i++) {
+    p.enqueue(q, big.data(), big.size(), 0, 0);  // (kFull once the queue fills: fine)
+    ::recv(sv[1], sink, sizeof sink, MSG_DONTWAIT);
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  CHECK(p.partial(q) > 0);
+  const int left = p.close(q);  // the reader has stopped: the rest stays unwritten
+  CHECK(left > 0 && left < vox::Pacer::kMaxPacket);
+  CHECK(p.close(q) == vox::Pacer::kNoQueue);
+  ::close(sv[1]);
+}
+
+// An untimed item rides on the sender's wake-up when that is due within kRideMs, and
+// wakes it when it is further away (another queue's packet sets the wake-up: within a
+// queue an item waits for those ahead of it anyway).
+void testRide(vox::Pacer& p) {
+  Receiver rx;
+  uint16_t port;
+  const int q = p.open(&port);
+  CHECK(q >= 0 && p.connect(q, rx.port) == 0);
+  const int timed = p.open(&port);
+  CHECK(timed >= 0 && p.connect(timed, rx.port) == 0);
+  uint8_t b[64];
+  uint32_t ids[64];
+  double at[64];
+  auto sentAt = [&](uint32_t id) {
+    for (int i = 0; i < 500; i++) {
+      const int n = p.drain(q, ids, at, nullptr, 64);
+      for (int k = 0; k < n; k++)
+        if (ids[k] == id) return at[k];
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return -1.0;
+  };
+  packet(b, 1, sizeof b);
+  // (a wake-up set by an earlier test's queue, closed since, has passed by then)
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(p.enqueue(timed, b, sizeof b, vox::Pacer::nowMs() + 3, 1) == vox::Pacer::kOk);
+  std::this_thread::sleep_for(std::chrono::microseconds(500));
+  const double rodeQueued = vox::Pacer::nowMs();
+  CHECK(p.enqueue(q, b, sizeof b, 0, 2) == vox::Pacer::kOk);
+  const double rode = sentAt(2);
+  CHECK(rode >= rodeQueued + 2);  // went with the packet due 3 ms on, not at once
+  double t;
+  CHECK(p.enqueue(timed, b, sizeof b, vox::Pacer::nowMs() + 60, 3) == vox::Pacer::kOk);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  t = vox::Pacer::nowMs();
+  CHECK(p.enqueue(q, b, sizeof b, 0, 4) == vox::Pacer::kOk);
+  const double woke = sentAt(4);
+  CHECK(woke >= t && woke < t + 40);  // woke the sender: long before the packet due 60 ms on
+  std::printf("ride: an untimed item left %.2f ms after it was queued with a wake-up due in 2.5 ms, %.2f ms with one due in 60 ms\n",
+              rode - rodeQueued, woke - t);
+  p.close(q);
+  p.close(timed);
+}
+
 // hold(): no send begins between the time it returns and the flush that follows; a
 // hold nobody flushes lapses after maxMs. Packets due every 0.2 ms, a decision at a
 // random moment: dated by hold(), none is sent after it; dated by the clock just before
@@ -472,6 +544,8 @@ int main() {
     testFlushMidPass(p);
     testHold(p);
     testEnqueueFrame(p);
+    testCloseMidItem(p);
+    testRide(p);
     const vox::PacerStats t = p.totals();
     CHECK(t.sent >= 20);
   }  // the destructor stops and joins the sender thread

@@ -40,7 +40,8 @@ export interface NativePacer {
   pending(queue: number): number;
   stats(queue: number, out: Float64Array): boolean;
   totals(out: Float64Array): void;
-  close(queue: number): void;
+  /** Closes the queue (after a send in flight); returns the bytes of a stream item left part written (0: clean), or -3. */
+  close(queue: number): number;
   now(): number;
   priority(mode?: number): number;
   capacity: number;

@@ -186,8 +186,8 @@ export class PacedStreamOut {
   close(): boolean {
     if (this.closed) return this.endedClean;
     this.closed = true;
-    this.endedClean = this.pacer.partial(this.queue) === 0;
-    this.pacer.close(this.queue);
+    // (decided by close() itself: the sender may be part way into an item until then)
+    this.endedClean = this.pacer.close(this.queue) <= 0;
     this.unguard?.();
     this.unguard = null;
     return this.endedClean;
