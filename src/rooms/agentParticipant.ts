@@ -171,7 +171,11 @@ export class AgentParticipant extends EventEmitter {
 
   private endTalkSpurt(): void {
     const p = this.audioProducer;
-    if (!p || p.closed || !this.sender) return;
+    if (!p || p.closed || !this.sender) {
+      // nothing to send on, but a barge-in's hold() on the pacer ends with a flush
+      this.paced?.flush();
+      return;
+    }
     try {
       // Frames handed in ahead and not yet sent never leave: the stream goes on from
       // the last one that did, so receivers see no gap to conceal.
