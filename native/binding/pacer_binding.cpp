@@ -114,6 +114,11 @@ Napi::Value Hold(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, pacer().hold(ms));
 }
 
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  pacer().release();
+  return info.Env().Undefined();
+}
+
 // drain(queue, ids: Uint32Array, sentMs: Float64Array[, beganMs: Float64Array]) -> n (min of the lengths at most)
 Napi::Value Drain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -194,6 +199,7 @@ void InitPacer(Napi::Env env, Napi::Object exports) {
   o.Set("flush", Napi::Function::New<Flush>(env, "flush"));
   o.Set("drain", Napi::Function::New<Drain>(env, "drain"));
   o.Set("hold", Napi::Function::New<Hold>(env, "hold"));
+  o.Set("release", Napi::Function::New<Release>(env, "release"));
   o.Set("enqueueFrame", Napi::Function::New<EnqueueFrame>(env, "enqueueFrame"));
   o.Set("pending", Napi::Function::New<Pending>(env, "pending"));
   o.Set("stats", Napi::Function::New<Stats>(env, "stats"));

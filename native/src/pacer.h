@@ -156,6 +156,8 @@ class Pacer {
    * stopped speech can no longer leave between the decision and the flush.
    */
   double hold(double maxMs);
+  /** Ends a hold without a flush (the caller had nothing to flush: its queue was closed). */
+  void release() { holdUntil_.store(0, std::memory_order_seq_cst); }
   /**
    * Moves up to `max` send records, oldest first, out; returns how many (or kNoQueue).
    * sentMs is when the send call (the last one, for a stream item written in parts) began;

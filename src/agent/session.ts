@@ -43,6 +43,8 @@ export interface PacedOutput {
    * leave. A barge-in dates its decision with it.
    */
   hold?(): number;
+  /** Ends a hold() after the clear(), whether or not it flushed (a closed output does not). */
+  release?(): void;
   /**
    * beganAtMs: when the frame's first write began, earlier than sentAtMs only for a
    * frame a stream socket took in parts (its rest must follow, even after a flush).
@@ -400,7 +402,10 @@ export class AgentSession extends EventEmitter implements Ticker {
     // A paced output is cleared first, at once: its frames are queued ahead, and until
     // the flush the pacer may send another. Otherwise the abort goes first: nothing is
     // queued that could leave meanwhile.
-    if (paced && stopping) this.output?.clear();
+    if (paced && stopping) {
+      this.output?.clear();
+      out?.release?.();
+    }
     let abortedAt = decisionMs;
     playing?.signal.addEventListener('abort', () => (abortedAt = nowMs()), { once: true });
     const stopped = this.splicer.flush({ includeHigh: false, reason: 'bargeIn' });

@@ -35,6 +35,8 @@ export interface NativePacer {
   flush(queue: number): number;
   /** Announces a flush: no send begins until the next flush or close (or maxMs); returns the pacer's time just after. */
   hold(maxMs: number): number;
+  /** Ends a hold without a flush. */
+  release(): void;
   /** beganMs: when each item's first write began (a stream item written in parts; else = sentMs). */
   drain(queue: number, ids: Uint32Array, sentMs: Float64Array, beganMs?: Float64Array): number;
   pending(queue: number): number;
@@ -201,6 +203,10 @@ export class PacedRtpOut {
   /** See PacedOutput.hold (the next flush() ends it). */
   hold(): number {
     return this.pacer.hold(PACER_HOLD_MS) - this.off;
+  }
+
+  release(): void {
+    this.pacer.release();
   }
 
   /** Packets sent since the last call, oldest first (ms since epoch; a datagram's send began once). */

@@ -160,6 +160,10 @@ export class PacedStreamOut {
     return this.pacer.hold(PACER_HOLD_MS) - this.off;
   }
 
+  release(): void {
+    this.pacer.release();
+  }
+
   pending(): number {
     return this.closed ? 0 : Math.max(0, this.pacer.pending(this.queue));
   }
@@ -209,6 +213,7 @@ export function pacedOutput(out: PacedStreamOut, pacing: PacingStats): PacedOutp
   return {
     leadMs: out.leadMs,
     hold: () => out.hold(),
+    release: () => out.release(),
     drainSent: (visit) =>
       out.drainSent((id, at, began) => {
         pacing.note(at);

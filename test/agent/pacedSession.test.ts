@@ -206,14 +206,17 @@ describe('AgentSession on a paced output', () => {
     }
   });
 
-  it('with a hold() on the output, the barge-in holds it first and dates the decision by it', async () => {
+  it('with a hold() on the output, the barge-in holds it first, dates the decision by it, and releases it after the clear', async () => {
     const hold = function (this: FakePacedOutput['paced'] & { owner: FakePacedOutput }): number {
       this.owner.calls.push('hold');
       return (this.owner.holdAt = nowMs());
     };
-    const { s, out } = await bargeInOn('drop', 'hold.vadtap', (o) => Object.assign(o.paced, { owner: o, hold }));
+    const release = function (this: { owner: FakePacedOutput }): void {
+      this.owner.calls.push('release');
+    };
+    const { s, out } = await bargeInOn('drop', 'hold.vadtap', (o) => Object.assign(o.paced, { owner: o, hold, release }));
     expect(s.bargeIns).toHaveLength(1);
-    expect(out.calls).toEqual(['hold', 'clear']);
+    expect(out.calls).toEqual(['hold', 'clear', 'release']);
     expect(s.bargeIns[0].decisionMs).toBe(out.holdAt);
     expect(s.bargeIns[0].framesAfterDecision).toBe(0);
   });

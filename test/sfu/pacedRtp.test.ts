@@ -76,6 +76,15 @@ describe('native pacer', () => {
     await sleep(15);
     expect(pacer.pending(a.q)).toBe(0);
     expect(drain(a.q)[0]!.at).toBeGreaterThan(t + 10);
+    // release() ends one without a flush
+    const t1 = pacer.hold(50);
+    pacer.enqueue(a.q, Uint8Array.of(9), t1, 9);
+    await sleep(10);
+    expect(pacer.pending(a.q)).toBe(1);
+    pacer.release();
+    await sleep(15);
+    expect(pacer.pending(a.q)).toBe(0);
+    expect(drain(a.q)[0]!.at).toBeLessThan(t1 + 40);
     // one nobody flushes lapses
     const t2 = pacer.hold(10);
     pacer.enqueue(a.q, Uint8Array.of(2), t2, 2);
