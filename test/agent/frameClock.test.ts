@@ -145,19 +145,25 @@ describe('FrameClock', () => {
   });
 
   it.runIf(process.platform === 'linux')("schedSinceLastRun() splits the time since the clock's last run without touching its figures", async () => {
-    const clock = new FrameClock(20);
-    const t = { tick: () => undefined };
-    clock.add(t);
-    await new Promise((r) => setTimeout(r, 50));
-    const held = { ...clock.stats.held };
-    const end = performance.now() + 30;
-    while (performance.now() < end);
-    const s = clock.schedSinceLastRun()!;
-    clock.remove(t);
-    expect(s).not.toBeNull();
-    expect(s.windowMs).toBeGreaterThanOrEqual(30);
-    expect(s.runMs + s.waitMs).toBeGreaterThan(0.6 * 30); // less where a VM's time is stolen
-    expect(s.runMs).toBeGreaterThan(3); // the busy loop was ours (a third of it, when two other threads share the two cores)
-    expect(clock.stats.held).toEqual(held);
+    // Up to 3 trials for the CPU share: with the test suite's compiles on both cores
+    // the busy loop once got 1.6 ms of CPU in 30 ms. The rest is asked of every trial.
+    let run = 0;
+    for (let i = 0; i < 3 && run <= 3; i++) {
+      const clock = new FrameClock(20);
+      const t = { tick: () => undefined };
+      clock.add(t);
+      await new Promise((r) => setTimeout(r, 50));
+      const held = { ...clock.stats.held };
+      const end = performance.now() + 30;
+      while (performance.now() < end);
+      const s = clock.schedSinceLastRun()!;
+      clock.remove(t);
+      expect(s).not.toBeNull();
+      expect(s.windowMs).toBeGreaterThanOrEqual(30);
+      expect(s.runMs + s.waitMs).toBeGreaterThan(0.6 * 30); // less where a VM's time is stolen
+      expect(clock.stats.held).toEqual(held);
+      run = s.runMs;
+    }
+    expect(run).toBeGreaterThan(3); // the busy loop was ours (a third of it, when two other threads share the two cores)
   });
 });
