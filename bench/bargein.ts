@@ -28,6 +28,7 @@ import { makeAssets, pauseAtD, FRAME, RATE } from './bargein/assets';
 import { summarize, lineChart, cdf } from './bargein/report';
 import { SimUser, WsUser, type UserKind } from './bargein/users';
 import { RtpUser } from './bargein/rtpUser';
+import { StallProbe } from './bargein/stallProbe';
 import { machine, outDir, table, writeJson } from './util';
 
 const root = path.resolve(__dirname, '..');
@@ -266,6 +267,13 @@ interface CellResult {
    * the decision they finished; FinishedAfterDecisionMs): not among framesAfterDecision.
    */
   finishedAfterDecision: number[];
+  /**
+   * The machine's own stalls in the cell (stallProbe: a real-time thread's wake-ups
+   * more than 20 ms late): how many, the longest; null without the probe. And the
+   * speech barge-ins with a stall of 10 ms or more between their onset and decision,
+   * with the overhead of the others.
+   */
+  machineStalls: { over20: number; maxMs: number; bargeInsHit: number; overheadOthers: ReturnType<typeof summarize> } | null;
   /** Each abort over 5 ms, with the main thread's time around it: on a CPU vs waiting for one (AbortSched). */
   slowAborts: { ms: number; windowMs?: number; cpuMs?: number; waitMs?: number; gcMs?: number; gcKinds?: string[] }[];
   missed: number;
@@ -319,7 +327,9 @@ async function runCell(
   N: number,
   rounds: number,
   minBargeIns: number,
+  probe: StallProbe | null,
 ): Promise<CellResult> {
+  const wall0 = Date.now();
   const api = async (action: string, body: Record<string, unknown>) => {
     const r = await fetch(`${bridge.url}/api?Action=${action}`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: JSON.stringify(body) });
     const j = (await r.json()) as Record<string, any>;
@@ -423,6 +433,8 @@ async function runCell(
 
   // Bridge-side records of every session.
   const overheads: number[] = [];
+  const unstalled: number[] = []; // overheads of the barge-ins with no machine stall in their window
+  let stallHit = 0;
   const netOfPause: number[] = [];
   const decisionDelays: number[] = [];
   const detector: number[] = [];
@@ -463,6 +475,11 @@ async function runCell(
     } else {
       for (const [k, r] of b.entries()) {
         if (r.OverheadMs !== undefined) overheads.push(r.OverheadMs);
+        if (probe && r.OverheadMs !== undefined && r.DecisionDelayMs !== undefined) {
+          const decision = Date.parse(r.At);
+          if (probe.within(decision - D - r.DecisionDelayMs, decision + 1).length) stallHit++;
+          else unstalled.push(r.OverheadMs);
+        }
         if (r.DecisionDelayMs !== undefined) decisionDelays.push(r.DecisionDelayMs);
         if (r.DetectorMs !== undefined) detector.push(r.DetectorMs);
         if (r.ProcessingMs !== undefined) processing.push(r.ProcessingMs);
@@ -536,6 +553,12 @@ async function runCell(
     slowAborts,
     afterDecision,
     finishedAfterDecision,
+    machineStalls: probe
+      ? (() => {
+          const s = probe.within(wall0, Date.now(), 20);
+          return { over20: s.length, maxMs: Math.max(0, ...s.map((x) => x.ms)), bargeInsHit: stallHit, overheadOthers: summarize(unstalled) };
+        })()
+      : null,
     missed,
     attempts,
     falsePerMinNoise: nNoise ? falseNoise / (nNoise * minutes) : null,
@@ -566,13 +589,14 @@ async function main(): Promise<void> {
   const assets = makeAssets();
   const ai = await startAiServer();
   const bridge = await startBridge(args.cpuProf);
+  const probe = StallProbe.start(root);
   const results: CellResult[] = [];
   let saturatedAt: number | null = null;
   try {
     for (const transport of args.transport) {
       for (const D of args.d) {
         for (const N of args.n) {
-          const r = await runCell(bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns);
+          const r = await runCell(bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe);
           results.push(r);
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
@@ -589,7 +613,11 @@ async function main(): Promise<void> {
               `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms; ` +
               `before late ticks ${r.lateHeld.heldMs.toFixed(0)} ms held: main thread on a CPU ${r.lateHeld.cpuPct.toFixed(0)} %, waiting for one ${r.lateHeld.waitPct.toFixed(0)} %\n` +
               `    CPU (% of a core): bridge ${r.cpuSplit.bridgePct.toFixed(0)}, mediasoup ${r.cpuSplit.mediasoupPct.toFixed(0)}, users ${r.cpuSplit.generatorPct.toFixed(0)}, AI server ${r.cpuSplit.aiServerPct.toFixed(0)}; ` +
-              `machine busy ${r.cpuSplit.machineBusyPct.toFixed(0)} of ${os.cpus().length * 100}, steal ${r.cpuSplit.stealPct.toFixed(1)}`,
+              `machine busy ${r.cpuSplit.machineBusyPct.toFixed(0)} of ${os.cpus().length * 100}, steal ${r.cpuSplit.stealPct.toFixed(1)}` +
+              (r.machineStalls
+                ? `\n    machine stalls (a real-time probe's wake-ups > 20 ms late): ${r.machineStalls.over20}, the longest ${r.machineStalls.maxMs.toFixed(0)} ms; ` +
+                  `barge-ins with a stall ≥ 10 ms between onset and decision: ${r.machineStalls.bargeInsHit}; overhead p99 of the others ${r.machineStalls.overheadOthers.p99?.toFixed(1)} ms`
+                : ''),
           );
           if (r.attempts && (r.missed / r.attempts > 0.2 || r.lateFramesPct > 5)) {
             saturatedAt = N;
@@ -600,6 +628,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    probe?.close();
     bridge.child.kill('SIGTERM');
     await new Promise((r) => bridge.child.once('exit', r));
     await ai.close();
@@ -627,6 +656,8 @@ async function main(): Promise<void> {
     'sender late % (p99 ms)': `${f1(r.senderLatePct)} (${f1(r.senderLate.p99)})`,
     'client p50': f1(r.clientOverhead.p50),
     'client p99': f1(r.clientOverhead.p99),
+    'machine stalls > 20 ms (max ms)': r.machineStalls ? `${r.machineStalls.over20} (${f1(r.machineStalls.maxMs)})` : 'n/a',
+    'p99 of barge-ins with no stall (hit)': r.machineStalls ? `${f1(r.machineStalls.overheadOthers.p99)} (${r.machineStalls.bargeInsHit})` : 'n/a',
     'frames after': r.framesAfterDecision,
     'abort p99 / max ms (> 5 ms)': `${f1(r.abortDelay.p99)} / ${f1(r.abortDelayMaxMs)} (${r.abortsOver5})`,
     missed: `${r.missed}/${r.attempts}`,
