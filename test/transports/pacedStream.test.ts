@@ -101,11 +101,13 @@ describe.runIf(nativePacer() !== null)('PacedStreamOut', () => {
     expect(frames.map((f) => f.opcode)).toEqual([2, 2, 2, 2, 2, 1]);
     frames.slice(0, 5).forEach((f, k) => expect(f.payload.equals(audio[k]!)).toBe(true));
     expect(frames[5]!.payload.equals(big)).toBe(true);
-    // each audio frame within a few ms of its time (the reader's own loop adds some)
-    frames.slice(0, 5).forEach((f, k) => expect(Math.abs(f.at - (t0 + 20 * k))).toBeLessThan(15));
-    const sent: number[] = [];
-    out.drainSent((id) => sent.push(id));
-    expect(sent).toEqual([1, 2, 3, 4, 5]); // the text frame's slots carry no id
+    // each audio frame sent within a few ms of its time, by the pacer's own record (the
+    // reader's arrival times add this test's event loop, late by 19 ms once in CI)
+    const sent: { id: number; at: number }[] = [];
+    out.drainSent((id, at) => sent.push({ id, at }));
+    expect(sent.map((x) => x.id)).toEqual([1, 2, 3, 4, 5]); // the text frame's slots carry no id
+    sent.forEach((x, k) => expect(Math.abs(x.at - (t0 + 20 * k))).toBeLessThan(10));
+    frames.slice(0, 5).forEach((f, k) => expect(f.at).toBeGreaterThanOrEqual(t0 + 20 * k - 1)); // never early
     expect(out.close()).toBe(true);
   });
 
