@@ -456,21 +456,30 @@ void testRide(vox::Pacer& p) {
   packet(b, 1, sizeof b);
   // (a wake-up set by an earlier test's queue, closed since, has passed by then)
   std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  CHECK(p.enqueue(timed, b, sizeof b, vox::Pacer::nowMs() + 3, 1) == vox::Pacer::kOk);
-  std::this_thread::sleep_for(std::chrono::microseconds(500));
-  const double rodeQueued = vox::Pacer::nowMs();
-  CHECK(p.enqueue(q, b, sizeof b, 0, 2) == vox::Pacer::kOk);
-  const double rode = sentAt(2);
-  CHECK(rode >= rodeQueued + 2);  // went with the packet due 3 ms on, not at once
-  double t;
-  CHECK(p.enqueue(timed, b, sizeof b, vox::Pacer::nowMs() + 60, 3) == vox::Pacer::kOk);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  t = vox::Pacer::nowMs();
-  CHECK(p.enqueue(q, b, sizeof b, 0, 4) == vox::Pacer::kOk);
-  const double woke = sentAt(4);
-  CHECK(woke >= t && woke < t + 40);  // woke the sender: long before the packet due 60 ms on
-  std::printf("ride: an untimed item left %.2f ms after it was queued with a wake-up due in 2.5 ms, %.2f ms with one due in 60 ms\n",
-              rode - rodeQueued, woke - t);
+  // Up to 5 trials: on a loaded machine the sender may not be asleep yet when the item
+  // comes (then it goes at once). An implementation that always wakes, or never does,
+  // fails every trial.
+  double rodeBest = -1, wokeBest = 1e9;
+  for (uint32_t trial = 0; trial < 5 && (rodeBest < 2 || wokeBest >= 40); trial++) {
+    const uint32_t id = 10 * trial + 1;
+    CHECK(p.enqueue(timed, b, sizeof b, vox::Pacer::nowMs() + 6, id) == vox::Pacer::kOk);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    const double queued = vox::Pacer::nowMs();
+    CHECK(p.enqueue(q, b, sizeof b, 0, id + 1) == vox::Pacer::kOk);
+    const double rode = sentAt(id + 1) - queued;  // rides on the wake-up ~4 ms on
+    if (rode > rodeBest) rodeBest = rode;
+    CHECK(p.enqueue(timed, b, sizeof b, vox::Pacer::nowMs() + 60, id + 2) == vox::Pacer::kOk);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const double t = vox::Pacer::nowMs();
+    CHECK(p.enqueue(q, b, sizeof b, 0, id + 3) == vox::Pacer::kOk);
+    const double woke = sentAt(id + 3) - t;  // wakes the sender, long before 60 ms on
+    if (woke < wokeBest) wokeBest = woke;
+    p.flush(timed);
+  }
+  CHECK(rodeBest >= 2);
+  CHECK(wokeBest >= 0 && wokeBest < 40);
+  std::printf("ride: an untimed item left %.2f ms after it was queued with a wake-up due in ~4 ms, %.2f ms with one due in 60 ms\n",
+              rodeBest, wokeBest);
   p.close(q);
   p.close(timed);
 }
