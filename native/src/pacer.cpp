@@ -170,11 +170,15 @@ int Pacer::openStream(int fd) {
   return addQueue(dup, true);
 }
 
+// Called with mu_ held: bytes of a stream's head item still to write once begun (0: none begun).
+int Pacer::unwritten(const Queue& s) {
+  return s.stream && s.count > 0 && s.off > 0 ? s.ring[s.head].len - s.off : 0;
+}
+
 int Pacer::partial(int q) {
   CallerLock lock(*this);
   Queue* s = find(q);
-  if (!s) return kNoQueue;
-  return s->stream && s->count > 0 && s->off > 0 ? s->ring[s->head].len - s->off : 0;
+  return s ? unwritten(*s) : kNoQueue;
 }
 
 void* Pacer::threadMain(void* self) {
@@ -192,27 +196,9 @@ int Pacer::ensureThread() {
 }
 
 int Pacer::enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_t id) {
+  // a datagram is never cut: one packet, or refused
   if (len > static_cast<size_t>(kMaxPacket)) return kTooLarge;
-  bool wake;
-  {
-    CallerLock lock(*this);
-    Queue* s = find(q);
-    if (!s) return kNoQueue;
-    if (s->count == kCapacity) {
-      s->stats.overflows++;
-      return kFull;
-    }
-    if (dueMs > 0 && nowMs() - dueMs > kLateMs) s->stats.enqueuedLate++;
-    Packet& p = s->ring[(s->head + s->count) % kCapacity];
-    p.dueMs = dueMs;
-    p.id = id;
-    p.len = static_cast<uint16_t>(len);
-    std::memcpy(p.data, data, len);
-    s->count++;
-    wake = mustWake(dueMs);
-  }
-  if (wake) cv_.signal();
-  return kOk;
+  return enqueueFrame(q, nullptr, 0, data, len, dueMs, id);
 }
 
 double Pacer::hold(double maxMs) {
@@ -278,7 +264,7 @@ int Pacer::flush(int q) {
   Queue* s = find(q);
   if (!s) return kNoQueue;
   // a stream's partly written item is finished: dropping it would cut a message
-  const int keep = s->stream && s->count > 0 && s->off > 0 ? 1 : 0;
+  const int keep = unwritten(*s) > 0 ? 1 : 0;
   const int n = s->count - keep;
   for (int i = keep; i < s->count; i++)
     if (s->ring[(s->head + i) % kCapacity].dueMs > 0) s->stats.flushed++;  // timed items only
@@ -330,7 +316,7 @@ int Pacer::close(int q) {
   holdUntil_.store(0, std::memory_order_seq_cst);
   Queue* s = find(q);
   if (!s) return kNoQueue;
-  const int left = s->stream && s->count > 0 && s->off > 0 ? s->ring[s->head].len - s->off : 0;
+  const int left = unwritten(*s);
   add(closed_, s->stats);
   if (s->fd >= 0) ::close(s->fd);
   queues_[q].reset();

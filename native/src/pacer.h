@@ -138,6 +138,7 @@ class Pacer {
    * Queues one packet to leave at `dueMs` (nowMs() clock; a past time means at once).
    * dueMs 0 is an untimed item (a message written "now", after what is queued): it has
    * a send record but stays out of the timing stats (sent, late, lateness, flushed).
+   * (An enqueueFrame() of the packet alone; so an empty packet queues nothing.)
    */
   int enqueue(int q, const uint8_t* data, size_t len, double dueMs, uint32_t id);
   /**
@@ -235,6 +236,7 @@ class Pacer {
   };
 
   Queue* find(int q);
+  static int unwritten(const Queue& s);
   int addQueue(int fd, bool stream);
   /** Called with mu_ held: whether an item due at `dueMs` (0: untimed) must wake the sender. */
   bool mustWake(double dueMs) const;

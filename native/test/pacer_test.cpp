@@ -67,6 +67,14 @@ struct Receiver {
   }
 };
 
+// A datagram queue sending to `rx` (-1 and a failed check if it cannot be made).
+int queueTo(vox::Pacer& p, const Receiver& rx) {
+  uint16_t port;
+  const int q = p.open(&port);
+  CHECK(q >= 0 && p.connect(q, rx.port) == 0);
+  return q;
+}
+
 void packet(uint8_t* b, uint32_t id, size_t len) {
   std::memset(b, static_cast<int>(id & 0xff), len);
   std::memcpy(b, &id, 4);
@@ -74,10 +82,7 @@ void packet(uint8_t* b, uint32_t id, size_t len) {
 
 void testOrderAndTiming(vox::Pacer& p) {
   Receiver rx;
-  uint16_t port;
-  const int q = p.open(&port);
-  CHECK(q >= 0);
-  CHECK(p.connect(q, rx.port) == 0);
+  const int q = queueTo(p, rx);
   const double t0 = vox::Pacer::nowMs() + 10;
   uint8_t b[200];
   for (uint32_t i = 0; i < 20; i++) {
@@ -104,9 +109,7 @@ void testOrderAndTiming(vox::Pacer& p) {
 // for TSan, and for the bookkeeping (sent + flushed == queued; nothing flushed arrives).
 void testRaces(vox::Pacer& p) {
   Receiver rx;
-  uint16_t port;
-  const int q = p.open(&port);
-  CHECK(q >= 0 && p.connect(q, rx.port) == 0);
+  const int q = queueTo(p, rx);
   uint8_t b[160];
   uint32_t next = 1;
   int queued = 0, flushedTotal = 0;
@@ -144,8 +147,7 @@ void testRaces(vox::Pacer& p) {
   CHECK(got == sent);  // what arrived is exactly what was reported sent, in order
   p.close(q);
   // close with packets still queued, then reuse of the id
-  const int q2 = p.open(&port);
-  CHECK(q2 >= 0 && p.connect(q2, rx.port) == 0);
+  const int q2 = queueTo(p, rx);
   for (int k = 0; k < 10; k++) p.enqueue(q2, b, sizeof b, vox::Pacer::nowMs() + 1000, k);
   p.close(q2);
   CHECK(p.enqueue(q2, b, sizeof b, 0, 1) == vox::Pacer::kNoQueue);
@@ -307,10 +309,7 @@ void testFlushMidPass(vox::Pacer& p) {
   constexpr int kQueues = 300;
   std::vector<int> qs;
   for (int i = 0; i < kQueues; i++) {
-    uint16_t port;
-    const int q = p.open(&port);
-    CHECK(q >= 0 && p.connect(q, rx.port) == 0);
-    qs.push_back(q);
+    qs.push_back(queueTo(p, rx));
   }
   const uint64_t asides0 = p.stepAsides();
   uint8_t b[160];
@@ -436,11 +435,8 @@ void testCloseMidItem(vox::Pacer& p) {
 // queue an item waits for those ahead of it anyway).
 void testRide(vox::Pacer& p) {
   Receiver rx;
-  uint16_t port;
-  const int q = p.open(&port);
-  CHECK(q >= 0 && p.connect(q, rx.port) == 0);
-  const int timed = p.open(&port);
-  CHECK(timed >= 0 && p.connect(timed, rx.port) == 0);
+  const int q = queueTo(p, rx);
+  const int timed = queueTo(p, rx);
   uint8_t b[64];
   uint32_t ids[64];
   double at[64];
@@ -490,11 +486,8 @@ void testRide(vox::Pacer& p) {
 // flush() (as the bridge did), a send may begin in the microseconds between the two.
 void testHold(vox::Pacer& p) {
   Receiver rx;
-  uint16_t port;
-  const int q = p.open(&port);
-  CHECK(q >= 0 && p.connect(q, rx.port) == 0);
-  const int other = p.open(&port);
-  CHECK(other >= 0 && p.connect(other, rx.port) == 0);
+  const int q = queueTo(p, rx);
+  const int other = queueTo(p, rx);
   uint8_t b[160];
   uint32_t ids[64];
   double at[64];
