@@ -67,24 +67,32 @@ describe('native pacer', () => {
   it('hold() stops every send until the next flush (of any queue), or until it lapses', async () => {
     const a = await queueTo();
     const b = await queueTo();
-    const t = pacer.hold(50);
+    // (the holds last 100 ms; a check made later than that on a loaded machine, when
+    // the hold has lapsed by design, is skipped)
+    const heldNow = (since: number) => {
+      const n = pacer.pending(a.q);
+      if (pacer.now() - since < 95) expect(n).toBe(1);
+    };
+    const t = pacer.hold(100);
     expect(Math.abs(t - pacer.now())).toBeLessThan(5);
     pacer.enqueue(a.q, Uint8Array.of(1), t, 1); // due at once
     await sleep(15);
-    expect(pacer.pending(a.q)).toBe(1); // held
+    heldNow(t);
     pacer.flush(b.q);
     await sleep(15);
     expect(pacer.pending(a.q)).toBe(0);
     expect(drain(a.q)[0]!.at).toBeGreaterThan(t + 10);
     // release() ends one without a flush
-    const t1 = pacer.hold(50);
+    const t1 = pacer.hold(100);
     pacer.enqueue(a.q, Uint8Array.of(9), t1, 9);
     await sleep(10);
-    expect(pacer.pending(a.q)).toBe(1);
+    heldNow(t1);
     pacer.release();
+    const released = pacer.now();
     await sleep(15);
     expect(pacer.pending(a.q)).toBe(0);
-    expect(drain(a.q)[0]!.at).toBeLessThan(t1 + 40);
+    const sent = drain(a.q)[0]!.at;
+    if (released - t1 < 95) expect(sent).toBeLessThan(t1 + 95); // before the hold would have lapsed
     // one nobody flushes lapses
     const t2 = pacer.hold(10);
     pacer.enqueue(a.q, Uint8Array.of(2), t2, 2);
