@@ -14,7 +14,9 @@
         "native/src/opus_decoder.cpp",
         "native/binding/opus_binding.cpp",
         "native/src/pacer.cpp",
-        "native/binding/pacer_binding.cpp"
+        "native/binding/pacer_binding.cpp",
+        "native/src/recv_time.cpp",
+        "native/binding/recv_time_binding.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -240,10 +240,17 @@ interface CellResult {
   detector: ReturnType<typeof summarize>;
   processing: ReturnType<typeof summarize>;
   transit: ReturnType<typeof summarize>;
-  /** The bridge's event loop held up between onset arrival and decision (the bridge's part of the transit). */
+  /** The bridge's event loop held up between onset arrival and decision (with kernel-dated arrivals: part of the processing share). */
   loopStall: ReturnType<typeof summarize>;
   /** How much later the load generator sent the deciding packet than the onset's, against their schedule (its part of the transit). */
   senderShare: ReturnType<typeof summarize>;
+  /**
+   * The onset packet's delivery: the bridge's record of its arrival (OnsetArrivalAt) less
+   * the time this generator sent it, on the same machine's clock. mediasoup's forwarding
+   * plus the time the packet waited in the bridge's socket for its event loop: the part of
+   * the wait before t_onset that the bridge's own clock cannot see.
+   */
+  onsetDelivery: ReturnType<typeof summarize>;
   /** The bridge's event loop: frame clock sub-tick lateness (bucket bound of p99, share > 20 ms, count > 50 ms). */
   bridgeLoop: { p99: number; over20Pct: number; over50: number };
   /** Before the bridge's late frame clock runs: wall time held, and the main thread's share on a CPU and waiting for one. */
@@ -442,6 +449,7 @@ async function runCell(
   const transit: number[] = [];
   const loopStall: number[] = [];
   const senderShare: number[] = [];
+  const onsetDelivery: number[] = [];
   const parts: CellResult['worst'] = [];
   let framesAfter = 0;
   let abortMax = 0;
@@ -497,6 +505,7 @@ async function runCell(
           if (late[first] !== undefined && late[last] !== undefined) senderMs = late[last] - late[first];
         }
         if (Number.isFinite(senderMs)) senderShare.push(senderMs);
+        if (round && round.onsetSentAt > 0 && typeof r.OnsetArrivalAt === 'number') onsetDelivery.push(r.OnsetArrivalAt - (performance.timeOrigin + round.onsetSentAt));
         const clip = round?.clip ?? (u.index + k) % assets.speech.length;
         if (r.OverheadMs !== undefined) netOfPause.push(r.OverheadMs - pauseAtD(assets.speech[clip]!, D));
         if (r.OverheadMs !== undefined)
@@ -540,6 +549,7 @@ async function runCell(
     transit: summarize(transit),
     loopStall: summarize(loopStall),
     senderShare: summarize(senderShare),
+    onsetDelivery: summarize(onsetDelivery),
     bridgeLoop,
     lateHeld,
     cpuSplit,
@@ -609,6 +619,7 @@ async function main(): Promise<void> {
               (r.slowAborts.length
                 ? `    aborts > 5 ms (since the clock's last run: main thread on a CPU / waiting for one; GC in the abort): ${r.slowAborts.map((a) => `${a.ms} (${a.windowMs ?? '?'}: ${a.cpuMs ?? '?'} / ${a.waitMs ?? '?'}; ${a.gcMs ?? '?'}${a.gcKinds?.length ? ` ${a.gcKinds.join('+')}` : ''})`).join(', ')}\n`
                 : '') +
+              `    onset delivery (generator send → bridge's arrival time): p50 ${r.onsetDelivery.p50?.toFixed(1)}, p99 ${r.onsetDelivery.p99?.toFixed(1)}, max ${r.onsetDelivery.max?.toFixed(1)} ms\n` +
               `    load generator: ${r.senderLatePct.toFixed(2)} % of 5 ms steps > 10 ms late, p99 ${r.senderLate.p99?.toFixed(1)} ms, max ${r.senderLate.max?.toFixed(1)} ms; ` +
               `bridge event loop: p99 <= ${r.bridgeLoop.p99} ms, ${r.bridgeLoop.over20Pct.toFixed(2)} % > 20 ms, ${r.bridgeLoop.over50} > 50 ms; ` +
               `before late ticks ${r.lateHeld.heldMs.toFixed(0)} ms held: main thread on a CPU ${r.lateHeld.cpuPct.toFixed(0)} %, waiting for one ${r.lateHeld.waitPct.toFixed(0)} %\n` +
@@ -649,9 +660,10 @@ async function main(): Promise<void> {
     'detector p50': f1(r.detector.p50),
     'detector p99': f1(r.detector.p99),
     'transit p99': f1(r.transit.p99),
-    'of which our loop p99': f1(r.loopStall.p99),
+    'our loop held p99': f1(r.loopStall.p99),
     'of which generator p99': f1(r.senderShare.p99),
     'processing p99': f1(r.processing.p99),
+    'onset delivery p50 / p99': `${f1(r.onsetDelivery.p50)} / ${f1(r.onsetDelivery.p99)}`,
     'bridge loop > 20 ms %': f1(r.bridgeLoop.over20Pct),
     'sender late % (p99 ms)': `${f1(r.senderLatePct)} (${f1(r.senderLate.p99)})`,
     'client p50': f1(r.clientOverhead.p50),
@@ -674,11 +686,15 @@ async function main(): Promise<void> {
     '\nBarge-in overhead = bridge latency − D (ms): last agent packet sent − onset packet arrival − D. It can be negative by up to\n' +
       'one frame: the last packet went out on the clock tick before the decision. decision = decision time − (onset arrival + D).\n' +
       'detector = speech the detector had heard past D when it decided (audio time: its algorithmic delay); transit = how much\n' +
-      'later than real-time pace the deciding packet arrived, counted from the onset packet (load generator, mediasoup, socket\n' +
-      'reads; "of which our loop" = the longest the bridge\'s event loop was held up in that window, from its frame clock;\n' +
-      '"of which generator" = how much later behind its schedule the load generator sent the deciding frame than the onset\'s);\n' +
-      'processing = decision time − arrival of the deciding packet. sender late = the load generator\'s 5 ms steps more\n' +
+      'later than real-time pace the deciding packet reached the bridge\'s socket, counted from the onset packet (load generator,\n' +
+      'mediasoup, network; "of which generator" = how much later behind its schedule the load generator sent the deciding frame\n' +
+      'than the onset\'s); "our loop held" = the longest the bridge\'s event loop was held up between onset and decision, from its\n' +
+      'frame clock (with arrivals dated by the kernel, a part of processing, not of transit);\n' +
+      'processing = decision time − arrival of the deciding packet (arrivals are the kernel\'s receive times, so this includes\n' +
+      'the time the packet waited in the socket for the event loop). sender late = the load generator\'s 5 ms steps more\n' +
       'than 10 ms behind schedule.\n' +
+      'onset delivery = the bridge\'s arrival time of the onset packet − the time the load generator sent it (mediasoup plus\n' +
+      'the wait in the bridge\'s socket: time before t_onset that the bridge\'s clock does not see).\n' +
       "client = the same latency seen from the simulated user's socket. p99 net of pauses = the overhead less the time the\n" +
       'user was silent when D elapsed (a pause of 100 ms or more between words: no detector can know the user goes on).\n',
   );

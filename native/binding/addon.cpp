@@ -6,6 +6,7 @@ void InitTlv(Napi::Env env, Napi::Object exports);
 void InitOpus(Napi::Env env, Napi::Object exports);
 void InitVad(Napi::Env env, Napi::Object exports);
 void InitPacer(Napi::Env env, Napi::Object exports);
+void InitRecvTime(Napi::Env env, Napi::Object exports);
 }  // namespace voxbridge
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -13,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   voxbridge::InitOpus(env, exports);
   voxbridge::InitVad(env, exports);
   voxbridge::InitPacer(env, exports);
+  voxbridge::InitRecvTime(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

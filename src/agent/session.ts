@@ -788,6 +788,9 @@ export class AgentSession extends EventEmitter implements Ticker {
         ...(b.abortSched
           ? { AbortSched: { WindowMs: round(b.abortSched.windowMs), CpuMs: round(b.abortSched.runMs), WaitMs: round(b.abortSched.waitMs), GcMs: round(b.abortSched.gcMs), GcKinds: b.abortSched.gcKinds } }
           : {}),
+        // the onset packet's arrival (epoch ms, µs precision): a client on the same clock
+        // can tell how long its packet took to reach the bridge's event loop
+        OnsetArrivalAt: Math.round(b.onsetArrivalMs * 1000) / 1000,
         DecisionDelayMs: round(b.decisionDelayMs),
         DetectorMs: round(b.detectorMs),
         TransitMs: round(b.transitMs),

@@ -13,16 +13,21 @@
  * about every second (5-18 ms pauses: most of the late 20 ms ticks). A datagram costs
  * one syscall and one small Buffer either way, and keeps the agent a participant like
  * any RTP endpoint (the worker also sends RTCP here, which is counted and dropped).
+ *
+ * The socket (udpSocket.ts) dates each packet by the kernel's receive time when the
+ * addon is built, so a packet that waited for a busy event loop is not dated late.
  */
-import dgram from 'node:dgram';
 import type { types } from 'mediasoup';
-import { nowMs } from '../clock';
 import { createLogger } from '../log';
+import { openLoopbackSocket, type LoopbackUdpSocket } from './udpSocket';
 
 const log = createLogger('loopbackRtp');
 const LOOPBACK = '127.0.0.1';
 
-/** An RTP packet of a consumer, with the time it reached the socket. */
+/**
+ * An RTP packet of a consumer, with the time it reached the socket. The buffer is
+ * valid only during the call (the socket reuses it): copy what must be kept.
+ */
 export type RtpHandler = (pkt: Buffer, arrivalMs: number) => void;
 
 export interface LoopbackRtpStats {
@@ -33,6 +38,7 @@ export interface LoopbackRtpStats {
   /** Packets that were not RTP/RTCP or whose SSRC matched no consumer. */
   dropped: number;
   sent: number;
+  /** Send and receive errors (ECONNREFUSED once the transport has gone). */
   sendErrors: number;
 }
 
@@ -41,47 +47,46 @@ export class LoopbackRtp {
   private readonly handlers = new Map<number, RtpHandler>();
   private closed = false;
 
-  private constructor(
-    readonly transport: types.PlainTransport,
-    private readonly socket: dgram.Socket,
-  ) {
-    socket.on('message', (pkt) => this.onPacket(pkt));
-    socket.on('error', (e) => {
-      // Send errors without a callback arrive here (e.g. ECONNREFUSED after the
-      // transport closed): count them, log the first.
-      if (this.stats.sendErrors++ === 0) log.warn('loopback RTP socket error', { error: e });
-    });
+  private socket!: LoopbackUdpSocket;
+
+  private constructor(readonly transport: types.PlainTransport) {
     transport.observer.once('close', () => this.close());
   }
 
-  /** A transport on `router` and a socket connected to it. */
-  static async create(router: types.Router, appData: Record<string, unknown> = {}): Promise<LoopbackRtp> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, LOOPBACK, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+  /**
+   * A transport on `router` and a socket connected to it (`socket`: 'dgram' forces
+   * node:dgram, dated at read, for tests).
+   */
+  static async create(router: types.Router, appData: Record<string, unknown> = {}, socket: 'native' | 'dgram' = 'native'): Promise<LoopbackRtp> {
+    let self: LoopbackRtp | null = null;
+    // packets can only come once the transport is connected to the socket, after `self` exists
+    const sock = await openLoopbackSocket(
+      (pkt, at) => self?.onPacket(pkt, at),
+      (code) => {
+        // count errors, log the first (ECONNREFUSED after the transport closed is expected)
+        if (!self) return;
+        if (self.stats.sendErrors++ === 0) log.warn('loopback RTP socket error', { errno: code });
+      },
+      socket,
+    );
     let transport: types.PlainTransport | null = null;
     try {
       transport = await router.createPlainTransport({ listenIp: { ip: LOOPBACK }, rtcpMux: true, comedia: false, appData });
-      await transport.connect({ ip: LOOPBACK, port: socket.address().port });
-      const port = transport.tuple.localPort;
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.connect(port, LOOPBACK, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-      return new LoopbackRtp(transport, socket);
+      self = new LoopbackRtp(transport);
+      self.socket = sock;
+      await transport.connect({ ip: LOOPBACK, port: sock.port() });
+      await sock.connect(transport.tuple.localPort);
+      return self;
     } catch (e) {
       transport?.close();
-      socket.close();
+      sock.close();
       throw e;
     }
+  }
+
+  /** 'kernel' when packets are dated by the kernel's receive time, 'read' by the event loop's read. */
+  get arrivalDating(): 'kernel' | 'read' {
+    return this.socket.dating;
   }
 
   /** A producer on the transport; its packets go out with send(). */
@@ -111,8 +116,7 @@ export class LoopbackRtp {
     return consumer;
   }
 
-  private onPacket(pkt: Buffer): void {
-    const at = nowMs();
+  private onPacket(pkt: Buffer, at: number): void {
     if (pkt.length < 12 || pkt[0] >> 6 !== 2) {
       this.stats.dropped++;
       return;

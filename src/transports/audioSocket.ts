@@ -32,6 +32,7 @@ import { LegCodec } from './legCodec';
 import { startLegAgent } from './legAgent';
 import { PacingStats } from './pacing';
 import { PacedStreamOut, pacedOutput } from './pacedStream';
+import { StreamArrival } from './streamArrival';
 
 const log = createLogger('audioSocket');
 
@@ -73,6 +74,8 @@ class AudioSocketCall {
   framesSent = 0;
   /** The native pacer writes this connection (every frame the bridge sends on it), when set. */
   private paced: PacedStreamOut | null = null;
+  /** Dates the caller's audio by its arrival at the socket (the read time when null). */
+  private readonly arrival: StreamArrival | null;
 
   constructor(
     private readonly sock: net.Socket,
@@ -83,6 +86,8 @@ class AudioSocketCall {
     if ((opts.agentAudioLeadMs ?? 0) > 0) this.paced = PacedStreamOut.create(sock, opts.agentAudioLeadMs!);
     this.idTimer = setTimeout(() => this.fail('AUDIOSOCKET_NO_ID', 'no call id frame within 5 s'), AUDIOSOCKET_ID_TIMEOUT_MS);
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    // (after the listener above: it dates each read from the kernel's arrival time)
+    this.arrival = StreamArrival.attach(sock);
     sock.on('end', () => {
       if (this.state !== State.Closing && this.decoder.end() !== TlvStatus.Ok) this.fail('TLV_TRUNCATED', 'the stream ended inside a frame');
       else this.finish('userHangup', 'The caller hung up.');
@@ -100,7 +105,7 @@ class AudioSocketCall {
 
   private onData(chunk: Buffer): void {
     if (this.state === State.Closing) return;
-    const arrival = nowMs();
+    const arrival = this.arrival ? this.arrival.arrival() : nowMs();
     const status = this.decoder.push(chunk, (kind, buf, off, len) => this.onFrame(kind, buf, off, len, arrival));
     // (onFrame may have moved the call to CLOSING meanwhile.)
     if (status < 0 && (this.state as State) !== State.Closing) {

@@ -38,6 +38,7 @@ import { LegCodec, legFormat, type LegFormat } from './legCodec';
 import { startLegAgent } from './legAgent';
 import { PacingStats } from './pacing';
 import { OP_BINARY, OP_PONG, OP_TEXT, PacedStreamOut, pacedOutput } from './pacedStream';
+import { StreamArrival } from './streamArrival';
 
 const log = createLogger('mediaStream');
 export const MEDIA_STREAM_PATH = '/ws/media';
@@ -101,6 +102,8 @@ class Leg {
 
   /** The native pacer writes this connection (every frame the bridge sends on it), when set. */
   paced: PacedStreamOut | null = null;
+  /** Dates the user's audio by its arrival at the socket (the read time when null). */
+  arrival: StreamArrival | null = null;
   private closing = false;
 
   constructor(
@@ -196,6 +199,7 @@ export class MediaStreamServer {
     const leg = new Leg(ws, headerKey);
     const lead = this.opts.agentAudioLeadMs ?? 0;
     if (socket && lead > 0) leg.paced = PacedStreamOut.create(socket as Socket, lead);
+    if (socket) leg.arrival = StreamArrival.attach(socket as Socket);
     ws.on('ping', (data: Buffer) => leg.pong(data));
     let started = false;
     const startTimer = setTimeout(() => {
@@ -205,7 +209,7 @@ export class MediaStreamServer {
       }
     }, 10_000);
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      const arrival = nowMs();
+      const arrival = leg.arrival ? leg.arrival.arrival() : nowMs();
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
       try {
         if (!isBinary) {

@@ -38,7 +38,7 @@ export function pacedStreamDrops(): number {
 type WriteFn = Socket['write'];
 
 /** The fd under a net.Socket (libuv's TCP handle), or -1 where there is none. */
-function socketFd(socket: Socket): number {
+export function socketFd(socket: Socket): number {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   return typeof fd === 'number' ? fd : -1;
 }

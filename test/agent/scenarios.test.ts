@@ -184,6 +184,7 @@ describe('agent scenarios', () => {
         expect(ai.requests.slice(before).filter((r) => r.path.endsWith('/chat/completions'))).toHaveLength(1);
       }
 
+      const streamedAt = performance.timeOrigin + performance.now();
       void c.stream(pad(speech('stop please, I want to ask you something else entirely'), 500));
       const d = await until(async () => {
         const x = await describeAgent(id);
@@ -192,6 +193,10 @@ describe('agent scenarios', () => {
       const b = d.BargeIns[0];
       expect(b.InterruptSpeechDuration).toBe(D);
       expect(b.FramesAfterDecision).toBe(0);
+      // The onset packet's arrival, on the same clock as ours: after the clip began,
+      // before the decision (At is whole ms).
+      expect(b.OnsetArrivalAt).toBeGreaterThan(streamedAt);
+      expect(b.OnsetArrivalAt).toBeLessThan(Date.parse(b.At) + 1);
       // Wall-clock latency can come out a little under D when the client's real-time
       // pacing bunches packets on a loaded machine; the bench measures it properly.
       expect(b.LatencyMs).toBeGreaterThanOrEqual(D - 100);
