@@ -304,6 +304,11 @@ interface CellResult {
   /** Telephony frames the bridge's socket took in parts (voxbridge_paced_stream_partial_writes): the generator reading slowly. */
   pacedPartialWrites: number;
   pacedLate: number;
+  /**
+   * Late frames by session (DescribeVoiceChat → Pacing): how many sessions had any, the
+   * most in one session and how many of those the event loop handed in late, its latest (ms).
+   */
+  lateBySession: { sessions: number; most: number; mostHandedInLate: number; mostMaxLateMs: number };
   pacedMaxLateMs: number;
   lateClientPct: number;
   seconds: number;
@@ -450,6 +455,7 @@ async function runCell(
   const loopStall: number[] = [];
   const senderShare: number[] = [];
   const onsetDelivery: number[] = [];
+  const lateBySession = { sessions: 0, most: 0, mostHandedInLate: 0, mostMaxLateMs: 0 };
   const parts: CellResult['worst'] = [];
   let framesAfter = 0;
   let abortMax = 0;
@@ -467,6 +473,11 @@ async function runCell(
   let attempts = 0;
   for (const u of users) {
     const d = await api('DescribeVoiceChat', { AgentInstanceId: u.agentId });
+    const pacing = d.Pacing as { Late: number; HandedInLate: number; MaxLateMs?: number } | null;
+    if (pacing && pacing.Late > 0) {
+      lateBySession.sessions++;
+      if (pacing.Late > lateBySession.most) Object.assign(lateBySession, { most: pacing.Late, mostHandedInLate: pacing.HandedInLate, mostMaxLateMs: pacing.MaxLateMs ?? NaN });
+    }
     const b = (d.BargeIns as any[]) ?? [];
     if (u.kind === 'noise') {
       falseNoise += b.length;
@@ -583,6 +594,7 @@ async function runCell(
     lateTicksPct: ticks > 0 ? (100 * late) / ticks : NaN,
     pacedFrames,
     pacedLate,
+    lateBySession,
     pacedEnqueuedLate,
     pacedPartialWrites,
     pacedMaxLateMs,
@@ -611,7 +623,7 @@ async function main(): Promise<void> {
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
               `missed ${r.missed}/${r.attempts}, cpu ${r.cpuPctTotal.toFixed(0)}%, late frames ${r.lateFramesPct.toFixed(2)}%` +
-              (r.pacedFrames > 0 ? ` (${r.pacedFrames} sent by the pacer, ${r.pacedLate} late of which ${r.pacedEnqueuedLate} handed in late,${r.pacedPartialWrites ? ` ${r.pacedPartialWrites} taken by the socket in parts,` : ''} the latest ${Number.isFinite(r.pacedMaxLateMs) ? `≤ ${r.pacedMaxLateMs}` : "> 100"} ms late; frame clock ticks > 10 ms late ${r.lateTicksPct.toFixed(2)} %)` : '') +
+              (r.pacedFrames > 0 ? ` (${r.pacedFrames} sent by the pacer, ${r.pacedLate} late of which ${r.pacedEnqueuedLate} handed in late,${r.pacedPartialWrites ? ` ${r.pacedPartialWrites} taken by the socket in parts,` : ''} the latest ${Number.isFinite(r.pacedMaxLateMs) ? `≤ ${r.pacedMaxLateMs}` : "> 100"} ms late;${r.lateBySession.sessions ? ` in ${r.lateBySession.sessions} sessions, the most in one ${r.lateBySession.most} (${r.lateBySession.mostHandedInLate} handed in late, the latest ${r.lateBySession.mostMaxLateMs} ms);` : ''} frame clock ticks > 10 ms late ${r.lateTicksPct.toFixed(2)} %)` : '') +
               `\n` +
               `    worst overheads (decision: detector / transit [our loop held, generator late] / processing): ${r.worst.map((w) => `${w.overheadMs} (${w.decisionMs}: ${w.detectorMs} / ${w.transitMs} [${w.loopStallMs}, ${w.senderMs}] / ${w.processingMs}; clip ${w.clip} round ${w.round})`).join(', ')}\n` +
               (r.afterDecision.length ? `    frames after the decision (how found, ms after it): ${r.afterDecision.map((a) => `${a.how} ${a.ms}`).join(', ')}\n` : '') +

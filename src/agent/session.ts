@@ -16,6 +16,7 @@ import type { AsrProvider } from '../providers/asr';
 import type { ChatProvider } from '../providers/chat';
 import type { TtsProvider } from '../providers/tts';
 import type { VadStream } from '../native/vadTypes';
+import type { PacerStats } from '../sfu/pacedRtp';
 import type { AgentConfig } from './agentConfig';
 import type { FrameClock, Ticker } from './frameClock';
 import { History } from './history';
@@ -45,6 +46,8 @@ export interface PacedOutput {
   hold?(): number;
   /** Ends a hold() after the clear(), whether or not it flushed (a closed output does not). */
   release?(): void;
+  /** The output's own pacer counts (DescribeVoiceChat → Pacing). */
+  stats?(): PacerStats;
   /**
    * beganAtMs: when the frame's first write began, earlier than sentAtMs only for a
    * frame a stream socket took in parts (its rest must follow, even after a flush).
@@ -753,6 +756,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   describe(): Record<string, unknown> {
     const lat = this.bargeIns.filter((b) => b.latencyMs !== null);
     const last = lat[lat.length - 1];
+    const ps = this.output?.paced?.stats?.();
     return {
       AgentInstanceId: this.id,
       RoomId: this.config.roomId,
@@ -799,6 +803,11 @@ export class AgentSession extends EventEmitter implements Ticker {
         At: new Date(b.at).toISOString(),
       })),
       LastBargeInLatencyMs: last ? round(last.latencyMs) : null,
+      // the agent's frames on its paced output: late = left > 10 ms after their time, of
+      // which handed in late by the event loop; null without a pacer
+      Pacing: ps
+        ? { Sent: ps.sent, Late: ps.late, HandedInLate: ps.enqueuedLate, MaxLateMs: round(ps.maxLateMs), Flushed: ps.flushed, PartialWrites: ps.partialWrites, SendErrors: ps.sendErrors }
+        : null,
     };
   }
 }

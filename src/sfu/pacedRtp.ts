@@ -129,6 +129,13 @@ export function requestPacerPriority(p: PacerPriority): void {
   nativePacer()?.priority(PRIORITIES.indexOf(p));
 }
 
+/** One queue's counts (zeros once it is closed). */
+export function queueStats(p: NativePacer, queue: number, closed: boolean): PacerStats {
+  const a = new Float64Array(STATS_LEN);
+  if (!closed) p.stats(queue, a);
+  return toStats(a);
+}
+
 /** Every pacer queue's totals in this process (zeros without the addon). */
 export function pacerTotals(): PacerStats {
   const a = new Float64Array(STATS_LEN);
@@ -220,9 +227,7 @@ export class PacedRtpOut {
   }
 
   stats(): PacerStats {
-    const a = new Float64Array(STATS_LEN);
-    if (!this.closed) this.pacer.stats(this.queue, a);
-    return toStats(a);
+    return queueStats(this.pacer, this.queue, this.closed);
   }
 
   /** Idempotent; also runs when the transport closes. */

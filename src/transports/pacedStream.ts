@@ -16,7 +16,7 @@
  */
 import type { Socket } from 'node:net';
 import { createLogger } from '../log';
-import { nativePacer, monoOffset, PACER_HOLD_MS, type NativePacer } from '../sfu/pacedRtp';
+import { nativePacer, monoOffset, queueStats, PACER_HOLD_MS, type NativePacer, type PacerStats } from '../sfu/pacedRtp';
 import type { PacedOutput } from '../agent/session';
 import type { PacingStats } from './pacing';
 
@@ -168,6 +168,11 @@ export class PacedStreamOut {
     return this.closed ? 0 : Math.max(0, this.pacer.pending(this.queue));
   }
 
+  /** This connection's counts: frames sent, late, handed in late, written in parts. */
+  stats(): PacerStats {
+    return queueStats(this.pacer, this.queue, this.closed);
+  }
+
   /**
    * Frames sent since the last call whose id is not 0, oldest first (ms since epoch):
    * when the write that finished each began, and when its first write began (earlier
@@ -214,6 +219,7 @@ export function pacedOutput(out: PacedStreamOut, pacing: PacingStats): PacedOutp
     leadMs: out.leadMs,
     hold: () => out.hold(),
     release: () => out.release(),
+    stats: () => out.stats(),
     drainSent: (visit) =>
       out.drainSent((id, at, began) => {
         pacing.note(at);

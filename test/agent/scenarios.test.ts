@@ -11,6 +11,7 @@ import { OpenAiTestServer, slowAnswer, textEvents, toolCallEvents, chunk } from 
 import { speak, labelSpeech } from '../helpers/clips';
 import { sine, toneLevel, concat } from '../helpers/audio';
 import { encodeCtrl } from '../../src/native/tlv';
+import { nativeAddon } from '../../src/native/addon';
 
 let h: Harness;
 let ai: OpenAiTestServer;
@@ -193,6 +194,9 @@ describe('agent scenarios', () => {
       const b = d.BargeIns[0];
       expect(b.InterruptSpeechDuration).toBe(D);
       expect(b.FramesAfterDecision).toBe(0);
+      // The leg's own pacer counts (with the addon its frames are paced by default).
+      if (nativeAddon()) expect(d.Pacing.Sent).toBeGreaterThan(25);
+      else expect(d.Pacing).toBeNull();
       // The onset packet's arrival, on the same clock as ours: after the clip began,
       // before the decision (At is whole ms).
       expect(b.OnsetArrivalAt).toBeGreaterThan(streamedAt);
