@@ -35,6 +35,10 @@ int UdpRx::open(uint16_t port) {
   const int on = 1;
   // A kernel without it still works: ages then read 0 (dated at read, as node:dgram does).
   (void)::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+  // Room for a burst: every voice of a room arrives here, and an event loop held for
+  // 100 ms leaves 5 packets per voice waiting (the kernel caps it at net.core.rmem_max).
+  const int rcvbuf = 1 << 20;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   const sockaddr_in a = loopback(port);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) < 0) {
     const int e = errno;

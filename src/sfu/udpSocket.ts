@@ -18,6 +18,10 @@ import { nowMs } from '../clock';
 import { nativeAddon } from '../native/addon';
 
 const LOOPBACK = '127.0.0.1';
+/** Batches (of up to 32 datagrams) read per wake-up of the native socket. */
+const MAX_BATCHES = 8;
+/** Socket receive buffer asked for (native/src/recv_time.cpp asks for the same). */
+const RECV_BUFFER_BYTES = 1 << 20;
 
 export type DatagramHandler = (pkt: Buffer, arrivalMs: number) => void;
 
@@ -75,7 +79,9 @@ class NativeLoopbackSocket implements LoopbackUdpSocket {
 
   private drain(): void {
     const { maxBatch, slotBytes } = this.Ctor;
-    for (;;) {
+    // At most MAX_BATCHES per wake-up: a socket that refills as fast as it is read must
+    // not hold the event loop (the poll is level-triggered: the rest comes next turn).
+    for (let b = 0; b < MAX_BATCHES; b++) {
       if (this.closed) return;
       const n = this.sock.recv(this.buf, this.meta);
       if (n < 0) {
@@ -141,7 +147,8 @@ class DgramLoopbackSocket implements LoopbackUdpSocket {
   }
 
   static async open(onPacket: DatagramHandler, onError: (code: number) => void): Promise<DgramLoopbackSocket> {
-    const socket = dgram.createSocket('udp4');
+    // the same receive buffer as the native socket's (room for a burst)
+    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(0, LOOPBACK, () => {

@@ -66,18 +66,20 @@ describe('loopback UDP socket', () => {
   for (const prefer of ['native', 'dgram'] as const) {
     it.runIf(prefer === 'dgram' || hasNative)(`${prefer}: a burst larger than one batch arrives whole and in order; sends reach the connected peer`, async () => {
       const { s, peer, got, send } = await pair(prefer);
-      // 100 datagrams while the loop is busy: the native side reads them 32 at a time
+      // 300 datagrams while the loop is busy: the native side reads them 32 at a time,
+      // at most 256 per wake-up (the rest on the next turn of the loop)
       const sends: Promise<void>[] = [];
-      for (let i = 0; i < 100; i++) sends.push(send(Buffer.from([i, i >> 8, 7])));
+      for (let i = 0; i < 300; i++) sends.push(send(Buffer.from([i & 0xff, i >> 8, 7])));
       await Promise.all(sends);
       busy(20);
-      await until(() => got.length === 100);
-      expect(got.map((g) => g.data[0])).toEqual([...Array(100).keys()]);
+      await until(() => got.length === 300);
+      expect(got.map((g) => g.data[0] | (g.data[1] << 8))).toEqual([...Array(300).keys()]);
       expect(got.every((g) => g.data.length === 3)).toBe(true);
-      // arrival times never run ahead of the read, and keep the order they came in
+      // arrival times never run ahead of the read, and keep the order they came in (to
+      // within the µs between the kernel's clock read and ours, which differ per batch)
       for (let i = 0; i < got.length; i++) {
-        expect(got[i].at).toBeLessThanOrEqual(got[i].readAt + 0.01);
-        if (i) expect(got[i].at).toBeGreaterThanOrEqual(got[i - 1].at - 0.01);
+        expect(got[i].at).toBeLessThanOrEqual(got[i].readAt + 0.05);
+        if (i) expect(got[i].at).toBeGreaterThanOrEqual(got[i - 1].at - 0.05);
       }
       const heard: number[] = [];
       peer.on('message', (m) => heard.push(m[0]));
