@@ -19,6 +19,8 @@
  *   rounds, so every cell has at least K barge-ins
  *   npm run bench:bargein -- --n 1,50 --d 200 --rounds 5 --transport ws
  *   npm run bench:bargein -- --n 50 --d 200 --transport rtp --cpu-prof   (V8 profile of the bridge)
+ *   --paced-users: room-path users' frames are made 40 ms ahead and sent by the addon's
+ *   pacer thread (bargein/rtpUser.ts) instead of from the driver's 5 ms step
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,7 +29,8 @@ import path from 'node:path';
 import { makeAssets, pauseAtD, FRAME, RATE } from './bargein/assets';
 import { summarize, lineChart, cdf } from './bargein/report';
 import { SimUser, WsUser, type UserKind } from './bargein/users';
-import { RtpUser } from './bargein/rtpUser';
+import { RtpUser, userPacer, USER_LEAD_MS } from './bargein/rtpUser';
+import type { NativePacer } from '../src/sfu/pacedRtp';
 import { StallProbe } from './bargein/stallProbe';
 import { machine, outDir, table, writeJson } from './util';
 
@@ -45,15 +48,20 @@ interface Args {
   transport: string[];
   /** Write a V8 CPU profile of the bridge process to bench/out/prof/. */
   cpuProf: boolean;
+  /** Room-path users send through the addon's pacer rather than from the driver's step. */
+  pacedUsers: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false };
+  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false, pacedUsers: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
       case '--cpu-prof':
         a.cpuProf = true;
+        break;
+      case '--paced-users':
+        a.pacedUsers = true;
         break;
       case '--quick':
         a.n = [1, 10];
@@ -340,6 +348,7 @@ async function runCell(
   rounds: number,
   minBargeIns: number,
   probe: StallProbe | null,
+  pacer: NativePacer | null,
 ): Promise<CellResult> {
   const wall0 = Date.now();
   const api = async (action: string, body: Record<string, unknown>) => {
@@ -354,7 +363,7 @@ async function runCell(
   const speechUsers = kinds.filter((k) => k === 'speech').length;
   rounds = Math.max(rounds, Math.ceil(minBargeIns / Math.max(1, speechUsers)));
   const rnd = prng(1000 * D + N);
-  const users: SimUser[] = kinds.map((k, i) => (transport === 'rtp' ? new RtpUser(k, i, assets, api, rounds, rnd) : new WsUser(k, i, assets, api, rounds, rnd)));
+  const users: SimUser[] = kinds.map((k, i) => (transport === 'rtp' ? new RtpUser(pacer, k, i, assets, api, rounds, rnd) : new WsUser(k, i, assets, api, rounds, rnd)));
   const body = (i: number) => ({
     RoomId: `bench-${transport}-${D}-${N}-${i}`,
     Config: {
@@ -611,6 +620,13 @@ async function main(): Promise<void> {
   const assets = makeAssets();
   const ai = await startAiServer();
   const bridge = await startBridge(args.cpuProf);
+  const pacer = userPacer(args.pacedUsers && args.transport.includes('rtp'));
+  if (args.transport.includes('rtp'))
+    console.log(
+      pacer
+        ? `room-path users: frames made ${USER_LEAD_MS} ms ahead and sent on time by the addon's pacer thread`
+        : "room-path users: sent from the driver's 5 ms step (--paced-users: by the addon's pacer thread)",
+    );
   const probe = StallProbe.start(root);
   const results: CellResult[] = [];
   let saturatedAt: number | null = null;
@@ -618,7 +634,7 @@ async function main(): Promise<void> {
     for (const transport of args.transport) {
       for (const D of args.d) {
         for (const N of args.n) {
-          const r = await runCell(bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe);
+          const r = await runCell(bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe, pacer);
           results.push(r);
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +

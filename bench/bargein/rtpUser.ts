@@ -7,6 +7,15 @@
  * encoder's previous ones (a decoder fed packets from interleaved encoders
  * produces loud artefacts). CELT low-delay at complexity 1 keeps the driver's
  * cost at a few tens of µs per frame. Only echo users decode the agent's audio.
+ *
+ * Paced (`--paced-users`): like a client whose audio device clocks its packets, each
+ * frame is made USER_LEAD_MS ahead and sent at its time by the addon's pacer thread,
+ * so a driver that shares the bridge's two cores and runs up to that much late does
+ * not make the users' packets late (a load generator's artefact, which counts as
+ * transit in the bridge's latency). The pacer's send records give each packet's real
+ * send time and lateness. The thread runs at normal priority: at real-time priority
+ * the driver's own event loop fell 140-670 ms behind in two runs of three (session 15,
+ * BENCHMARKS.md; not understood).
  */
 import dgram from 'node:dgram';
 import { RoomSignalingClient } from '../../test/rooms/signalingClient';
@@ -15,8 +24,20 @@ import { loadWasmOpusDecoder } from '../../src/rooms/opusDecoder';
 import { createRtpView, parseRtp, writeRtpHeader } from '../../src/media/rtp';
 import { RATE } from './assets';
 import { SimUser } from './users';
+import { monoOffset, nativePacer, type NativePacer } from '../../src/sfu/pacedRtp';
 
 const PT = 101;
+/** How far ahead a paced user makes its frames. */
+export const USER_LEAD_MS = 40;
+/** Send records kept per user (by packet id): 20 s of frames, longer than a round's clip. */
+const RECORDS = 1024;
+
+/** The addon's pacer for the simulated users (null: unpaced, sent from the driver's step). */
+export function userPacer(wanted: boolean): NativePacer | null {
+  const p = wanted ? nativePacer() : null;
+  p?.priority(0); // normal scheduling (see above)
+  return p;
+}
 
 export class RtpUser extends SimUser {
   private sig!: RoomSignalingClient;
@@ -32,6 +53,20 @@ export class RtpUser extends SimUser {
   private decoder: { decodeFrame(f: Uint8Array): { channelData: Float32Array[] } } | null = null;
   private readonly encoder = createOpusEncoder({ sampleRate: RATE, channels: 1, application: 2, complexity: 1, bitrate: 32000 });
   private readonly opus = new Uint8Array(1275);
+  private queue = -1;
+  private off = 0;
+  private nextId = 1;
+  private readonly dueAt = new Float64Array(RECORDS);
+  private readonly sentAt = new Float64Array(RECORDS);
+  private readonly recIds = new Uint32Array(64);
+  private readonly recSent = new Float64Array(64);
+
+  constructor(pacer: NativePacer | null, ...args: ConstructorParameters<typeof SimUser>) {
+    super(...args);
+    this.pacer = pacer;
+    if (pacer) this.sendsAhead(USER_LEAD_MS);
+  }
+  private readonly pacer: NativePacer | null;
 
   async connect(url: string, _apiKey: string, startBody: Record<string, unknown>): Promise<void> {
     const roomId = String(startBody.RoomId);
@@ -71,7 +106,16 @@ export class RtpUser extends SimUser {
     this.tx = dgram.createSocket('udp4');
     await new Promise<void>((r) => this.tx.bind(0, '127.0.0.1', r));
     const sendT = await this.sig.ok('createPlainTransport', { direction: 1, rtcpMux: true, comedia: false });
-    await this.sig.ok('connectPlainTransport', { transportId: sendT.transportId, ip: '127.0.0.1', port: this.tx.address().port });
+    // paced: the transport expects the pacer queue's socket, which sends to it
+    let fromPort = this.tx.address().port;
+    if (this.pacer) {
+      const [q, port] = this.pacer.open();
+      this.queue = q;
+      this.off = monoOffset(this.pacer);
+      fromPort = port;
+    }
+    await this.sig.ok('connectPlainTransport', { transportId: sendT.transportId, ip: '127.0.0.1', port: fromPort });
+    if (this.pacer) this.pacer.connect(this.queue, sendT.port);
     this.sendPort = sendT.port;
     this.sendIp = sendT.ip;
     await this.sig.ok('produce', {
@@ -84,20 +128,50 @@ export class RtpUser extends SimUser {
     });
   }
 
-  protected sendFrame(pcm: Int16Array): void {
+  protected sendFrame(pcm: Int16Array, nominalMs: number): number | void {
     const n = this.encoder.encode(pcm, this.opus);
     // A fresh buffer per packet: dgram may still hold it after send() returns.
     const pkt = Buffer.allocUnsafe(12 + n);
     writeRtpHeader(pkt, 0, PT, false, this.seq, this.ts, this.ssrc);
     pkt.set(this.opus.subarray(0, n), 12);
-    this.tx.send(pkt, this.sendPort, this.sendIp);
     this.seq = (this.seq + 1) & 0xffff;
     this.ts = (this.ts + 960) >>> 0;
+    if (!this.pacer) {
+      this.tx.send(pkt, this.sendPort, this.sendIp);
+      return;
+    }
+    this.drainRecords();
+    const id = this.nextId++;
+    // due on the pacer's clock: the step's schedule (performance.now()) + the lead
+    const due = nominalMs + USER_LEAD_MS + performance.timeOrigin + this.off;
+    this.dueAt[id % RECORDS] = due;
+    this.sentAt[id % RECORDS] = NaN;
+    this.pacer.enqueue(this.queue, pkt, due, id);
+    return id;
+  }
+
+  private drainRecords(): void {
+    if (!this.pacer) return;
+    for (;;) {
+      const n = this.pacer.drain(this.queue, this.recIds, this.recSent);
+      for (let i = 0; i < n; i++) this.sentAt[this.recIds[i] % RECORDS] = this.recSent[i];
+      if (n < this.recIds.length) return;
+    }
+  }
+
+  protected override sentRecord(id: number): { sentMs: number; lateMs: number } | undefined {
+    if (!this.pacer || this.nextId - id > RECORDS) return undefined;
+    this.drainRecords();
+    const sent = this.sentAt[id % RECORDS];
+    if (!Number.isFinite(sent)) return undefined;
+    return { sentMs: sent - this.off - performance.timeOrigin, lateMs: sent - this.dueAt[id % RECORDS] };
   }
 
   close(): void {
     this.sig?.close();
     this.rx?.close();
     this.tx?.close();
+    if (this.pacer && this.queue >= 0) this.pacer.close(this.queue);
+    this.queue = -1;
   }
 }

@@ -60,6 +60,9 @@ export abstract class SimUser {
   private clip: LabelledClip | null = null;
   private clipIndex = -1;
   private frameLate: number[] = [];
+  /** Packet ids of the clip's frames (paced users; -1 when not paced), and the onset frame's. */
+  private frameIds: number[] = [];
+  private onsetId = -1;
   private clipPos = 0;
   private onsetSentAt = 0;
   private speakAt = 0;
@@ -85,7 +88,24 @@ export abstract class SimUser {
   }
 
   abstract connect(url: string, apiKey: string, startBody: Record<string, unknown>): Promise<void>;
-  protected abstract sendFrame(pcm: Int16Array): void;
+  /**
+   * Sends (or, paced, queues) one frame whose schedule is `nominalMs` (performance.now()
+   * time of the driver's step). A paced user returns the packet's id (see sentRecord).
+   */
+  protected abstract sendFrame(pcm: Int16Array, nominalMs: number): number | void;
+  /**
+   * A user whose frames leave `ms` after they are made (a paced user's lead): its echo
+   * line is that much shorter, so the agent's voice still comes back ECHO_DELAY_FRAMES
+   * after it arrived.
+   */
+  protected sendsAhead(ms: number): void {
+    this.echoLine.splice(0, Math.min(this.echoLine.length - 1, Math.round(ms / 20)));
+  }
+
+  /** A paced user's record of packet `id`: when it left (performance.now() time), how late against its schedule. */
+  protected sentRecord(_id: number): { sentMs: number; lateMs: number } | undefined {
+    return undefined;
+  }
   abstract close(): void;
 
   /** Called by the transport for every agent audio packet (pcm when decoded, else null). */
@@ -125,7 +145,7 @@ export abstract class SimUser {
     switch (this.kind) {
       case 'noise':
       case 'echo':
-        return this.tickBackground(now);
+        return this.tickBackground(now, now - lateMs);
       default:
         return this.tickSpeech(now, lateMs);
     }
@@ -136,7 +156,7 @@ export abstract class SimUser {
     return f;
   }
 
-  private tickBackground(now: number): void {
+  private tickBackground(now: number, nominal: number): void {
     // Keep the agent talking; count false barge-ins on the bridge side.
     if (now > this.nextKick || (this.lastAgentAt && now - this.lastAgentAt > 1500 && this.firstAgentAtThisRound)) {
       this.kick();
@@ -145,7 +165,7 @@ export abstract class SimUser {
     if (this.kind === 'noise') {
       const k = this.noisePos++ % this.assets.noiseOnly.length;
       if (this.assets.noiseScenes.includes(k)) this.sceneChanges.push(Date.now());
-      this.sendFrame(this.assets.noiseOnly[k]!);
+      this.sendFrame(this.assets.noiseOnly[k]!, nominal);
       return;
     }
     const bed = this.bed();
@@ -155,26 +175,29 @@ export abstract class SimUser {
     if (this.echoIn.length > 2) this.echoIn.splice(0, this.echoIn.length - 2); // bounded jitter
     const echo = this.echoLine.shift()!;
     if (!echo) {
-      this.sendFrame(bed);
+      this.sendFrame(bed, nominal);
       return;
     }
     const f = new Int16Array(FRAME);
     for (let i = 0; i < FRAME; i++) f[i] = Math.max(-32768, Math.min(32767, Math.round(bed[i] + ECHO_GAIN * (echo[i] ?? 0))));
-    this.sendFrame(f);
+    this.sendFrame(f, nominal);
   }
 
   private tickSpeech(now: number, lateMs: number): void {
+    const nominal = now - lateMs;
     switch (this.phase) {
       case 'idle':
-        this.sendFrame(this.bed());
+        this.sendFrame(this.bed(), nominal);
         return;
       case 'waitAgent':
-        this.sendFrame(this.bed());
+        this.sendFrame(this.bed(), nominal);
         if (this.firstAgentAtThisRound && !this.speakAt) this.speakAt = this.firstAgentAtThisRound + 800 + this.rnd() * 2200;
         if (this.speakAt && now >= this.speakAt) {
           this.clipIndex = this.kind === 'short' ? -1 : (this.index + this.rounds.length) % this.assets.speech.length;
           this.clip = this.clipIndex < 0 ? this.assets.short : this.assets.speech[this.clipIndex];
           this.frameLate = [];
+          this.frameIds = [];
+          this.onsetId = -1;
           this.clipPos = 0;
           this.onsetSentAt = 0;
           this.phase = 'speaking';
@@ -187,9 +210,13 @@ export abstract class SimUser {
       case 'speaking': {
         const clip = this.clip!;
         const frame = clip.frames[this.clipPos / FRAME] ?? this.bed();
-        this.sendFrame(frame);
+        const id = this.sendFrame(frame, nominal);
         this.frameLate.push(lateMs);
-        if (!this.onsetSentAt && this.clipPos + FRAME > clip.onset) this.onsetSentAt = performance.now();
+        this.frameIds.push(typeof id === 'number' ? id : -1);
+        if (!this.onsetSentAt && this.clipPos + FRAME > clip.onset) {
+          this.onsetSentAt = performance.now();
+          if (typeof id === 'number') this.onsetId = id;
+        }
         this.clipPos += FRAME;
         if (this.clipPos >= clip.frames.length * FRAME) {
           this.phase = 'cooldown';
@@ -198,7 +225,7 @@ export abstract class SimUser {
         return;
       }
       case 'cooldown':
-        this.sendFrame(this.bed());
+        this.sendFrame(this.bed(), nominal);
         if (now < this.cooldownUntil) return;
         this.finishRound(now);
         return;
@@ -206,6 +233,10 @@ export abstract class SimUser {
   }
 
   private finishRound(now: number): void {
+    // a paced user's frames: when they actually left, and how late against their schedule
+    const onset = this.onsetId >= 0 ? this.sentRecord(this.onsetId) : undefined;
+    if (onset) this.onsetSentAt = onset.sentMs;
+    this.frameLate = this.frameLate.map((late, i) => (this.frameIds[i] >= 0 ? (this.sentRecord(this.frameIds[i])?.lateMs ?? late) : late));
     const stillTalking = now - this.lastAgentAt < 100;
     const stopped = !stillTalking && this.lastAgentAt > this.onsetSentAt;
     this.rounds.push({
