@@ -14,7 +14,7 @@
  * not make the users' packets late (a load generator's artefact, which counts as
  * transit in the bridge's latency). The pacer's send records give each packet's real
  * send time and lateness. The thread runs at normal priority: at real-time priority
- * the driver's own event loop fell 140-670 ms behind in two runs of three (session 15,
+ * the driver's own event loop fell 140-670 ms behind in three runs of four (session 15,
  * BENCHMARKS.md; not understood).
  */
 import dgram from 'node:dgram';
