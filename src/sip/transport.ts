@@ -115,8 +115,24 @@ export class SipTransport extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    // Port 0: UDP takes an ephemeral port and TCP must listen on the same number, which a
+    // TCP socket elsewhere may hold; then both are tried again on another port.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.open(this.opts.port);
+      } catch (e) {
+        const again = this.opts.port === 0 && (e as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 10;
+        this.udp?.close();
+        this.udp = null;
+        if (!again) throw e;
+        log.debug('SIP port taken for TCP; trying another', { attempt });
+      }
+    }
+  }
+
+  private async open(configured: number): Promise<void> {
     const { host } = this.opts;
-    let port = this.opts.port;
+    let port = configured;
     if (this.opts.transports.includes('udp')) {
       const udp = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
       await new Promise<void>((resolve, reject) => {
