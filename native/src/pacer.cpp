@@ -96,14 +96,20 @@ Pacer::CallerLock::CallerLock(Pacer& p) : p_(p) {
 // lock to that waiter (the kernel makes it the owner), and lock() then waits for it
 // and boosts it. A caller that has counted itself but not yet reached the futex is
 // given a moment (we may share its CPU, and we run at real-time priority).
-void Pacer::stepAside() {
+bool Pacer::stepAside() {
   stepAsides_.fetch_add(1, std::memory_order_relaxed);
   mu_.unlock();
-  for (int i = 0; i < 50 && (callers_.load(std::memory_order_seq_cst) > 0 || held(nowMs())); i++) {
+  // at most ~0.5 ms by the clock (a sleep of 10 µs can take 100 µs where this thread
+  // does not run at real-time priority)
+  const double until = nowMs() + 0.5;
+  for (;;) {
+    const double now = nowMs();
+    if (now > until || (callers_.load(std::memory_order_seq_cst) == 0 && !held(now))) break;
     timespec ts{0, 10000};  // 10 µs
     nanosleep(&ts, nullptr);
   }
   mu_.lock();
+  return callers_.load(std::memory_order_seq_cst) == 0;
 }
 
 Pacer::Queue* Pacer::find(int q) {
@@ -367,7 +373,7 @@ bool Pacer::sendDue(Queue& s, double now) {
     // A caller waiting for the lock (a flush, most urgently) goes first, and so does a
     // flush announced by hold(); a stream's item part way written is finished before
     // (its bytes must stay contiguous).
-    if (s.off == 0 && (callers_.load(std::memory_order_seq_cst) > 0 || held(at))) return false;
+    if (s.off == 0 && ((!passIgnoresCallers_ && callers_.load(std::memory_order_seq_cst) > 0) || held(at))) return false;
     const ssize_t r = ::send(s.fd, p.data + s.off, p.len - s.off, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (!s.stream) {
       if (r < 0) s.stats.sendErrors++;
@@ -412,7 +418,15 @@ void Pacer::run() {
   }
   got_ = got;
   std::lock_guard<PiMutex> lock(mu_);
+  bool ignoreCallers = false;
   while (!stop_) {
+    // A caller counted in callers_ but preempted before it reached the lock would
+    // otherwise stop every send until its thread runs again (a normal-priority thread on
+    // a busy machine: many ms; seen as frames late with none handed in late). After a
+    // step-aside it did not come to, the next pass goes on without waiting for callers
+    // (an announced flush, hold(), is still waited for).
+    passIgnoresCallers_ = ignoreCallers;
+    ignoreCallers = false;
     // Sub-millisecond early sends are fine (the receiver's jitter buffer does not
     // see them); waking again for 50 µs is not.
     const double now = nowMs() + 0.05;
@@ -430,7 +444,10 @@ void Pacer::run() {
     }
     if (yielded) {
       // the pass starts over once the callers are done (queues_ may have changed)
-      stepAside();
+      if (!stepAside()) {
+        stepAsidesCut_.fetch_add(1, std::memory_order_relaxed);
+        ignoreCallers = true;
+      }
       continue;
     }
     if (next == kInf) {

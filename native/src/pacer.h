@@ -185,6 +185,13 @@ class Pacer {
   int priority() const { return got_; }
   /** How often the sender let a waiting caller have the lock in the middle of a pass. */
   uint64_t stepAsides() const { return stepAsides_.load(std::memory_order_relaxed); }
+  /** Step-asides whose caller did not come within their wait, after which the pass went on without it. */
+  uint64_t stepAsidesCut() const { return stepAsidesCut_.load(std::memory_order_relaxed); }
+  /**
+   * Tests only: counts (+1) or uncounts (-1) a caller without taking the lock, as a
+   * thread preempted between announcing itself and reaching the lock would be.
+   */
+  void announceCallerForTest(int delta) { callers_.fetch_add(delta, std::memory_order_seq_cst); }
   /**
    * Drops the queue's packets and closes its socket; the id may be reused. Returns the
    * bytes of a stream item left part written (0: the stream ended at an item
@@ -247,7 +254,8 @@ class Pacer {
   /** False when it stopped because a caller waits for the lock (see CallerLock). */
   bool sendDue(Queue& q, double now);
   /** The sender, holding mu_: lets the waiting callers have it, then takes it back. */
-  void stepAside();
+  /** Lets waiting callers have the lock; false when one stayed counted but never came (see run()). */
+  bool stepAside();
   /** Whether a send dated `at` must wait for an announced flush (hold()). */
   bool held(double at) const;
   void sent(Queue& s, const Packet& p, double at, double began);
@@ -263,6 +271,8 @@ class Pacer {
   std::atomic<int> callers_{0};  // threads waiting in CallerLock
   std::atomic<double> holdUntil_{0};  // hold(): no send begins before this (CLOCK_MONOTONIC ms)
   std::atomic<uint64_t> stepAsides_{0};
+  std::atomic<uint64_t> stepAsidesCut_{0};
+  bool passIgnoresCallers_ = false;  // sender thread, under mu_: see run()
   std::atomic<int> wanted_{kRealtime};
   std::atomic<int> got_{-1};
   pthread_t thread_{};

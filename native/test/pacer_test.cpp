@@ -3,6 +3,7 @@
 // queued from this thread while the sender thread sends them, and flush / drain /
 // stats / close racing it. Checks order, timing bounds, that nothing flushed ever
 // arrives, and that every packet is accounted for (sent + flushed = queued).
+#include <algorithm>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -535,6 +536,38 @@ void testHold(vox::Pacer& p) {
   p.close(other);
 }
 
+// A caller counted but preempted before it reaches the lock (announceCallerForTest)
+// must not stop the sends until its thread runs again: after one step-aside it does
+// not come to, the sender goes on. (Before, every send waited: frames late by as long
+// as the caller's thread waited for a CPU, with none handed in late.)
+void testAbsentCaller(vox::Pacer& p) {
+  Receiver rx;
+  const int q = queueTo(p, rx);
+  const uint64_t cut0 = p.stepAsidesCut();
+  const double t0 = vox::Pacer::nowMs() + 5;
+  uint8_t b[100];
+  for (uint32_t i = 0; i < 20; i++) {
+    packet(b, i + 1, sizeof b);
+    CHECK(p.enqueue(q, b, sizeof b, t0 + 2.0 * i, i + 1) == vox::Pacer::kOk);
+  }
+  p.announceCallerForTest(+1);  // "preempted" for the whole 40 ms of sends and more
+  const std::vector<uint32_t> got = rx.collect(100);
+  p.announceCallerForTest(-1);
+  CHECK(got.size() == 20);
+  uint32_t ids[64];
+  double at[64];
+  const int n = p.drain(q, ids, at, nullptr, 64);
+  CHECK(n == 20);
+  double maxLate = 0;
+  for (int i = 0; i < n; i++) maxLate = std::max(maxLate, at[i] - (t0 + 2.0 * (ids[i] - 1)));
+  // each pass waits one step-aside (0.5 ms of 10 µs sleeps, longer on a loaded machine)
+  CHECK(maxLate < 20);
+  CHECK(p.stepAsidesCut() > cut0);
+  std::printf("absent caller: 20 sends, the latest %.2f ms late, %llu step-asides cut short\n", maxLate,
+              static_cast<unsigned long long>(p.stepAsidesCut() - cut0));
+  p.close(q);
+}
+
 int main() {
   {
     vox::Pacer p;
@@ -548,6 +581,7 @@ int main() {
     testEnqueueFrame(p);
     testCloseMidItem(p);
     testRide(p);
+    testAbsentCaller(p);
     const vox::PacerStats t = p.totals();
     CHECK(t.sent >= 20);
   }  // the destructor stops and joins the sender thread
