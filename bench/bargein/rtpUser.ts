@@ -13,9 +13,11 @@
  * so a driver that shares the bridge's two cores and runs up to that much late does
  * not make the users' packets late (a load generator's artefact, which counts as
  * transit in the bridge's latency). The pacer's send records give each packet's real
- * send time and lateness. The thread runs at normal priority: at real-time priority
- * the driver's own event loop fell 140-670 ms behind in three runs of four (session 15,
- * BENCHMARKS.md; not understood).
+ * send time and lateness. The thread runs at real-time priority where permitted, as a
+ * client's audio thread would. (Before the pacer's absent-caller fix, b85941a, that
+ * made the driver's own event loop fall 140-670 ms behind: a caller preempted before
+ * the lock stalled the sender, which then woke every 10 µs at real-time priority;
+ * BENCHMARKS.md, session 15.)
  */
 import dgram from 'node:dgram';
 import { RoomSignalingClient } from '../../test/rooms/signalingClient';
@@ -35,7 +37,7 @@ const RECORDS = 1024;
 /** The addon's pacer for the simulated users (null: unpaced, sent from the driver's step). */
 export function userPacer(wanted: boolean): NativePacer | null {
   const p = wanted ? nativePacer() : null;
-  p?.priority(0); // normal scheduling (see above)
+  p?.priority(2); // real-time where permitted (see above)
   return p;
 }
 
