@@ -71,6 +71,7 @@ export class Bridge {
       paced: pacerTotals,
       pacedBucketsMs: PACER_LATENESS_BOUNDS_MS,
       pacerPriority: () => nativePacer()?.priority() ?? -1,
+      pacerStepAsides: () => nativePacer()?.stepAsides() ?? [0, 0],
       pacedStreamDrops,
     });
     observeAgents(this.agents, this.metrics);

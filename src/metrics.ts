@@ -135,6 +135,8 @@ export class BridgeMetrics {
     paced?: () => { sent: number; late: number; maxLateMs: number; flushed: number; enqueuedLate: number; partialWrites: number; lateSumMs: number; lateness: number[] };
     pacedBucketsMs?: number[];
     pacerPriority?: () => number;
+    /** The pacer's step-asides for callers, and those cut short (see NativePacer.stepAsides). */
+    pacerStepAsides?: () => [number, number];
     pacedStreamDrops?: () => number;
     longHolds?: () => { count: number; heldMs: number; runMs: number; waitMs: number; gcMs: number };
   }) {
@@ -163,6 +165,11 @@ export class BridgeMetrics {
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_max_late_ms', 'The latest a paced frame left after its time, ms', () => paced().maxLateMs));
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_enqueued_late', 'Of the late ones, those the event loop handed in already late (beyond the lead)', () => paced().enqueuedLate));
       if (gauges.pacerPriority) this.registry.add(new Gauge('voxbridge_pacer_priority', "The pacer thread's scheduling: 2 real-time, 1 nice -10, 0 normal, -1 not started", gauges.pacerPriority));
+      const asides = gauges.pacerStepAsides;
+      if (asides) {
+        this.registry.add(new Gauge('voxbridge_pacer_step_asides', 'Times the pacer thread let a caller waiting for its lock (a flush) go first', () => asides()[0]));
+        this.registry.add(new Gauge('voxbridge_pacer_step_asides_cut', 'Of those, cut short after 0.5 ms: the caller was preempted before the lock, and the sends went on without it', () => asides()[1]));
+      }
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_flushed', 'Paced frames dropped before their time by an interrupt', () => paced().flushed));
       this.registry.add(new Gauge('voxbridge_paced_stream_partial_writes', "Telephony frames the connection's socket took in parts (its buffer full part way: a peer reading slowly)", () => paced().partialWrites));
     }

@@ -187,6 +187,15 @@ Napi::Value Priority(const Napi::CallbackInfo& info) {
 
 Napi::Value Now(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), vox::Pacer::nowMs()); }
 
+// stepAsides() -> [times the sender let waiting callers go first, of which cut short (the caller never came)]
+Napi::Value StepAsides(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, Napi::Number::New(env, static_cast<double>(pacer().stepAsides())));
+  a.Set(1u, Napi::Number::New(env, static_cast<double>(pacer().stepAsidesCut())));
+  return a;
+}
+
 }  // namespace
 
 void InitPacer(Napi::Env env, Napi::Object exports) {
@@ -204,6 +213,7 @@ void InitPacer(Napi::Env env, Napi::Object exports) {
   o.Set("pending", Napi::Function::New<Pending>(env, "pending"));
   o.Set("stats", Napi::Function::New<Stats>(env, "stats"));
   o.Set("totals", Napi::Function::New<Totals>(env, "totals"));
+  o.Set("stepAsides", Napi::Function::New<StepAsides>(env, "stepAsides"));
   o.Set("close", Napi::Function::New<Close>(env, "close"));
   o.Set("now", Napi::Function::New<Now>(env, "now"));
   o.Set("priority", Napi::Function::New<Priority>(env, "priority"));

@@ -46,6 +46,8 @@ export interface NativePacer {
   close(queue: number): number;
   now(): number;
   priority(mode?: number): number;
+  /** Times the sender let waiting callers have the lock first, and of those, cut short because the caller never came (it was preempted before the lock). */
+  stepAsides(): [number, number];
   capacity: number;
   maxPacket: number;
   /** Upper bounds of the send-lateness histogram (ms). */

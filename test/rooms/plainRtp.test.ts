@@ -184,6 +184,7 @@ describe('PlainTransport RTP participant', () => {
     expect(toneLevel(s2!.pcm, 16000, 660)).toBeLessThan(100);
     expect(await h.metric('voxbridge_agent_frames_paced')).toBeGreaterThan(pacedBefore);
     expect(await h.metric('voxbridge_pacer_priority')).toBeGreaterThanOrEqual(0);
+    expect(await h.metric('voxbridge_pacer_step_asides_cut')).toBeLessThanOrEqual(await h.metric('voxbridge_pacer_step_asides'));
 
     dec.free();
     c.close();
