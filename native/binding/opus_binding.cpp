@@ -6,18 +6,12 @@
 // stream of garbage costs no exceptions.
 #include <napi.h>
 
+#include "throw_code.h"
 #include "opus_decoder.h"
 #include "opus_encoder.h"
 
 namespace voxbridge {
 namespace {
-
-Napi::Value throwCode(Napi::Env env, const char* code, const char* message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
 
 Napi::Value throwStatus(Napi::Env env, int status, const char* what) {
   std::string msg = std::string(what) + ": " + opus::errorMessage(status);

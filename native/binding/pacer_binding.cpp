@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "throw_code.h"
 #include "pacer.h"
 
 namespace voxbridge {
@@ -16,13 +17,6 @@ namespace {
 vox::Pacer& pacer() {
   static vox::Pacer p;
   return p;
-}
-
-Napi::Value throwCode(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
 }
 
 bool argQueue(const Napi::CallbackInfo& info, int* q) {

@@ -10,17 +10,11 @@
 #include <cstring>
 #include <memory>
 
+#include "throw_code.h"
 #include "recv_time.h"
 
 namespace voxbridge {
 namespace {
-
-Napi::Value throwCode(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
 
 class NativeUdp : public Napi::ObjectWrap<NativeUdp> {
  public:
