@@ -1,5 +1,6 @@
 import type dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/wait';
 import { udp } from '../helpers/udp';
 import { WorkerPool } from '../../src/sfu/workerPool';
 import { LoopbackRtp } from '../../src/sfu/loopbackRtp';
@@ -11,14 +12,6 @@ const hasNativeUdp = !!(nativeAddon() as unknown as { NativeUdp?: unknown } | nu
 
 const cfg: MediasoupConfig = { numWorkers: 1, logLevel: 'warn', rtcMinPort: 43000, rtcMaxPort: 43499, listenIp: '127.0.0.1', announcedIp: null };
 const PCMU = { mimeType: 'audio/PCMU', clockRate: 8000, payloadType: 0 };
-
-async function until(pred: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('LoopbackRtp (real mediasoup worker)', () => {
   let pool: WorkerPool | undefined;

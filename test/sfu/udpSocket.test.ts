@@ -1,24 +1,12 @@
 import type dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { busy, until } from '../helpers/wait';
 import { udp } from '../helpers/udp';
 import { openLoopbackSocket, type LoopbackUdpSocket } from '../../src/sfu/udpSocket';
 import { nativeAddon } from '../../src/native/addon';
 import { nowMs } from '../../src/clock';
 
 const hasNative = !!(nativeAddon() as unknown as { NativeUdp?: unknown } | null)?.NativeUdp;
-
-async function until(pred: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function busy(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end);
-}
 
 describe('loopback UDP socket', () => {
   const peers: dgram.Socket[] = [];

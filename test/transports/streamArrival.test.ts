@@ -1,25 +1,13 @@
 import net from 'node:net';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { busy, until } from '../helpers/wait';
 import WebSocket, { WebSocketServer } from 'ws';
 import { StreamArrival } from '../../src/transports/streamArrival';
 import { nativeAddon } from '../../src/native/addon';
 import { nowMs } from '../../src/clock';
 
 const hasNative = typeof (nativeAddon() as unknown as { tcpDataAgeMs?: unknown } | null)?.tcpDataAgeMs === 'function';
-
-function busy(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end);
-}
-
-async function until(pred: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe.runIf(hasNative)('StreamArrival (kernel arrival time of TCP reads)', () => {
   const closers: (() => void)[] = [];
