@@ -16,7 +16,10 @@
         "native/src/pacer.cpp",
         "native/binding/pacer_binding.cpp",
         "native/src/recv_time.cpp",
-        "native/binding/recv_time_binding.cpp"
+        "native/binding/recv_time_binding.cpp",
+        "native/src/far_end.cpp",
+        "native/src/voice_rx.cpp",
+        "native/binding/voice_rx_binding.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

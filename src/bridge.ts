@@ -14,6 +14,7 @@ import { nativeAddon } from './native/addon';
 import { AgentManager } from './agent/agentManager';
 import { LATENESS_BUCKETS_MS, sharedClock } from './agent/frameClock';
 import { nativePacer, PACER_LATENESS_BOUNDS_MS, pacerTotals, requestPacerPriority } from './sfu/pacedRtp';
+import { voiceRxTotals } from './sfu/voiceRx';
 import { registerAgentActions } from './server/agentActions';
 import { MediaStreamServer, MEDIA_STREAM_PATH } from './transports/mediaStream';
 import { AudioSocketServer } from './transports/audioSocket';
@@ -72,11 +73,12 @@ export class Bridge {
       pacedBucketsMs: PACER_LATENESS_BOUNDS_MS,
       pacerPriority: () => nativePacer()?.priority() ?? -1,
       pacerStepAsides: () => nativePacer()?.stepAsides() ?? [0, 0],
+      voiceRx: voiceRxTotals,
       pacedStreamDrops,
     });
     observeAgents(this.agents, this.metrics);
     registerAgentActions(this.api, this.agents, { publicUrl: () => this.url, sip: () => this.sip });
-    this.rooms = new RoomManager({ workers: this.workers, agents: this.agents, mediasoup: config.mediasoup, createVad: createVadStream, agentAudioLeadMs: config.agentAudioLeadMs });
+    this.rooms = new RoomManager({ workers: this.workers, agents: this.agents, mediasoup: config.mediasoup, createVad: createVadStream, agentAudioLeadMs: config.agentAudioLeadMs, voiceThread: config.roomVoiceInput === 'thread' });
     this.signaling = new SignalingServer({ rooms: this.rooms, agents: this.agents, tokenSecret: config.tokenSecret });
     this.web = new WebRoutes({ agents: this.agents, tokenSecret: config.tokenSecret, demo: demoEnabled(config.host, config.demo) });
     registerRoomActions(this.api, { agents: this.agents, tokenSecret: config.tokenSecret, publicUrl: () => this.url });

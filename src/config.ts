@@ -55,6 +55,12 @@ export interface BridgeConfig {
   agentAudioLeadMs: number;
   /** The pacer thread's scheduling: 'realtime' (SCHED_FIFO, lowest priority), 'high' (nice -10) or 'normal'; falls back where not permitted. */
   pacerPriority: 'realtime' | 'high' | 'normal';
+  /**
+   * Where room users' voices are read, decoded and judged (VAD, barge-in): 'thread' =
+   * the addon's receive thread, which stops the agent's voice the moment the deciding
+   * packet arrives; 'loop' = the event loop. 'thread' needs the addon (else 'loop').
+   */
+  roomVoiceInput: 'thread' | 'loop';
 }
 
 export class ConfigError extends Error {
@@ -83,6 +89,7 @@ const ENV: Record<string, string> = {
   vadTapRooms: 'VOXBRIDGE_VAD_TAP_ROOMS',
   agentAudioLeadMs: 'VOXBRIDGE_AGENT_AUDIO_LEAD_MS',
   pacerPriority: 'VOXBRIDGE_PACER_PRIORITY',
+  roomVoiceInput: 'VOXBRIDGE_ROOM_VOICE_INPUT',
   'mediasoup.numWorkers': 'VOXBRIDGE_WORKERS',
   'mediasoup.logLevel': 'VOXBRIDGE_MEDIASOUP_LOG_LEVEL',
   'mediasoup.rtcMinPort': 'VOXBRIDGE_RTC_MIN_PORT',
@@ -190,6 +197,7 @@ export function loadConfig(opts: LoadOptions = {}): BridgeConfig {
     }),
     agentAudioLeadMs: int('agentAudioLeadMs', DEFAULT_AUDIO_LEAD_MS, 0, 200),
     pacerPriority: str('pacerPriority', 'realtime', (v) => (['realtime', 'high', 'normal'].includes(v) ? null : 'must be realtime, high or normal')) as BridgeConfig['pacerPriority'],
+    roomVoiceInput: str('roomVoiceInput', 'thread', (v) => (['thread', 'loop'].includes(v) ? null : 'must be thread or loop')) as BridgeConfig['roomVoiceInput'],
     mediasoup: {
       numWorkers: int('mediasoup.numWorkers', Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1, 256),
       logLevel: str('mediasoup.logLevel', 'warn', (s) =>

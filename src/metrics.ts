@@ -3,6 +3,7 @@
  * gauges and histograms with labels, rendered on GET /metrics. No dependency;
  * observation is a few array writes, cheap enough for per-barge-in use.
  */
+import type { VoiceRxStats } from './sfu/voiceRx';
 type Labels = Record<string, string>;
 
 function labelKey(l: Labels | undefined): string {
@@ -138,6 +139,8 @@ export class BridgeMetrics {
     /** The pacer's step-asides for callers, and those cut short (see NativePacer.stepAsides). */
     pacerStepAsides?: () => [number, number];
     pacedStreamDrops?: () => number;
+    /** The voice receive thread's totals (null until it started). */
+    voiceRx?: () => VoiceRxStats | null;
     longHolds?: () => { count: number; heldMs: number; runMs: number; waitMs: number; gcMs: number };
   }) {
     this.registry.add(new Gauge('voxbridge_sessions_active', 'Agent sessions running', gauges.sessions));
@@ -172,6 +175,15 @@ export class BridgeMetrics {
       }
       this.registry.add(new Gauge('voxbridge_agent_frames_paced_flushed', 'Paced frames dropped before their time by an interrupt', () => paced().flushed));
       this.registry.add(new Gauge('voxbridge_paced_stream_partial_writes', "Telephony frames the connection's socket took in parts (its buffer full part way: a peer reading slowly)", () => paced().partialWrites));
+    }
+    const vrx = gauges.voiceRx;
+    if (vrx) {
+      const v = (k: keyof VoiceRxStats) => () => vrx()?.[k] ?? 0;
+      this.registry.add(new Gauge('voxbridge_voice_rx_frames', "Users' 20 ms frames decoded on the voice receive thread", v('frames')));
+      this.registry.add(new Gauge('voxbridge_voice_rx_barge_ins', 'Barge-ins decided on the voice receive thread (the agent stopped there)', v('fired')));
+      this.registry.add(new Gauge('voxbridge_voice_rx_lost_packets', 'Sequence gaps in users\' RTP seen by the voice receive thread', v('lost')));
+      this.registry.add(new Gauge('voxbridge_voice_rx_overflows', 'Frames the voice receive thread dropped because the event loop did not take them', v('overflows')));
+      this.registry.add(new Gauge('voxbridge_voice_rx_malformed', 'Packets of a known voice that were not valid RTP of its payload type', v('malformed')));
     }
     if (gauges.pacedStreamDrops) {
       this.registry.add(new Gauge('voxbridge_paced_stream_frames_dropped', "Telephony frames not queued because the connection's pacer queue was full (a peer that stopped reading)", gauges.pacedStreamDrops));

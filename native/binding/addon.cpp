@@ -7,6 +7,7 @@ void InitOpus(Napi::Env env, Napi::Object exports);
 void InitVad(Napi::Env env, Napi::Object exports);
 void InitPacer(Napi::Env env, Napi::Object exports);
 void InitRecvTime(Napi::Env env, Napi::Object exports);
+void InitVoiceRx(Napi::Env env, Napi::Object exports);
 }  // namespace voxbridge
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -15,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   voxbridge::InitVad(env, exports);
   voxbridge::InitPacer(env, exports);
   voxbridge::InitRecvTime(env, exports);
+  voxbridge::InitVoiceRx(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -8,16 +8,21 @@
 
 #include "throw_code.h"
 #include "pacer.h"
+#include "process_pacer.h"
 
 namespace voxbridge {
-namespace {
 
 // One sender thread for the process, shared by every Node environment (worker
-// threads included); destroyed (thread joined) at process exit.
-vox::Pacer& pacer() {
+// threads included) and by the voice receiver's gate; destroyed (thread joined) at
+// process exit.
+vox::Pacer& processPacer() {
   static vox::Pacer p;
   return p;
 }
+
+namespace {
+
+vox::Pacer& pacer() { return processPacer(); }
 
 bool argQueue(const Napi::CallbackInfo& info, int* q) {
   if (info.Length() < 1 || !info[0].IsNumber()) return false;
@@ -97,6 +102,20 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   int q;
   if (!argQueue(info, &q)) return throwCode(info.Env(), "PACER_BAD_ARG", "flush(queue)");
   return Napi::Number::New(info.Env(), pacer().flush(q));
+}
+
+// gate(queue) -> packets dropped (a flush that refuses timed items until the next flush/ungate)
+Napi::Value Gate(const Napi::CallbackInfo& info) {
+  int q;
+  if (!argQueue(info, &q)) return throwCode(info.Env(), "PACER_BAD_ARG", "gate(queue)");
+  return Napi::Number::New(info.Env(), pacer().gate(q));
+}
+
+// ungate(queue) -> 0 or kNoQueue
+Napi::Value Ungate(const Napi::CallbackInfo& info) {
+  int q;
+  if (!argQueue(info, &q)) return throwCode(info.Env(), "PACER_BAD_ARG", "ungate(queue)");
+  return Napi::Number::New(info.Env(), pacer().ungate(q));
 }
 
 // hold(maxMs) -> the time just after the announcement (the pacer's clock, ms); see Pacer::hold
@@ -200,6 +219,8 @@ void InitPacer(Napi::Env env, Napi::Object exports) {
   o.Set("partial", Napi::Function::New<Partial>(env, "partial"));
   o.Set("enqueue", Napi::Function::New<Enqueue>(env, "enqueue"));
   o.Set("flush", Napi::Function::New<Flush>(env, "flush"));
+  o.Set("gate", Napi::Function::New<Gate>(env, "gate"));
+  o.Set("ungate", Napi::Function::New<Ungate>(env, "ungate"));
   o.Set("drain", Napi::Function::New<Drain>(env, "drain"));
   o.Set("hold", Napi::Function::New<Hold>(env, "hold"));
   o.Set("release", Napi::Function::New<Release>(env, "release"));

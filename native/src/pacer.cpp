@@ -230,6 +230,10 @@ int Pacer::enqueueFrame(int q, const uint8_t* head, size_t headLen, const uint8_
     CallerLock lock(*this);
     Queue* s = find(q);
     if (!s) return kNoQueue;
+    if (s->gated && dueMs > 0) {
+      s->stats.flushed++;  // a frame of the speech a gate stopped: it will not leave
+      return kGated;
+    }
     if (static_cast<size_t>(kCapacity - s->count) < slots) {
       s->stats.overflows++;
       return kFull;
@@ -264,18 +268,40 @@ bool Pacer::mustWake(double dueMs) const {
   return dueMs > 0 ? dueMs < waitingUntil_ : nowMs() + kRideMs < waitingUntil_;
 }
 
+int Pacer::dropQueued(Queue& s) {
+  // a stream's partly written item is finished: dropping it would cut a message
+  const int keep = unwritten(s) > 0 ? 1 : 0;
+  const int n = s.count - keep;
+  for (int i = keep; i < s.count; i++)
+    if (s.ring[(s.head + i) % kCapacity].dueMs > 0) s.stats.flushed++;  // timed items only
+  s.count = keep;
+  return n;
+}
+
 int Pacer::flush(int q) {
   CallerLock lock(*this);
   holdUntil_.store(0, std::memory_order_seq_cst);
   Queue* s = find(q);
   if (!s) return kNoQueue;
-  // a stream's partly written item is finished: dropping it would cut a message
-  const int keep = unwritten(*s) > 0 ? 1 : 0;
-  const int n = s->count - keep;
-  for (int i = keep; i < s->count; i++)
-    if (s->ring[(s->head + i) % kCapacity].dueMs > 0) s->stats.flushed++;  // timed items only
-  s->count = keep;
-  return n;
+  s->gated = false;
+  return dropQueued(*s);
+}
+
+int Pacer::gate(int q) {
+  CallerLock lock(*this);
+  holdUntil_.store(0, std::memory_order_seq_cst);
+  Queue* s = find(q);
+  if (!s) return kNoQueue;
+  s->gated = true;
+  return dropQueued(*s);
+}
+
+int Pacer::ungate(int q) {
+  CallerLock lock(*this);
+  Queue* s = find(q);
+  if (!s) return kNoQueue;
+  s->gated = false;
+  return kOk;
 }
 
 int Pacer::drain(int q, uint32_t* ids, double* sentMs, double* beganMs, int max) {

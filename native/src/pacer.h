@@ -102,6 +102,7 @@ class Pacer {
   static constexpr int kFull = -1;
   static constexpr int kTooLarge = -2;
   static constexpr int kNoQueue = -3;
+  static constexpr int kGated = -4;  // the queue is gated (a barge-in flushed it): timed items are refused
 
   Pacer() = default;
   ~Pacer();
@@ -147,8 +148,21 @@ class Pacer {
    * queue holds). The id goes with its last packet. One lock for the whole frame.
    */
   int enqueueFrame(int q, const uint8_t* head, size_t headLen, const uint8_t* body, size_t bodyLen, double dueMs, uint32_t id);
-  /** Drops every queued packet; returns how many (or kNoQueue). None of them is sent after this returns. */
+  /**
+   * Drops every queued packet; returns how many (or kNoQueue). None of them is sent after
+   * this returns. Also lifts a gate (below): the caller is handling the interruption.
+   */
   int flush(int q);
+  /**
+   * A flush that also gates the queue: until the next flush() (or ungate()), timed items
+   * handed in are refused (kGated) and counted as flushed. A barge-in decided off the
+   * event loop (voice_rx.h) stops the wire with it at once, while the event loop, which
+   * learns of the decision later, may still hand in frames of the stopped speech.
+   * Untimed items (messages) still pass. Returns what flush() returns.
+   */
+  int gate(int q);
+  /** Lifts a gate without a flush; kNoQueue or 0. */
+  int ungate(int q);
   /**
    * Announces a flush: from now until the next flush() (or close(), or `maxMs` if
    * neither comes) the sender begins no send, on any queue. Returns the time just
@@ -214,6 +228,7 @@ class Pacer {
   struct Queue {
     int fd = -1;
     bool stream = false;  // a TCP connection: partial writes are finished, never dropped
+    bool gated = false;   // gate(): timed items are refused until the next flush()/ungate()
     uint16_t off = 0;     // bytes of the head item already written (stream)
     double beganMs = 0;   // when the head item's first write began (stream, off > 0)
     double retryAt = 0;   // stream: the socket's buffer was full; try again then
@@ -243,6 +258,8 @@ class Pacer {
   };
 
   Queue* find(int q);
+  /** Called with mu_ held: drops the queue's unsent items (a partly written stream item stays). */
+  int dropQueued(Queue& s);
   static int unwritten(const Queue& s);
   int addQueue(int fd, bool stream);
   /** Called with mu_ held: whether an item due at `dueMs` (0: untimed) must wake the sender. */

@@ -28,6 +28,7 @@ import { PacedFrames } from './pacedFrames';
 import { FarEndReference } from './farEnd';
 import { TapKind, type TapHeader, type VadTapWriter } from './vadTap';
 import { VoiceInput, type Utterance, type VoiceFrameResult } from './voiceInput';
+import { OffLoopInput, type ArmMode, type OffLoopVoice } from './offLoopInput';
 
 export const CORE_RATE = 16000;
 export const FRAME_MS = 20;
@@ -173,6 +174,12 @@ export class AgentSession extends EventEmitter implements Ticker {
   private readonly log: Logger;
   private output: AgentOutput | null = null;
   private readonly user: VoiceInput;
+  /**
+   * The user's voice from a transport that decides it off the event loop
+   * (useOffLoopVoice), beside `user` (fed by pushUserAudio from any other transport).
+   */
+  private offLoop: OffLoopInput | null = null;
+  private offUser: VoiceInput | null = null;
   private human: VoiceInput | null = null;
   private readonly frame = new Int16Array(FRAME_SAMPLES);
   /** The agent audio sent, as the far-end reference for echo rejection. */
@@ -208,8 +215,41 @@ export class AgentSession extends EventEmitter implements Ticker {
     const interruptMs = Math.max(0, vadInterruptDuration(config.interrupt));
     const vad = deps.createVad({ sampleRate: CORE_RATE, frameMs: FRAME_MS, interruptMs });
     this.tap = deps.openVadTap?.({ sampleRate: CORE_RATE, frameSamples: FRAME_SAMPLES, interruptMs, roomId: config.roomId, agentId: this.id }) ?? null;
-    this.user = new VoiceInput(vad, CORE_RATE, FRAME_MS, (r, v) => this.onUserFrame(r, v), (u) => this.onUserUtterance(u), config.asr.endOfTurnMs);
+    this.user = this.userInput(vad);
     deps.clock.add(this);
+  }
+
+  private userInput(vad: VadStream): VoiceInput {
+    return new VoiceInput(vad, CORE_RATE, FRAME_MS, (r, v) => this.onUserFrame(r, v), (u) => this.onUserUtterance(u), this.config.asr.endOfTurnMs);
+  }
+
+  /**
+   * A transport whose user voice is decided off the event loop: its frames come with
+   * pushUserFrame(), and what plays is armed for that voice's own barge-in
+   * (src/agent/offLoopInput.ts).
+   */
+  useOffLoopVoice(v: OffLoopVoice): void {
+    this.offLoop = new OffLoopInput(v);
+    this.offUser = this.userInput(this.offLoop.vad);
+  }
+
+  /** One VAD frame of the user, computed off the loop (`decisionMs`: the barge-in it carries). */
+  pushUserFrame(pcm: Int16Array, arrivalMs: number, flags: number, out: Float64Array, decisionMs: number | null): void {
+    const o = this.offLoop;
+    if (!o || !this.offUser || this._ended) return;
+    o.begin(flags, out, decisionMs);
+    try {
+      this.feedUser(this.offUser, pcm, arrivalMs, null);
+    } finally {
+      o.end();
+    }
+  }
+
+  /** What the policy lets the user's voice interrupt now, for the off-loop decision. */
+  private armMode(): ArmMode {
+    if (this._ended || this.takenOver || !this.splicer.playing || !this.splicer.interruptibleByVoice) return 'off';
+    const m = this.config.interrupt.mode;
+    return m === 'off' ? 'off' : m === 'immediate' ? 'onset' : 'duration';
   }
 
   // ---------------------------------------------------------------- state
@@ -237,6 +277,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       this.lastState = s;
       this.emit('state', s);
     }
+    this.offLoop?.sync(this.armMode());
   }
 
   // ---------------------------------------------------------------- transport
@@ -267,9 +308,13 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** User audio at CORE_RATE, any length; `arrivalMs` is when its packet reached the bridge. */
   pushUserAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
     if (this._ended) return;
+    this.feedUser(this.user, pcm, arrivalMs, this.farRef);
+  }
+
+  private feedUser(input: VoiceInput, pcm: Int16Array, arrivalMs: number, far: FarEndReference | null): void {
     this.tap?.record(TapKind.User, arrivalMs, pcm);
     if (this.paced) this.drainPaced();
-    this.user.push(pcm, arrivalMs, this.farRef);
+    input.push(pcm, arrivalMs, far);
     this.deps.clock.poll();
   }
 
@@ -277,9 +322,10 @@ export class AgentSession extends EventEmitter implements Ticker {
   tick(frameTimeMs = nowMs()): void {
     if (this._ended) return;
     // end of turn on silence even when no audio arrives (DTX, muted microphone)
-    if (this.user.speaking || this.human?.speaking) {
+    if (this.user.speaking || this.offUser?.speaking || this.human?.speaking) {
       const now = nowMs();
       this.user.poll(now);
+      this.offUser?.poll(now);
       this.human?.poll(now);
     }
     if (!this.output) return this.reference(nowMs(), null);
@@ -372,6 +418,7 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** One frame of the far-end reference per tick (and into the tap, when recording). */
   private reference(atMs: number, frame: Int16Array | null): void {
     this.farRef.onTick(atMs, frame);
+    this.offLoop?.voice.farEnd(atMs, frame);
     this.tap?.record(frame ? TapKind.Ref : TapKind.RefSilent, atMs, frame);
   }
 
@@ -399,7 +446,8 @@ export class AgentSession extends EventEmitter implements Ticker {
     // flush below, and the decision is dated just after: a send can no longer begin
     // in the microseconds between the decision's time and the flush reaching the
     // pacer (it did, about once in 3,000 barge-ins).
-    const decisionMs = out?.hold ? out.hold() : nowMs();
+    // (decided off the loop: the voice was stopped then, by the thread that decided)
+    const decisionMs = this.offLoop?.take() ?? (out?.hold ? out.hold() : nowMs());
     const playing = this.splicer.playing;
     const paced = this.paced !== null;
     // A paced output is cleared first, at once: its frames are queued ahead, and until
@@ -712,7 +760,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.idleTimer = null;
     const idle = this.config.idle;
     if (!idle || this._ended || this.takenOver) return;
-    if (this.user.speaking || this.splicer.busy || this.activeProducers > 0) {
+    if (this.user.speaking || this.offUser?.speaking || this.splicer.busy || this.activeProducers > 0) {
       this.armIdle();
       return;
     }

@@ -2,7 +2,10 @@
  * An agent as a room participant: its audio on a loopback PlainTransport (RTP over
  * UDP on 127.0.0.1, see ../sfu/loopbackRtp.ts), its data channels on a DirectTransport.
  *  - listens: a consumer of each target user's audio (TargetUserIds, or every
- *    user) → OpusRtpReceiver → session.pushUserAudio(pcm16k, arrivalMs); after a
+ *    user). With the addon, the loopback socket is read by its receive thread
+ *    (../sfu/voiceRx.ts), which decodes, runs the agent's VAD and takes the barge-in
+ *    decision there (stopping the agent's voice at once) → session.pushUserFrame;
+ *    without it, OpusRtpReceiver → session.pushUserAudio(pcm16k, arrivalMs). After a
  *    takeover, the human's audio → session.pushHumanAudio (agent-side subtitles);
  *  - speaks: the session's AgentOutput → OpusRtpSender → an audio Producer
  *    (each RTP packet sent at the core clock's pace, unbuffered);
@@ -29,6 +32,8 @@ import { PacedRtpOut } from '../sfu/pacedRtp';
 import { DEFAULT_AUDIO_LEAD_MS } from '../config';
 import { OpusRtpSender, OPUS_PAYLOAD_TYPE } from './opusRtpSender';
 import { OpusRtpReceiver } from './opusRtpReceiver';
+import { RxFlag, type RxFrame } from '../sfu/voiceRx';
+import { vadInterruptDuration } from '../agent/interruptPolicy';
 
 /** Messages held for a peer whose data channel is not open yet. */
 const MAX_HELD = 500;
@@ -41,7 +46,8 @@ interface Listener {
   uid: string;
   human: boolean;
   consumer: types.Consumer;
-  receiver: OpusRtpReceiver;
+  /** The event-loop path's decoder (null on the receive thread). */
+  receiver: OpusRtpReceiver | null;
 }
 
 interface Outlet {
@@ -55,6 +61,8 @@ export interface AgentParticipantDeps {
   createVad(opts: { sampleRate: number; frameMs: number; interruptMs: number }): VadStream;
   /** The agent's audio is made this far ahead and sent by the native pacer (0: at the tick). */
   audioLeadMs?: number;
+  /** Users' voices read, decoded and judged on the addon's receive thread (default true; false: on the event loop). */
+  voiceThread?: boolean;
 }
 
 export class AgentParticipant extends EventEmitter {
@@ -80,11 +88,12 @@ export class AgentParticipant extends EventEmitter {
     let media: LoopbackRtp | null = null;
     let paced: PacedRtpOut | null = null;
     try {
-      media = await LoopbackRtp.create(room.router, { agentId: session.id });
+      media = await LoopbackRtp.create(room.router, { agentId: session.id }, deps.voiceThread === false ? 'native' : 'voice');
       const lead = deps.audioLeadMs ?? DEFAULT_AUDIO_LEAD_MS;
       // Without the native addon (or with lead 0) the frames leave at the tick.
       if (lead > 0) paced = await PacedRtpOut.create(room.router, lead, { agentId: session.id, paced: true });
       const a = new AgentParticipant(room, session, transport, media, paced, deps);
+      a.useVoiceThread();
       await a.startAudio();
       return a;
     } catch (e) {
@@ -116,6 +125,23 @@ export class AgentParticipant extends EventEmitter {
     };
     session.on('message', this.onSessionMessage);
     session.once('ended', this.onSessionEnded);
+  }
+
+  /** With the receive thread: the session's user voice is decided there (before any audio arrives). */
+  private useVoiceThread(): void {
+    const rx = this.media.voiceRx;
+    if (!rx) return;
+    rx.setVad(Math.max(0, vadInterruptDuration(this.session.config.interrupt)));
+    this.session.useOffLoopVoice({
+      setInterruptMs: (ms) => rx.setInterruptMs(ms),
+      farEnd: (atMs, frame) => rx.farEnd(atMs, frame),
+      arm: (mode) => rx.arm(mode, this.paced?.queueId ?? -1),
+      pump: () => rx.pump(),
+      // a decision the session did not act on: lift the gate (and close the spurt it cut)
+      settle: () => {
+        if (this.paced?.gated) this.endTalkSpurt();
+      },
+    });
   }
 
   get userId(): string {
@@ -270,6 +296,7 @@ export class AgentParticipant extends EventEmitter {
   }
 
   private async listen(uid: string, producer: types.Producer, human: boolean): Promise<void> {
+    if (this.media.voiceRx) return this.listenOnThread(uid, producer, human);
     // packets that arrive before the decoder is ready are dropped
     let ready: OpusRtpReceiver | null = null;
     const consumer = await this.media.consume(producer.id, this.room.router.rtpCapabilities, (pkt, at) => ready?.push(pkt, at));
@@ -288,6 +315,31 @@ export class AgentParticipant extends EventEmitter {
     };
     consumer.on('producerclose', gone);
     consumer.on('transportclose', gone);
+  }
+
+  private async listenOnThread(uid: string, producer: types.Producer, human: boolean): Promise<void> {
+    const consumer = await this.media.consumeVoice(producer.id, this.room.router.rtpCapabilities, { human, mayLead: !human }, (f) =>
+      this.onVoiceFrame(uid, human, f),
+    );
+    if (this.closed) return void consumer.close();
+    this.voices.set(consumer.id, { uid, human, consumer, receiver: null });
+    const gone = (): void => {
+      this.voices.delete(consumer.id);
+      if (this.activeUid === uid) this.activeUid = null;
+    };
+    consumer.on('producerclose', gone);
+    consumer.on('transportclose', gone);
+  }
+
+  /** A frame from the receive thread: the user voice's come with the VAD's results (the thread picks the voice, as onVoice does). */
+  private onVoiceFrame(uid: string, human: boolean, f: RxFrame): void {
+    if (this.session.ended) return;
+    if (human) return this.session.pushHumanAudio(f.pcm, f.arrivalMs);
+    if ((f.flags & RxFlag.VadRan) === 0) return;
+    this.activeUid = uid;
+    const fired = (f.flags & RxFlag.Fired) !== 0;
+    if (fired && f.flushed >= 0) this.paced?.noteGate(f.flushed);
+    this.session.pushUserFrame(f.pcm, f.arrivalMs, f.flags, f.out, fired ? f.decisionMs : null);
   }
 
   /** One voice at a time feeds the session's user input: the first target heard (until it leaves). */
@@ -374,7 +426,7 @@ export class AgentParticipant extends EventEmitter {
     this.session.off('message', this.onSessionMessage);
     this.session.off('ended', this.onSessionEnded);
     if (this.attached) this.session.detach(this.output);
-    for (const l of this.voices.values()) l.receiver.close();
+    for (const l of this.voices.values()) l.receiver?.close();
     this.voices.clear();
     this.paced?.close();
     this.media.close();

@@ -22,6 +22,8 @@ export interface RoomOptions {
   createVad(opts: { sampleRate: number; frameMs: number; interruptMs: number }): VadStream;
   /** BridgeConfig.agentAudioLeadMs (default DEFAULT_AUDIO_LEAD_MS). */
   agentAudioLeadMs?: number;
+  /** Users' voices on the addon's receive thread (default true). */
+  voiceThread?: boolean;
 }
 
 export type TransportDirection = 'send' | 'recv';
@@ -290,7 +292,7 @@ export class Room extends EventEmitter {
 
   async addAgent(session: AgentSession): Promise<AgentParticipant> {
     this.assertOpen();
-    const a = await AgentParticipant.create(this, session, { createVad: this.opts.createVad, audioLeadMs: this.opts.agentAudioLeadMs });
+    const a = await AgentParticipant.create(this, session, { createVad: this.opts.createVad, audioLeadMs: this.opts.agentAudioLeadMs, voiceThread: this.opts.voiceThread });
     this.agents.set(session.id, a);
     a.once('closed', (reason: string) => {
       this.agents.delete(session.id);

@@ -20,6 +20,8 @@ export interface RoomManagerOptions {
   mediasoup: MediasoupConfig;
   createVad: RoomOptions['createVad'];
   agentAudioLeadMs?: number;
+  /** BridgeConfig.roomVoiceInput === 'thread' (default true). */
+  voiceThread?: boolean;
 }
 
 export class RoomManager {
@@ -57,6 +59,7 @@ export class RoomManager {
       announcedIp: this.opts.mediasoup.announcedIp,
       createVad: this.opts.createVad,
       agentAudioLeadMs: this.opts.agentAudioLeadMs,
+      voiceThread: this.opts.voiceThread,
     });
     room.on('changed', () => {
       if (room.empty) room.close();

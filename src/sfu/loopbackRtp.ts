@@ -16,10 +16,14 @@
  *
  * The socket (udpSocket.ts) dates each packet by the kernel's receive time when the
  * addon is built, so a packet that waited for a busy event loop is not dated late.
+ * With socket 'voice' it is read by the addon's receive thread instead (voiceRx.ts):
+ * consumers are then added with consumeVoice() and their audio arrives as decoded
+ * 20 ms frames, with the agent's VAD and barge-in decision already taken there.
  */
 import type { types } from 'mediasoup';
 import { createLogger } from '../log';
 import { openLoopbackSocket, type LoopbackUdpSocket } from './udpSocket';
+import { RxSocket, type RxFrame } from './voiceRx';
 
 const log = createLogger('loopbackRtp');
 const LOOPBACK = '127.0.0.1';
@@ -48,6 +52,8 @@ export class LoopbackRtp {
   private closed = false;
 
   private socket!: LoopbackUdpSocket;
+  /** The receive thread's socket (socket 'voice'), else null. */
+  voiceRx: RxSocket | null = null;
 
   private constructor(readonly transport: types.PlainTransport) {
     transport.observer.once('close', () => this.close());
@@ -55,25 +61,28 @@ export class LoopbackRtp {
 
   /**
    * A transport on `router` and a socket connected to it (`socket`: 'dgram' forces
-   * node:dgram, dated at read, for tests).
+   * node:dgram, dated at read, for tests; 'voice' puts the socket on the addon's
+   * receive thread, falling back to 'native' without the addon).
    */
-  static async create(router: types.Router, appData: Record<string, unknown> = {}, socket: 'native' | 'dgram' = 'native'): Promise<LoopbackRtp> {
+  static async create(router: types.Router, appData: Record<string, unknown> = {}, socket: 'voice' | 'native' | 'dgram' = 'native'): Promise<LoopbackRtp> {
     let self: LoopbackRtp | null = null;
+    const rx = socket === 'voice' ? RxSocket.open() : null;
     // packets can only come once the transport is connected to the socket, after `self` exists
-    const sock = await openLoopbackSocket(
+    const sock = rx ?? await openLoopbackSocket(
       (pkt, at) => self?.onPacket(pkt, at),
-      (code) => {
+      (code: number) => {
         // count errors, log the first (ECONNREFUSED after the transport closed is expected)
         if (!self) return;
         if (self.stats.sendErrors++ === 0) log.warn('loopback RTP socket error', { errno: code });
       },
-      socket,
+      socket === 'dgram' ? 'dgram' : 'native',
     );
     let transport: types.PlainTransport | null = null;
     try {
       transport = await router.createPlainTransport({ listenIp: { ip: LOOPBACK }, rtcpMux: true, comedia: false, appData });
       self = new LoopbackRtp(transport);
       self.socket = sock;
+      self.voiceRx = rx;
       await transport.connect({ ip: LOOPBACK, port: sock.port() });
       await sock.connect(transport.tuple.localPort);
       return self;
@@ -113,6 +122,29 @@ export class LoopbackRtp {
     consumer.observer.once('close', () => {
       if (this.handlers.get(ssrc) === onRtp) this.handlers.delete(ssrc);
     });
+    return consumer;
+  }
+
+  /**
+   * A consumer of `producerId` whose audio the receive thread decodes (socket 'voice'):
+   * 20 ms frames of it go to `onFrame` (see RxSocket.addVoice for `human`/`mayLead`).
+   */
+  async consumeVoice(
+    producerId: string,
+    rtpCapabilities: types.RtpCapabilities,
+    o: { human: boolean; mayLead: boolean },
+    onFrame: (f: RxFrame) => void,
+  ): Promise<types.Consumer> {
+    const rx = this.voiceRx;
+    if (!rx) throw new Error('consumeVoice needs the voice socket');
+    const consumer = await this.transport.consume({ producerId, rtpCapabilities, paused: false });
+    const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+    if (ssrc === undefined || this.closed) {
+      consumer.close();
+      throw new Error(this.closed ? 'loopback closed' : 'consumer without an SSRC');
+    }
+    const voice = rx.addVoice(ssrc, consumer.rtpParameters.codecs[0]?.payloadType, o.human, o.mayLead, onFrame);
+    consumer.observer.once('close', () => rx.removeVoice(voice));
     return consumer;
   }
 

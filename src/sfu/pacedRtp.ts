@@ -33,6 +33,9 @@ export interface NativePacer {
   /** A stream frame, head then body, over as many packets as it needs: all queued (0) or none (-1 full, -2 too large). */
   enqueueFrame(queue: number, head: Uint8Array, body: Uint8Array, dueMs: number, id: number): number;
   flush(queue: number): number;
+  /** A flush that refuses timed packets until the next flush (a barge-in decided off the loop). */
+  gate(queue: number): number;
+  ungate(queue: number): number;
   /** Announces a flush: no send begins until the next flush or close (or maxMs); returns the pacer's time just after. */
   hold(maxMs: number): number;
   /** Ends a hold without a flush. */
@@ -90,6 +93,9 @@ const STATS_LEN = FIELDS.length + 9;
 export function nativePacer(): NativePacer | null {
   return (nativeAddon() as unknown as { pacer?: NativePacer } | null)?.pacer ?? null;
 }
+
+/** Pacer::kGated: enqueue() refused a timed packet on a gated queue. */
+const PACER_GATED = -4;
 
 let offset: number | undefined;
 /**
@@ -150,6 +156,14 @@ export class PacedRtpOut {
   private readonly at = new Float64Array(64);
   private readonly off: number;
   private closed = false;
+  /**
+   * Packets of this sender that will not leave since a gate (voice_rx.h's off-loop
+   * barge-in): those the gate dropped and those refused after it. The sender's stream
+   * is rewound by them at the next flush, like the packets a flush drops itself.
+   */
+  private unsentSinceGate = 0;
+  /** Gated by an off-loop barge-in that no flush has followed yet. */
+  gated = false;
 
   private constructor(
     private readonly pacer: NativePacer,
@@ -201,12 +215,31 @@ export class PacedRtpOut {
    */
   send(pkt: Uint8Array, atMs: number, id = 0): boolean {
     if (this.closed) return false;
-    return this.pacer.enqueue(this.queue, pkt, atMs + this.off, id >>> 0) === 0;
+    const r = this.pacer.enqueue(this.queue, pkt, atMs + this.off, id >>> 0);
+    if (r === PACER_GATED) this.unsentSinceGate++;
+    return r === 0;
   }
 
-  /** Drops every queued packet; returns how many. None of them leaves after this. */
+  /** The pacer queue (for a gate set off the loop). */
+  get queueId(): number {
+    return this.closed ? -1 : this.queue;
+  }
+
+  /** The receive thread gated this queue, dropping `dropped` packets (voiceRx.ts). */
+  noteGate(dropped: number): void {
+    this.gated = true;
+    this.unsentSinceGate += Math.max(0, dropped);
+  }
+
+  /**
+   * Drops every queued packet and lifts a gate; returns how many packets will not leave
+   * (with those a gate dropped or refused since). None of them leaves after this.
+   */
   flush(): number {
-    return this.closed ? 0 : Math.max(0, this.pacer.flush(this.queue));
+    const gatedOut = this.unsentSinceGate;
+    this.unsentSinceGate = 0;
+    this.gated = false;
+    return this.closed ? 0 : Math.max(0, this.pacer.flush(this.queue)) + gatedOut;
   }
 
   /** See PacedOutput.hold (the next flush() ends it). */

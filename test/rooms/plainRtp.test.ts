@@ -15,6 +15,7 @@ import { createOpusEncoder } from '../../src/rooms/opusEncoder';
 import { loadWasmOpusDecoder } from '../../src/rooms/opusDecoder';
 import { buildRtp, createRtpView, parseRtp } from '../../src/media/rtp';
 import { RoomSignalingClient } from './signalingClient';
+import { voiceRxAvailable } from '../../src/sfu/voiceRx';
 
 let h: Harness;
 let ai: OpenAiTestServer;
@@ -156,11 +157,14 @@ describe('PlainTransport RTP participant', () => {
     // by the pacer; the frames still queued are dropped, and the stream goes on from
     // the last one sent with the talk-spurt-ending silence (no sequence gap to conceal).
     const pacedBefore = await h.metric('voxbridge_agent_frames_paced');
+    const threadBefore = await h.metric('voxbridge_voice_rx_barge_ins');
     const lateTicksBefore = await h.metric('voxbridge_frame_clock_late_ticks');
     await say(concat([speak('stop there, please stop', 48000), new Int16Array(48000 / 2)]));
     await until(() => session.bargeIns.length === 1, 5_000, 'the barge-in');
     const b = session.bargeIns[0]!;
     expect(b.framesAfterDecision).toBe(0);
+    // with the addon, decided (and the agent's voice stopped) on the voice receive thread
+    if (voiceRxAvailable()) expect(await h.metric('voxbridge_voice_rx_barge_ins')).toBe(threadBefore + 1);
     // The record's latency needs the answer sounding at the decision (a frame sent in
     // the last 60 ms). On a loaded machine the event loop can stall past the frames'
     // 40 ms lead: the pacer runs dry and the wire goes quiet before the decision, and
