@@ -21,6 +21,10 @@
  *   npm run bench:bargein -- --n 50 --d 200 --transport rtp --cpu-prof   (V8 profile of the bridge)
  *   --paced-users: room-path users' frames are made 40 ms ahead and sent by the addon's
  *   pacer thread (bargein/rtpUser.ts) instead of from the driver's 5 ms step
+ *   --transport rtp,rtp-loop: the room path with users' voices on the bridge's receive
+ *   thread (the default, roomVoiceInput 'thread') and, from a second bridge started with
+ *   roomVoiceInput 'loop', on its event loop; cells run interleaved (for each D and N,
+ *   every transport in turn), so the two are compared under the same load
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -140,9 +144,9 @@ interface BridgeProc {
   pids: number[];
 }
 
-async function startBridge(cpuProf: boolean): Promise<BridgeProc> {
+async function startBridge(cpuProf: boolean, extraEnv: Record<string, string> = {}): Promise<BridgeProc> {
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(outDir, 'prof')] : [];
-  const env = { ...process.env, VOXBRIDGE_PORT: '0', VOXBRIDGE_API_KEY: API_KEY, VOXBRIDGE_WORKERS: '1', VOXBRIDGE_MAX_SESSIONS: '2000', VOXBRIDGE_LOG_LEVEL: process.env.VOXBRIDGE_LOG_LEVEL ?? 'error' };
+  const env = { ...process.env, ...extraEnv, VOXBRIDGE_PORT: '0', VOXBRIDGE_API_KEY: API_KEY, VOXBRIDGE_WORKERS: '1', VOXBRIDGE_MAX_SESSIONS: '2000', VOXBRIDGE_LOG_LEVEL: process.env.VOXBRIDGE_LOG_LEVEL ?? 'error' };
   const { child, url } = await spawnListening([...prof, path.join(root, 'bin', 'voxbridge.js')], env, /listening on (http:\/\/\S+)/, 'bridge');
   const health = (await (await fetch(`${url}/healthz`)).json()) as { workers: { pid: number }[] };
   return { child, url, pids: [child.pid!, ...health.workers.map((w) => w.pid)] };
@@ -363,7 +367,7 @@ async function runCell(
   const speechUsers = kinds.filter((k) => k === 'speech').length;
   rounds = Math.max(rounds, Math.ceil(minBargeIns / Math.max(1, speechUsers)));
   const rnd = prng(1000 * D + N);
-  const users: SimUser[] = kinds.map((k, i) => (transport === 'rtp' ? new RtpUser(pacer, k, i, assets, api, rounds, rnd) : new WsUser(k, i, assets, api, rounds, rnd)));
+  const users: SimUser[] = kinds.map((k, i) => (transport.startsWith('rtp') ? new RtpUser(pacer, k, i, assets, api, rounds, rnd) : new WsUser(k, i, assets, api, rounds, rnd)));
   const body = (i: number) => ({
     RoomId: `bench-${transport}-${D}-${N}-${i}`,
     Config: {
@@ -620,8 +624,11 @@ async function main(): Promise<void> {
   const assets = makeAssets();
   const ai = await startAiServer();
   const bridge = await startBridge(args.cpuProf);
-  const pacer = userPacer(args.pacedUsers && args.transport.includes('rtp'));
-  if (args.transport.includes('rtp'))
+  // the room path with users' voices on the event loop: a second bridge, idle between its cells
+  const loopBridge = args.transport.includes('rtp-loop') ? await startBridge(args.cpuProf, { VOXBRIDGE_ROOM_VOICE_INPUT: 'loop' }) : null;
+  const rtp = args.transport.some((t) => t.startsWith('rtp'));
+  const pacer = userPacer(args.pacedUsers && rtp);
+  if (rtp)
     console.log(
       pacer
         ? `room-path users: frames made ${USER_LEAD_MS} ms ahead and sent on time by the addon's pacer thread`
@@ -631,10 +638,12 @@ async function main(): Promise<void> {
   const results: CellResult[] = [];
   let saturatedAt: number | null = null;
   try {
-    for (const transport of args.transport) {
-      for (const D of args.d) {
-        for (const N of args.n) {
-          const r = await runCell(bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe, pacer);
+    for (const D of args.d) {
+      const saturated = new Set<string>();
+      for (const N of args.n) {
+        for (const transport of args.transport) {
+          if (saturated.has(transport)) continue;
+          const r = await runCell(transport === 'rtp-loop' ? loopBridge! : bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe, pacer);
           results.push(r);
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
@@ -660,16 +669,18 @@ async function main(): Promise<void> {
           );
           if (r.attempts && (r.missed / r.attempts > 0.2 || r.lateFramesPct > 5)) {
             saturatedAt = N;
-            console.log(`  saturated at N=${N} (missed ${r.missed}/${r.attempts}, late ${r.lateFramesPct.toFixed(1)}%): stopping this D`);
-            break;
+            console.log(`  saturated at N=${N} (missed ${r.missed}/${r.attempts}, late ${r.lateFramesPct.toFixed(1)}%): stopping this D for ${transport}`);
+            saturated.add(transport);
           }
         }
       }
     }
   } finally {
     probe?.close();
-    bridge.child.kill('SIGTERM');
-    await new Promise((r) => bridge.child.once('exit', r));
+    for (const b of loopBridge ? [bridge, loopBridge] : [bridge]) {
+      b.child.kill('SIGTERM');
+      await new Promise((r) => b.child.once('exit', r));
+    }
     await ai.close();
   }
 

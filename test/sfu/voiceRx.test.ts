@@ -85,7 +85,7 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
     const pcm = concat([new Int16Array(8000), speak('could you tell me the time please', 16000), new Int16Array(16000), speak('ok', 16000), new Int16Array(16000)]);
     const pkts = packets(pcm, 0xabc);
     await play(user, rx.port(), pkts);
-    await until(() => got.length >= pkts.length, 5000, 'every frame');
+    await until(() => got.length >= pkts.length, 5000);
     expect(got.length).toBe(pkts.length);
 
     // the event-loop path on the same packets
@@ -140,7 +140,7 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
     await sleep(100);
     expect(rx.arm('duration', q)).toBe(false);
     await play(user, rx.port(), pkts, 20);
-    await until(() => got.length >= pkts.length, 3000, 'every frame');
+    await until(() => got.length >= pkts.length, 3000);
     clearInterval(agent);
 
     const fired = got.filter((g) => g.flags & RxFlag.Fired);
@@ -179,7 +179,7 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
       const f = agentVoice.subarray(k * FRAME, (k + 1) * FRAME);
       rx.farEnd(nowMs(), f.length === FRAME ? f : null);
     });
-    await until(() => got.length >= pkts.length, 3000, 'every frame');
+    await until(() => got.length >= pkts.length, 3000);
     expect(got.filter((g) => g.flags & RxFlag.Fired)).toHaveLength(0);
     expect(got.filter((g) => g.flags & 8)).toHaveLength(0); // no "D reached" at all
 
@@ -187,7 +187,7 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
     const plain = await setup(200);
     plain.rx.arm('duration', -1);
     await play(plain.user, plain.rx.port(), packets(echo, 0xabc), 20);
-    await until(() => plain.got.length >= pkts.length, 3000, 'every frame');
+    await until(() => plain.got.length >= pkts.length, 3000);
     expect(plain.got.filter((g) => g.flags & RxFlag.Fired)).toHaveLength(1);
     expect(plain.got.find((g) => g.flags & RxFlag.Fired)!.flushed).toBe(-1);
   });
@@ -214,7 +214,7 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
       if (k % 10 === 9) await sleep(2);
     }
     // packet 9 is the undecodable one (the real 9 comes after it as a duplicate): one frame fewer
-    await until(() => got.length >= pkts.length - 1 && humanGot.length >= human.length, 3000, 'every frame');
+    await until(() => got.length >= pkts.length - 1 && humanGot.length >= human.length, 3000);
     await sleep(50);
     expect(got.length).toBe(pkts.length - 1);
     expect(got.filter((g) => g.flags & RxFlag.Concealed)).toHaveLength(1);
