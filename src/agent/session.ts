@@ -318,7 +318,8 @@ export class AgentSession extends EventEmitter implements Ticker {
     // in the microseconds between the decision's time and the flush reaching the
     // pacer (it did, about once in 3,000 barge-ins).
     // (decided off the loop: the voice was stopped then, by the thread that decided)
-    const decisionMs = this.offLoop?.take() ?? (out?.hold ? out.hold() : nowMs());
+    const offLoopDecision = this.offLoop?.take() ?? null;
+    const decisionMs = offLoopDecision ?? (out?.hold ? out.hold() : nowMs());
     const playing = this.splicer.playing;
     const paced = this.paced !== null;
     // A paced output is cleared first, at once: its frames are queued ahead, and until
@@ -363,6 +364,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       ...(after.length ? { afterDecision: after } : {}),
       ...(finished.length ? { finishedAfterDecision: finished } : {}),
       abortDelayMs: abortedAt - decisionMs,
+      decidedOn: offLoopDecision !== null ? 'receiveThread' : 'eventLoop',
       decisionDelayMs: decisionMs - onsetArrivalMs - this.config.interrupt.durationMs,
       detectorMs: v.heardSinceOnsetMs - this.config.interrupt.durationMs,
       transitMs: v.transitSinceOnsetMs,
@@ -708,6 +710,7 @@ export class AgentSession extends EventEmitter implements Ticker {
         ...(b.afterDecision ? { AfterDecision: b.afterDecision.map((a) => ({ How: a.how, Ms: Math.round(a.ms * 1000) / 1000 })) } : {}),
         ...(b.finishedAfterDecision ? { FinishedAfterDecisionMs: b.finishedAfterDecision.map((ms) => Math.round(ms * 1000) / 1000) } : {}),
         AbortDelayMs: round(b.abortDelayMs),
+        DecidedOn: b.decidedOn === 'receiveThread' ? 'ReceiveThread' : 'EventLoop',
         ...(b.abortSched
           ? { AbortSched: { WindowMs: round(b.abortSched.windowMs), CpuMs: round(b.abortSched.runMs), WaitMs: round(b.abortSched.waitMs), GcMs: round(b.abortSched.gcMs), GcKinds: b.abortSched.gcKinds } }
           : {}),

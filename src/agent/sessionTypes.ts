@@ -85,8 +85,13 @@ export interface BargeInRecord {
    * of a frame it has begun. Not among framesAfterDecision; the latency ends with them.
    */
   finishedAfterDecision?: number[];
-  /** Decision → abort signal of the in-flight LLM/TTS requests. */
+  /**
+   * Decision → abort signal of the in-flight LLM/TTS requests. A decision taken on the
+   * receive thread (decidedOn) includes the wait for the event loop to learn of it.
+   */
   abortDelayMs: number;
+  /** Where the decision (and the stop of the agent's voice) was taken. */
+  decidedOn: 'receiveThread' | 'eventLoop';
   /**
    * When the abort took over 5 ms: the main thread's time from the frame clock's last
    * run to the abort, on a CPU vs waiting for one (a busy machine, not our work).
