@@ -269,14 +269,46 @@ int VoiceRx::arm(int sock, int mode, Pacer* pacer, int queue) {
 
 size_t VoiceRx::drain(Frame* out, size_t max) {
   std::lock_guard<std::mutex> g(outMu_);
+  if (firedQueued_ > 0) promoteFired();
   size_t n = 0;
-  while (n < max && outHead_ < out_.size()) out[n++] = out_[outHead_++];
+  while (n < max && outHead_ < out_.size()) {
+    if (out_[outHead_].flags & kFired) firedQueued_--;
+    out[n++] = out_[outHead_++];
+  }
   if (outHead_ == out_.size()) {
+    firedQueued_ = 0;
     out_.clear();
     outHead_ = 0;
     notified_.store(false);  // under outMu_, as publish() reads it: no notification is lost
   }
   return n;
+}
+
+// A barge-in's frame goes to the event loop first (with its socket's frames before it,
+// in order): the session acts on it (aborts the requests) before it works through the
+// other agents' frames. Frames keep their order within a socket. Called with outMu_.
+void VoiceRx::promoteFired() {
+  std::vector<int> fired;  // sockets with a decision waiting, in order of their first
+  size_t lastFired = outHead_;
+  for (size_t i = outHead_; i < out_.size(); i++)
+    if (out_[i].flags & kFired) {
+      lastFired = i;
+      bool seen = false;
+      for (int s : fired) seen = seen || s == out_[i].socket;
+      if (!seen) fired.push_back(out_[i].socket);
+    }
+  if (fired.empty()) return;
+  auto isFiredSocket = [&](int sock) {
+    for (int s : fired)
+      if (s == sock) return true;
+    return false;
+  };
+  // up to the last decision: that socket's frames first; everything after keeps its place
+  std::vector<Frame> first, rest;
+  for (size_t i = outHead_; i <= lastFired; i++) (isFiredSocket(out_[i].socket) ? first : rest).push_back(out_[i]);
+  size_t k = outHead_;
+  for (auto& f : first) out_[k++] = f;
+  for (auto& f : rest) out_[k++] = f;
 }
 
 size_t VoiceRx::queued() {
@@ -472,7 +504,8 @@ void VoiceRx::publish(std::vector<Frame>& batch) {
   {
     std::lock_guard<std::mutex> g(outMu_);
     for (auto& f : batch) {
-      if (out_.size() - outHead_ >= kMaxQueued) {
+      // (a decision is never dropped: the session must learn of it and lift the gate)
+      if (out_.size() - outHead_ >= kMaxQueued && !(f.flags & kFired)) {
         auto s = find(f.socket);  // (tableMu_ after outMu_: never the other way round)
         if (s) {
           std::lock_guard<std::mutex> gs(s->mu);
@@ -480,6 +513,7 @@ void VoiceRx::publish(std::vector<Frame>& batch) {
         }
         continue;
       }
+      if (f.flags & kFired) firedQueued_++;
       out_.push_back(f);
     }
     if (out_.size() > outHead_ && !notified_.load()) {

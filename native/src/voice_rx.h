@@ -135,7 +135,10 @@ class VoiceRx {
    */
   int arm(int sock, int mode, Pacer* pacer, int queue);
 
-  /** Moves up to `max` waiting frames out, oldest first; returns how many. */
+  /**
+   * Moves up to `max` waiting frames out, oldest first, except that a socket with a
+   * barge-in waiting has its frames up to it moved out before the other sockets'.
+   */
   size_t drain(Frame* out, size_t max);
   size_t queued();
   Stats stats(int sock);  // sock -1: totals of every socket ever opened
@@ -183,6 +186,7 @@ class VoiceRx {
   void emitPcm(Socket& s, Voice& v, const int16_t* pcm, int n, double arrivalMs, bool concealed, std::vector<Frame>& out);
   void frameOut(Socket& s, Voice& v, double arrivalMs, std::vector<Frame>& out);
   void publish(std::vector<Frame>& batch);
+  void promoteFired();
 
   const double offsetMs_;
   std::mutex tableMu_;
@@ -195,6 +199,7 @@ class VoiceRx {
   std::mutex outMu_;
   std::vector<Frame> out_;
   size_t outHead_ = 0;
+  size_t firedQueued_ = 0;  // frames with kFired in out_ (outMu_)
   std::atomic<bool> notified_{false};
   void (*notify_)(void*) = nullptr;
   void* notifyCtx_ = nullptr;

@@ -272,6 +272,54 @@ void testBargeIn() {
   pacer.close(q);
 }
 
+// A decision waiting for the event loop is drained before the other sockets' frames
+// (its own socket's earlier frames with it, in order).
+void testFiredFirst() {
+  VoiceRx rx(0);
+  uint16_t pa, pb, pu;
+  const int a = rx.openSocket(&pa), b = rx.openSocket(&pb);
+  const int user = udpSocket(&pu);
+  rx.addVoice(a, 1, kPt, false, true);
+  const int vb = rx.addVoice(b, 2, kPt, false, true);
+  voxbridge::vad::Config vc;
+  vc.interruptMs = 0;
+  rx.setVad(a, vc);
+  rx.setVad(b, vc);
+  rx.arm(b, VoiceRx::kArmOnset, nullptr, -1);
+  voxbridge::opus::EncoderConfig ec;
+  ec.sampleRate = kRate;
+  voxbridge::opus::Encoder enc;
+  enc.init(ec);
+  const auto speech = userAudio(1.5, 300);
+  std::vector<int16_t> quiet(speech.size());
+  uint8_t opus[1275], pkt[1400];
+  for (int k = 0; k * kFrame + kFrame <= static_cast<int>(speech.size()); k++) {
+    int n = enc.encode(&quiet[static_cast<size_t>(k) * kFrame], kFrame, opus, sizeof opus);
+    sendTo(user, pa, pkt, rtp(pkt, kPt, static_cast<uint16_t>(k), 0, 1, opus, n));
+    n = enc.encode(&speech[static_cast<size_t>(k) * kFrame], kFrame, opus, sizeof opus);
+    sendTo(user, pb, pkt, rtp(pkt, kPt, static_cast<uint16_t>(k), 0, 2, opus, n));
+    if (k % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::vector<VoiceRx::Frame> got;
+  VoiceRx::Frame f[16];
+  for (size_t n; (n = rx.drain(f, 16)) > 0;) got.insert(got.end(), f, f + n);
+  size_t firedAt = got.size();
+  for (size_t i = 0; i < got.size(); i++)
+    if (got[i].flags & VoiceRx::kFired) firedAt = i;
+  CHECK(firedAt < got.size(), "a decision on socket b");
+  int seq = 0;
+  bool inOrder = true;
+  for (size_t i = 0; i <= firedAt && i < got.size(); i++) {
+    CHECK(got[i].socket == b, "frame %zu before the decision is socket %d's", i, got[i].socket);
+    inOrder = inOrder && got[i].voice == vb;
+    seq++;
+  }
+  CHECK(inOrder && seq > 10, "socket b's frames first, in order (%d)", seq);
+  CHECK(got.size() > firedAt + 50, "socket a's frames follow (%zu)", got.size() - firedAt);
+  ::close(user);
+}
+
 // Sockets opened and closed while a sender floods them: no crash, no race (TSan).
 void testCloseUnderLoad() {
   VoiceRx rx(0);
@@ -312,6 +360,7 @@ void testCloseUnderLoad() {
 
 int main() {
   testBargeIn();
+  testFiredFirst();
   testCloseUnderLoad();
   if (failures) {
     std::fprintf(stderr, "voice_rx_test: %d failure(s)\n", failures);
