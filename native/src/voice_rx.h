@@ -19,8 +19,8 @@
 // user) goes through the socket's VAD with its far-end reference (far_end.h). Human
 // voices (a takeover) are delivered without the VAD; others are only tracked.
 //
-// Frames reach the event loop through drain(), with a notification (coalesced) from
-// this thread when some are waiting. Times are on the caller's clock: the monotonic
+// Frames reach the event loop through drain(), with a notification from this thread:
+// at once for a decision, else once 64 frames or 10 ms of them are waiting. Times are on the caller's clock: the monotonic
 // clock plus the offset given to the constructor.
 //
 // Plain C++ and POSIX (epoll, eventfd); no Node headers.
@@ -53,7 +53,10 @@ class VoiceRx {
   static constexpr int kBatchesPerWake = 8;       // per socket and wake-up, as udpSocket.ts
   /** Frames waiting for the event loop at most (10 s of 100 voices); more are dropped and counted. */
   static constexpr size_t kMaxQueued = 50000;
-  static constexpr double kHoldMs = 50;  // a gate's hold() bound (the gate follows at once)
+  static constexpr double kHoldMs = 50;
+  /** The event loop is told of waiting frames after this long, or kNotifyBatch of them (a decision: at once). */
+  static constexpr double kNotifyAfterMs = 10;
+  static constexpr size_t kNotifyBatch = 64;  // a gate's hold() bound (the gate follows at once)
 
   // Frame flags above the VAD's own (voxbridge::vad::Flag, bits 0-4).
   static constexpr uint32_t kVadRan = 1u << 8;      // the socket's user voice: flags and out[] are the VAD's
@@ -200,6 +203,7 @@ class VoiceRx {
   std::vector<Frame> out_;
   size_t outHead_ = 0;
   size_t firedQueued_ = 0;  // frames with kFired in out_ (outMu_)
+  double pendingSince_ = 0;  // when frames began to wait with no wake-up sent (outMu_; 0: none)
   std::atomic<bool> notified_{false};
   void (*notify_)(void*) = nullptr;
   void* notifyCtx_ = nullptr;
