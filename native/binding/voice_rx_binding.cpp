@@ -203,6 +203,14 @@ Napi::Value FarEnd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rx->farEnd(intArg(info, 0), info[1].As<Napi::Number>().DoubleValue(), frame));
 }
 
+// farEndCut(socket, atMs) -> 0 or a negative status
+Napi::Value FarEndCut(const Napi::CallbackInfo& info) {
+  vox::VoiceRx* rx = started(info);
+  if (!rx) return info.Env().Undefined();
+  if (!ints(info, 2)) return badArg(info.Env(), "farEndCut(socket, atMs)");
+  return Napi::Number::New(info.Env(), rx->farEndCut(intArg(info, 0), info[1].As<Napi::Number>().DoubleValue()));
+}
+
 // arm(socket, mode, pacerQueue (-1: none)) -> 1 when a barge-in fired since the last arm, 0, or a negative status
 Napi::Value Arm(const Napi::CallbackInfo& info) {
   vox::VoiceRx* rx = started(info);
@@ -285,6 +293,7 @@ void InitVoiceRx(Napi::Env env, Napi::Object exports) {
   o.Set("setVad", Napi::Function::New<SetVad>(env, "setVad"));
   o.Set("setInterruptMs", Napi::Function::New<SetInterruptMs>(env, "setInterruptMs"));
   o.Set("farEnd", Napi::Function::New<FarEnd>(env, "farEnd"));
+  o.Set("farEndCut", Napi::Function::New<FarEndCut>(env, "farEndCut"));
   o.Set("arm", Napi::Function::New<Arm>(env, "arm"));
   o.Set("drain", Napi::Function::New<Drain>(env, "drain"));
   o.Set("stats", Napi::Function::New<Stats>(env, "stats"));

@@ -48,6 +48,11 @@ const int16_t* FarEndRef::next(double arrivalMs) {
   return sounding_[slot] ? &frames_[static_cast<size_t>(slot) * n_] : silent_.data();
 }
 
+void FarEndRef::cut(double atMs) {
+  for (int i = 0; i < kSlots; i++)
+    if (sentAt_[i] > atMs) sounding_[i] = false;
+}
+
 void FarEndRef::place(int64_t k) {
   cursor_ = k;
   dN_ = 0;

@@ -30,6 +30,12 @@ class FarEndRef {
    * (frameSamples() samples, valid until the next onTick()).
    */
   const int16_t* next(double arrivalMs);
+  /**
+   * Frames given with a time after `atMs` did not sound after all (the agent's queued
+   * frames were flushed): they become silence. For a caller that gives frames when they
+   * are queued, with their due time, rather than when they were sent.
+   */
+  void cut(double atMs);
   int frameSamples() const { return n_; }
   /** Cursor placements (start, drift, a gap in the user's audio). */
   uint64_t resyncs() const { return resyncs_; }

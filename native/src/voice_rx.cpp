@@ -254,6 +254,15 @@ int VoiceRx::farEnd(int sock, double atMs, const int16_t* frame) {
   return kOk;
 }
 
+int VoiceRx::farEndCut(int sock, double atMs) {
+  auto s = find(sock);
+  if (!s) return kNoSocket;
+  std::lock_guard<std::mutex> g(s->mu);
+  if (!s->far) return kBadArg;
+  s->far->cut(atMs);
+  return kOk;
+}
+
 int VoiceRx::arm(int sock, int mode, Pacer* pacer, int queue) {
   if (mode < kArmOff || mode > kArmDuration) return kBadArg;
   auto s = find(sock);

@@ -130,6 +130,8 @@ class VoiceRx {
   int setInterruptMs(int sock, int ms);
   /** One far-end frame per agent clock tick (kFrame samples or nullptr for silence), at `atMs`. */
   int farEnd(int sock, double atMs, const int16_t* frame);
+  /** Far-end frames given for after `atMs` did not sound (flushed): see FarEndRef::cut. */
+  int farEndCut(int sock, double atMs);
   /**
    * Arms (or disarms, kArmOff) the socket's barge-in: on a user frame meeting `mode`,
    * `pacer`'s `queue` is gated at once (queue -1: the frame is only marked) and the

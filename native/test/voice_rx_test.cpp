@@ -272,6 +272,23 @@ void testBargeIn() {
   pacer.close(q);
 }
 
+// The far-end reference given ahead (due times): a frame is paired once its time has
+// come, and frames cut after a flush become silence.
+void testFarEndAhead() {
+  vox::FarEndRef f(4);
+  const int16_t a[4] = {1, 1, 1, 1}, b[4] = {2, 2, 2, 2}, c[4] = {3, 3, 3, 3};
+  f.onTick(100, a);
+  f.onTick(120, b);
+  f.onTick(140, c);  // queued ahead: due at 140
+  CHECK(f.next(121)[0] == 2, "the frame sounding when the packet arrived");
+  CHECK(f.next(141)[0] == 3, "the next user frame, the next reference frame");
+  f.onTick(160, a);
+  f.onTick(180, b);
+  f.cut(150);  // flushed: 160 and 180 never left
+  CHECK(f.next(161)[0] == 0, "a frame cut by a flush is silence");
+  CHECK(f.next(181)[0] == 0, "so is the next one");
+}
+
 // A decision waiting for the event loop is drained before the other sockets' frames
 // (its own socket's earlier frames with it, in order).
 void testFiredFirst() {
@@ -359,6 +376,7 @@ void testCloseUnderLoad() {
 }  // namespace
 
 int main() {
+  testFarEndAhead();
   testBargeIn();
   testFiredFirst();
   testCloseUnderLoad();

@@ -19,8 +19,14 @@ export type ArmMode = 'off' | 'onset' | 'duration';
 /** What the transport provides (the room path: AgentParticipant over an RxSocket). */
 export interface OffLoopVoice {
   setInterruptMs(ms: number): number;
-  /** One far-end frame per agent clock tick (what left, or null for silence). */
+  /**
+   * One far-end frame per agent clock tick (null for silence), at the time it leaves: a
+   * paced output gives it when it is queued, with its due time, so the thread, which
+   * reads the user's packets as they come, always has what was sent before them.
+   */
   farEnd(atMs: number, frame: Int16Array | null): void;
+  /** The frames given for after `atMs` will not leave (a paced output was flushed). */
+  farEndCut(atMs: number): void;
   /** True when the thread decided a barge-in since the last call. */
   arm(mode: ArmMode): boolean;
   /** Hands the frames waiting on the thread to the session now. */

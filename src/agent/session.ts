@@ -208,6 +208,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     if (!sp.nextFrame(this.frame)) {
       if (paced) {
         paced.silence(frameTimeMs + lead);
+        this.offLoop?.voice.farEnd(frameTimeMs + lead, null);
         this.drainPaced();
       } else this.reference(nowMs(), null);
       this.noteState();
@@ -226,6 +227,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     }
     if (paced) {
       this.output.sendAudio(this.frame, talkSpurt, frameTimeMs, paced.audioFrame(frameTimeMs + lead, this.frame, handle));
+      this.offLoop?.voice.farEnd(frameTimeMs + lead, this.frame);
       this.drainPaced();
     } else {
       this.output.sendAudio(this.frame, talkSpurt, frameTimeMs);
@@ -281,6 +283,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.output?.clear();
     const p = this.paced;
     if (!p) return;
+    this.offLoop?.voice.farEndCut(nowMs());
     this.drainPaced();
     p.dropUnsent();
     p.release(nowMs());
@@ -289,7 +292,8 @@ export class AgentSession extends EventEmitter implements Ticker {
   /** One frame of the far-end reference per tick (and into the tap, when recording). */
   private reference(atMs: number, frame: Int16Array | null): void {
     this.farRef.onTick(atMs, frame);
-    this.offLoop?.voice.farEnd(atMs, frame);
+    // (a paced output gives the off-loop voice its frames when they are queued: tick())
+    if (!this.paced) this.offLoop?.voice.farEnd(atMs, frame);
     this.tap?.record(frame ? TapKind.Ref : TapKind.RefSilent, atMs, frame);
   }
 

@@ -135,6 +135,7 @@ export class AgentParticipant extends EventEmitter {
     this.session.useOffLoopVoice({
       setInterruptMs: (ms) => rx.setInterruptMs(ms),
       farEnd: (atMs, frame) => rx.farEnd(atMs, frame),
+      farEndCut: (atMs) => rx.farEndCut(atMs),
       arm: (mode) => rx.arm(mode, this.paced?.queueId ?? -1),
       pump: () => rx.pump(),
       // a decision the session did not act on: lift the gate (and close the spurt it cut)

@@ -39,6 +39,7 @@ interface Binding {
   setVad(sock: number, interruptMs: number, hangoverMs: number): number;
   setInterruptMs(sock: number, ms: number): number;
   farEnd(sock: number, atMs: number, frame: Int16Array | null): number;
+  farEndCut(sock: number, atMs: number): number;
   arm(sock: number, mode: number, pacerQueue: number): number;
   drain(meta: Float64Array, pcm: Int16Array): number;
   stats(sock: number, out: Float64Array): void;
@@ -246,6 +247,11 @@ export class RxSocket implements LoopbackUdpSocket {
 
   farEnd(atMs: number, frame: Int16Array | null): void {
     if (!this.closed) this.r.b.farEnd(this.id, atMs, frame);
+  }
+
+  /** Far-end frames given for after `atMs` did not sound (the agent's queue was flushed). */
+  farEndCut(atMs: number): void {
+    if (!this.closed) this.r.b.farEndCut(this.id, atMs);
   }
 
   /** See VoiceRx::arm: true when a barge-in fired since the last call (its frame may still be waiting). */

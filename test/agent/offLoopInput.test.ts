@@ -41,6 +41,7 @@ class ScriptedVoice implements OffLoopVoice {
   farEnd(): void {
     this.farEnds++;
   }
+  farEndCut(): void {}
   arm(mode: ArmMode): boolean {
     this.arms.push(mode);
     const f = this.firedPending;
