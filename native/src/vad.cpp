@@ -1,7 +1,7 @@
 // Voice-activity detector; see vad.h for the pipeline. Every step is mirrored in
 // src/native/vadFallback.ts: change both together. The signal path here is float
-// with 4-lane vectors (GCC/Clang vector extensions), the TS side is double: the
-// parity test compares decisions frame by frame, and scores to within 1e-3.
+// with 4- to 16-lane vectors (GCC/Clang vector extensions), the TS side is double:
+// the parity test compares decisions frame by frame, and scores to within 1e-3.
 // Work skipped here that cannot change a decision: the vetoes/periodicity on hops
 // that the SNR and sustain gates already zero, and a far end of digital silence.
 // The signal path (filters, FFT, periodicity) is in vad_signal.cpp, the echo model
@@ -65,52 +65,39 @@ constexpr double kOnsetRise = 0.25;       // -6 dB
 constexpr double kOnsetPeak = 0.8;        // second hop: two peaks hold less than this share...
 constexpr double kOnsetHarm = 0.5;        // ... or it is periodic (a "w", a nasal)
 
-// 10 log10(x) for x > 0, to ~1e-6 dB: exponent from the bits, log2 of the mantissa
-// (in [sqrt(1/2), sqrt(2))) by the atanh series. src/native/vadFallback.ts has the same.
-inline double db10(double x) {
-  uint64_t bits;
-  std::memcpy(&bits, &x, 8);
-  int e = static_cast<int>((bits >> 52) & 0x7ff) - 1023;
-  bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
-  double m;
-  std::memcpy(&m, &bits, 8);
-  if (m > 1.4142135623730951) {
-    m *= 0.5;
-    e++;
-  }
-  const double t = (m - 1) / (m + 1);
-  const double t2 = t * t;
-  const double ln = 2 * t * (1 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9)))));
-  return 4.342944819032518 * (ln + e * 0.6931471805599453);
-}
-
-// db10 of 4 values at once, each bit for bit what db10 gives (the same operations
-// per lane: the exponent as an exact double, the branch as a blend).
+// 10 log10(x) for x > 0, to ~1e-6 dB, of 4 or 8 values at once: exponent from
+// the bits, log2 of the mantissa (in [sqrt(1/2), sqrt(2))) by the atanh series. Per
+// lane the same operations as db10 in src/native/vadMath.ts (the exponent as an
+// exact double, its branch as a blend), so each value is bit for bit a scalar one's.
 typedef double v4d __attribute__((vector_size(32)));
 typedef unsigned long long v4q __attribute__((vector_size(32)));
-inline void db10x4(const double* in, double* out) {
-  v4d x;
-  std::memcpy(&x, in, 32);
-  v4q bits;
-  std::memcpy(&bits, &x, 32);
+typedef double v8d __attribute__((vector_size(64)));
+typedef unsigned long long v8q __attribute__((vector_size(64)));
+template <typename vd, typename vq>
+__attribute__((always_inline)) inline void db10v(const double* in, double* out) {
+  static_assert(sizeof(vd) == sizeof(vq) && sizeof(vd) > sizeof(double), "vectors of doubles and of their bits");
+  vd x;
+  std::memcpy(&x, in, sizeof x);
+  vq bits;
+  std::memcpy(&bits, &x, sizeof x);
   // 2^52 + biased exponent, as a double: minus 2^52 + 1023 is e, exactly
-  v4q eb = ((bits >> 52) & 0x7ffull) | 0x4330000000000000ull;
-  v4d e;
-  std::memcpy(&e, &eb, 32);
+  vq eb = ((bits >> 52) & 0x7ffull) | 0x4330000000000000ull;
+  vd e;
+  std::memcpy(&e, &eb, sizeof e);
   e = (e - 4503599627370496.0) - 1023.0;
-  v4q mb = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
-  v4d m;
-  std::memcpy(&m, &mb, 32);
-  const v4q big = reinterpret_cast<v4q>(m > 1.4142135623730951);
-  const v4d half = m * 0.5;
-  const v4q one = reinterpret_cast<v4q>(v4d{1.0, 1.0, 1.0, 1.0});
-  m = reinterpret_cast<v4d>((reinterpret_cast<v4q>(half) & big) | (reinterpret_cast<v4q>(m) & ~big));
-  e = e + reinterpret_cast<v4d>(one & big);
-  const v4d t = (m - 1.0) / (m + 1.0);
-  const v4d t2 = t * t;
-  const v4d ln = 2.0 * t * (1.0 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9)))));
-  const v4d r = 4.342944819032518 * (ln + e * 0.6931471805599453);
-  std::memcpy(out, &r, 32);
+  vq mb = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+  vd m;
+  std::memcpy(&m, &mb, sizeof m);
+  const vq big = reinterpret_cast<vq>(m > 1.4142135623730951);
+  const vd half = m * 0.5;
+  const vq one = reinterpret_cast<vq>(vd{} + 1.0);
+  m = reinterpret_cast<vd>((reinterpret_cast<vq>(half) & big) | (reinterpret_cast<vq>(m) & ~big));
+  e = e + reinterpret_cast<vd>(one & big);
+  const vd t = (m - 1.0) / (m + 1.0);
+  const vd t2 = t * t;
+  const vd ln = 2.0 * t * (1.0 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9)))));
+  const vd r = 4.342944819032518 * (ln + e * 0.6931471805599453);
+  std::memcpy(out, &r, sizeof r);
 }
 
 inline double clamp01(double x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
@@ -254,7 +241,7 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     const float* v = sig_.low() + kPitchHist - kHop / 2 + (kBlk / 2) * j;
     const double s = dot4(v, v, kBlk / 2);
     lpBlk_[lpPos_] = s;
-    lpPos_ = (lpPos_ + 1) % kSustainBlocks;
+    if (++lpPos_ == kSustainBlocks) lpPos_ = 0;
     lpE += s;
   }
 
@@ -306,7 +293,7 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   for (int j = 0; j < kHop / kBlk; j++) {
     const double r = hfHop_[j] - hfPred / (kHop / kBlk);
     hfBlk_[hfPos_] = r > 0 ? r : 0;
-    hfPos_ = (hfPos_ + 1) % kSustainBlocks;
+    if (++hfPos_ == kSustainBlocks) hfPos_ = 0;
   }
   const double hfRes = hfE > hfPred ? hfE - hfPred : 0;
 
@@ -361,40 +348,11 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   double snrSum = 0;
   double shape[kBands + 1];
   double shapeMean = 0;
-  // (the dB 4 bands at a time; the sums in band order, as before)
-  double gain[kBands], gainDb[kBands], level[kBands];
-  for (int b = 0; b < kBands; b++) {
-    gain[b] = resid[b] / floor_[b];
-    level[b] = near_.band[b] + floor_[b];
-  }
-  static_assert(kBands % 4 == 0, "db10x4 takes the bands 4 at a time");
-  for (int b = 0; b < kBands; b += 4) {
-    db10x4(gain + b, gainDb + b);
-    db10x4(level + b, shape + b);
-  }
-  for (int b = 0; b < kBands; b++) {
-    if (gain[b] > 1) snrSum += gainDb[b] < 30 ? gainDb[b] : 30;
-    shapeMean += shape[b];
-  }
-  if (decim_ > 1) {
-    // 4-8 kHz counts as kHfWeight bands, less the agent's predicted echo
-    if (hfFloor_ > 0) {
-      const double g = hfRes / hfFloor_;
-      if (g > 1) {
-        const double db = db10(g);
-        snrSum += kHfWeight * (db < 30 ? db : 30);
-      }
-    }
-    shape[kBands] = db10(hfE + hfFloor_ + 1e-12);
-    shapeMean += shape[kBands];
-  }
-  const double snrDb = snrSum / kBands;
-  shapeMean = shapeMean / nShape;
   // foreground: the broadband level over the floor (dB) above the background, the
   // mean (and spread) of that level over quiet hops. Stationary noise sits a few dB
   // over its floor; babble and music sit well above it ("busy") and fluctuate, and
   // there a start must stand out from them by a few spreads.
-  double fgDb = 0;
+  double lvl = 1;  // (its dB is used only when warm)
   if (warm) {
     double rs = 0, fs = 0;
     for (int b = 0; b < kBands; b++) {
@@ -404,10 +362,39 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     // over an active far end the 4-8 kHz band joins as kHfWeight more bands: a
     // fricative over the agent's voice may have nothing left below 4 kHz once the
     // echo is taken out. (Not otherwise: over music and babble it costs misses.)
-    double lvl = rs / fs;
+    lvl = rs / fs;
     if (farActive && decim_ > 1 && hfFloor_ > 0) lvl = (kBands * lvl + kHfWeight * (hfRes / hfFloor_)) / (kBands + kHfWeight);
-    fgDb = db10(1 + lvl) - bgDb_;
   }
+  // every dB of the hop at once, 8 (then 4) at a time: the bands' SNR and level, the
+  // 4-8 kHz SNR and level, the foreground level (each as db10 gives it; the sums
+  // below in their order as before)
+  const double hfGain = hfFloor_ > 0 ? hfRes / hfFloor_ : 1;
+  double gain[kBands], gainDb[kBands], level[kBands];
+  for (int b = 0; b < kBands; b++) {
+    gain[b] = resid[b] / floor_[b];
+    level[b] = near_.band[b] + floor_[b];
+  }
+  static_assert(kBands % 8 == 0, "db10v takes the bands 8 at a time");
+  for (int b = 0; b < kBands; b += 8) {
+    db10v<v8d, v8q>(gain + b, gainDb + b);
+    db10v<v8d, v8q>(level + b, shape + b);
+  }
+  const double more[4] = {hfGain, hfE + hfFloor_ + 1e-12, 1 + lvl, 1};
+  double moreDb[4];
+  db10v<v4d, v4q>(more, moreDb);
+  for (int b = 0; b < kBands; b++) {
+    if (gain[b] > 1) snrSum += gainDb[b] < 30 ? gainDb[b] : 30;
+    shapeMean += shape[b];
+  }
+  if (decim_ > 1) {
+    // 4-8 kHz counts as kHfWeight bands, less the agent's predicted echo
+    if (hfFloor_ > 0 && hfGain > 1) snrSum += kHfWeight * (moreDb[0] < 30 ? moreDb[0] : 30);
+    shape[kBands] = moreDb[1];
+    shapeMean += shape[kBands];
+  }
+  const double snrDb = snrSum / kBands;
+  shapeMean = shapeMean / nShape;
+  const double fgDb = warm ? moreDb[2] - bgDb_ : 0;
   const double busy = clamp01((bgDb_ - kBgFree) / kBgRamp);
   const double fgThr = busy * clampTo(kFgK * std::sqrt(bgVar_), kFgMin, kFgMax);
   const int prev = (shapePos_ + 1) % (kFluxLag + 1);  // kFluxLag hops ago
@@ -432,13 +419,18 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   // a click's decaying tail stays above a floor near digital silence for its whole
   // length, but not near its own peak; vowels and fricatives do.
   static_assert((kBlocks & (kBlocks - 1)) == 0, "the block ring is indexed with a mask");
-  double bb[kSustainBlocks];  // the broadband blocks, newest first
-  for (int j = 0; j < kSustainBlocks; j++) bb[j] = blk_[(blkPos_ - 1 - j + kBlocks) & (kBlocks - 1)];
+  // the three kinds of blocks newest first (lpBlk_ and hfBlk_ are rings of their own)
+  double lp[kSustainBlocks], bb[kSustainBlocks], hf[kSustainBlocks];
+  for (int j = 0; j < kSustainBlocks; j++) {
+    lp[j] = lpBlk_[lpPos_ - 1 - j < 0 ? lpPos_ - 1 - j + kSustainBlocks : lpPos_ - 1 - j];
+    bb[j] = blk_[(blkPos_ - 1 - j + kBlocks) & (kBlocks - 1)];
+    hf[j] = hfBlk_[hfPos_ - 1 - j < 0 ? hfPos_ - 1 - j + kSustainBlocks : hfPos_ - 1 - j];
+  }
   double lpMax = 0, bbMax = 0, hfMax = 0;
   for (int j = 0; j < kSustainBlocks; j++) {
-    if (lpBlk_[j] > lpMax) lpMax = lpBlk_[j];
+    if (lp[j] > lpMax) lpMax = lp[j];
     if (bb[j] > bbMax) bbMax = bb[j];
-    if (hfBlk_[j] > hfMax) hfMax = hfBlk_[j];
+    if (hf[j] > hfMax) hfMax = hf[j];
   }
   const double lpFl = (2.0 * lpFloor_) / (kHop / kBlk);
   const double bbFl = (2.0 * hopFloor_) / (kHop / kBlk);
@@ -446,17 +438,19 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   const double lpThr = lpFl > kPeakRel * lpMax ? lpFl : kPeakRel * lpMax;
   const double bbThr = bbFl > kPeakRel * bbMax ? bbFl : kPeakRel * bbMax;
   const double hfThr = hfFl > kPeakRel * hfMax ? hfFl : kPeakRel * hfMax;
-  int aboveLp = 0, aboveBb = 0, aboveHf = 0;
-  // and the oldest sustained block of each (age in blocks, newest = 0), for a word's onset
-  int oldLp = -1, oldBb = -1, oldHf = -1;
+  // the blocks above their threshold as bits (bit j: age j), counted, and the oldest
+  // (age in blocks, newest = 0; -1 none), for a word's onset; without branches
+  // (which way each goes is hard to predict)
+  uint32_t mLp = 0, mBb = 0, mHf = 0;
   for (int j = 0; j < kSustainBlocks; j++) {
-    // lpBlk_ and hfBlk_ are rings (j is a slot), bb is newest first (j is the age)
-    const int ageLp = lpPos_ - 1 - j < 0 ? lpPos_ - 1 - j + kSustainBlocks : lpPos_ - 1 - j;
-    const int ageHf = hfPos_ - 1 - j < 0 ? hfPos_ - 1 - j + kSustainBlocks : hfPos_ - 1 - j;
-    if (lpBlk_[j] > lpThr) aboveLp++, oldLp = ageLp > oldLp ? ageLp : oldLp;
-    if (bb[j] > bbThr) aboveBb++, oldBb = j;
-    if (decim_ > 1 && hfBlk_[j] > hfThr) aboveHf++, oldHf = ageHf > oldHf ? ageHf : oldHf;
+    mLp |= static_cast<uint32_t>(lp[j] > lpThr) << j;
+    mBb |= static_cast<uint32_t>(bb[j] > bbThr) << j;
+    mHf |= static_cast<uint32_t>(hf[j] > hfThr) << j;
   }
+  if (decim_ == 1) mHf = 0;
+  const int aboveLp = __builtin_popcount(mLp), aboveBb = __builtin_popcount(mBb), aboveHf = __builtin_popcount(mHf);
+  auto oldest = [](uint32_t m) { return m ? 31 - __builtin_clz(m) : -1; };
+  const int oldLp = oldest(mLp), oldBb = oldest(mBb), oldHf = oldest(mHf);
   int above = aboveLp > aboveBb ? aboveLp : aboveBb;
   if (aboveHf > above) above = aboveHf;
   double sustain = static_cast<double>(above) / kSustainBlocks;
@@ -499,7 +493,6 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   feat_.flux = fluxMax;
   feat_.score = score;
   feat_.echoDelay = echo_.delay();
-  feat_.echoGain = echo_.meanGain();
 
   // state machine
   const int64_t hopStart = hop8_ * decim_ * kHop;  // in input samples
@@ -658,7 +651,7 @@ void Vad::relearnSegmentStart() {
 }
 
 // Normalized correlation of the fine spectra of hops h and h - lag (0 before the stream).
-double Vad::specCorr(int64_t h, int lag) const {
+VAD_HOT double Vad::specCorr(int64_t h, int lag) const {
   if (h - lag < 0) return 0;
   const float* cur = powRing_[h % kRing];
   const float* old = powRing_[(h - lag) % kRing];
@@ -686,7 +679,7 @@ double Vad::statLongAt(int64_t h) {
 }
 
 // Share of the energy in the two strongest 3-bin peaks (at least 3 bins apart).
-double Vad::peakShare(const float* cur) const {
+VAD_HOT double Vad::peakShare(const float* cur) const {
   v4 acc = splat(0);
   for (int k = 0; k < kSpecEnd; k += 4) acc += ld(cur + k);
   const double tot = hsum(acc);

@@ -10,7 +10,7 @@
 // Pipeline, per 10 ms hop at an internal 8 kHz rate (16 and 48 kHz are decimated
 // with small FIR filters):
 //   1. 100 Hz high-pass; 256-point real FFT (Hann; float, as a 128-point complex
-//      one in 4-lane vectors) -> 16 Bark-like band energies.
+//      one in 8-lane vectors) -> 16 Bark-like band energies.
 //   2. Per-band noise floors by minimum statistics over ~1 s (adapts to stationary
 //      noise and to level/AGC changes; everything after works on ratios to it).
 //   3. Echo: far-end band energies over 0..320 ms of delay; a per-band regression
@@ -115,10 +115,11 @@ class Vad {
 
   // Diagnostics of the last hop (for tests and tuning).
   struct Features {
-    double snrDb, sustain, harm, flux, score, echoGain, stat, statShort, peak, fgDb, bgDb, fgThr;
+    double snrDb, sustain, harm, flux, score, stat, statShort, peak, fgDb, bgDb, fgThr;
     int echoDelay;
   };
   const Features& features() const { return feat_; }
+  double echoGain() const { return echo_.meanGain(); }  // the echo model's mean gain over the bands
 
   static constexpr int kBands = EchoModel::kBands;
   static constexpr int kBlocks = 64;      // 2 ms energy blocks kept (sustain, onset refinement)

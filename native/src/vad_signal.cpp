@@ -15,20 +15,6 @@ namespace {
 
 constexpr double kPi = 3.141592653589793;
 
-// Bit reversal of the 128-point complex FFT's indices, at compile time: the loops
-// over it below are unrolled into loads and stores at constant offsets.
-struct BitRev {
-  int v[kFft / 2];
-  constexpr BitRev() : v() {
-    for (int i = 0; i < kFft / 2; i++) {
-      int r = 0;
-      for (int b = 0; b < 7; b++) r |= ((i >> b) & 1) << (6 - b);
-      v[i] = r;
-    }
-  }
-};
-constexpr BitRev kRev;
-
 // Windowed-sinc low-pass (Hamming), unity DC gain.
 void designLowpass(double* h, int n, double cutoff, double fs) {
   const double fc = cutoff / fs;
@@ -92,25 +78,39 @@ namespace {
 // state carried over. The recursion carries only each block's last two outputs
 // (scalar, the same operations as their vector lanes), so it waits for one product
 // and two sums per block; the rest is vector work off that path.
-inline void biquadHop(const BiquadBlock& q, BiquadState& st, const float* in, float* out) {
+// kOddOnly: out gets the odd outputs only (40).
+// (Inlined: a function of its own would be compiled for the baseline only.)
+template <bool kOddOnly = false>
+__attribute__((always_inline)) inline void biquadHop(const BiquadBlock& q, BiquadState& st, const float* in, float* out) {
   constexpr int kBlocks = kHop / 8;
-  // the input with its two previous samples in front (xp[6], xp[7]); then its FIR
-  // part, with 8 zeros in front (read only where g is 0)
-  alignas(32) float xp[8 + kHop], up[8 + kHop];
-  xp[6] = st.x2;
-  xp[7] = st.x1;
-  for (int m = 0; m < kHop; m += 8) VAD_ST8(xp + 8 + m, VAD_LD8(in + m));
+  // the FIR part, then its path through the all-pole part within each block; the
+  // shifted inputs are made in registers from the block and the one before it (the
+  // two previous samples in front of the first block, 8 zeros in front of the FIR
+  // part, read only where g is 0): loads across two recent stores would wait for them.
+  // (8 at a time: 16-lane shifts are slow without AVX-512.)
+  alignas(32) float yf[kHop];
+  v8 xprev = {0, 0, 0, 0, 0, 0, st.x2, st.x1}, uprev = {0, 0, 0, 0, 0, 0, 0, 0};
+  const v8 g0 = VAD_LD8(q.g[0]), g1 = VAD_LD8(q.g[1]), g2 = VAD_LD8(q.g[2]), g3 = VAD_LD8(q.g[3]);
+  const v8 g4 = VAD_LD8(q.g[4]), g5 = VAD_LD8(q.g[5]), g6 = VAD_LD8(q.g[6]), g7 = VAD_LD8(q.g[7]);
+  for (int m = 0; m < kHop; m += 8) {
+    const v8 x = VAD_LD8(in + m);
+    const v8 x1 = __builtin_shufflevector(xprev, x, 7, 8, 9, 10, 11, 12, 13, 14);
+    const v8 x2 = __builtin_shufflevector(xprev, x, 6, 7, 8, 9, 10, 11, 12, 13);
+    const v8 u = q.b0 * x + q.b1 * x1 + q.b2 * x2;
+    v8 acc = g0 * u;
+    acc += g1 * __builtin_shufflevector(uprev, u, 7, 8, 9, 10, 11, 12, 13, 14);
+    acc += g2 * __builtin_shufflevector(uprev, u, 6, 7, 8, 9, 10, 11, 12, 13);
+    acc += g3 * __builtin_shufflevector(uprev, u, 5, 6, 7, 8, 9, 10, 11, 12);
+    acc += g4 * __builtin_shufflevector(uprev, u, 4, 5, 6, 7, 8, 9, 10, 11);
+    acc += g5 * __builtin_shufflevector(uprev, u, 3, 4, 5, 6, 7, 8, 9, 10);
+    acc += g6 * __builtin_shufflevector(uprev, u, 2, 3, 4, 5, 6, 7, 8, 9);
+    acc += g7 * __builtin_shufflevector(uprev, u, 1, 2, 3, 4, 5, 6, 7, 8);
+    VAD_ST8(yf + m, acc);
+    xprev = x;
+    uprev = u;
+  }
   st.x2 = in[kHop - 2];
   st.x1 = in[kHop - 1];
-  for (int j = 0; j < 8; j++) up[j] = 0;
-  for (int m = 0; m < kHop; m += 8)
-    VAD_ST8(up + 8 + m, q.b0 * VAD_LD8(xp + 8 + m) + q.b1 * VAD_LD8(xp + 7 + m) + q.b2 * VAD_LD8(xp + 6 + m));
-  alignas(32) float yf[kHop];
-  for (int m = 0; m < kHop; m += 8) {
-    v8 acc = VAD_LD8(q.g[0]) * VAD_LD8(up + 8 + m);
-    for (int j = 1; j < 8; j++) acc += VAD_LD8(q.g[j]) * VAD_LD8(up + 8 + m - j);
-    VAD_ST8(yf + m, acc);
-  }
   float s1[kBlocks], s2[kBlocks];  // the state each block starts from
   float y1 = st.y1, y2 = st.y2;
   for (int b = 0; b < kBlocks; b++) {
@@ -124,25 +124,34 @@ inline void biquadHop(const BiquadBlock& q, BiquadState& st, const float* in, fl
   st.y1 = y1;
   st.y2 = y2;
   const v8 p1 = VAD_LD8(q.p1), p2 = VAD_LD8(q.p2);
-  for (int b = 0; b < kBlocks; b++) VAD_ST8(out + 8 * b, VAD_LD8(yf + 8 * b) + (p1 * s1[b] + p2 * s2[b]));
+  if constexpr (kOddOnly) {
+    // the odd outputs only (40), 8 at a time from two blocks
+    for (int b = 0; b < kBlocks; b += 2) {
+      const v8 y0 = VAD_LD8(yf + 8 * b) + (p1 * s1[b] + p2 * s2[b]);
+      const v8 y1 = VAD_LD8(yf + 8 * b + 8) + (p1 * s1[b + 1] + p2 * s2[b + 1]);
+      VAD_ST8(out + 4 * b, __builtin_shufflevector(y0, y1, 1, 3, 5, 7, 9, 11, 13, 15));
+    }
+  } else {
+    for (int b = 0; b < kBlocks; b++) VAD_ST8(out + 8 * b, VAD_LD8(yf + 8 * b) + (p1 * s1[b] + p2 * s2[b]));
+  }
 }
 
-// Two radix-2 stages of the FFT on 4 vectors at re/im + {0, s, 2s, 3s}: pairs 0-1
-// and 2-3 with twiddles at ta, then 0-2 at tb and 1-3 at tc (offsets into the
+// Two radix-2 stages of the FFT on 4 vectors of 16 at re/im + {0, s, 2s, 3s}: pairs
+// 0-1 and 2-3 with twiddles at ta, then 0-2 at tb and 1-3 at tc (offsets into the
 // twiddle tables), in registers; each butterfly the same operations as one stage
 // at a time.
 __attribute__((always_inline)) inline void twoStages(float* re, float* im, int s, const float* twr, const float* twi,
                                                      int ta, int tb, int tc) {
-  v8 r[4], i[4];
+  v16 r[4], i[4];
   for (int k = 0; k < 4; k++) {
-    r[k] = VAD_LD8(re + k * s);
-    i[k] = VAD_LD8(im + k * s);
+    r[k] = VAD_LD16(re + k * s);
+    i[k] = VAD_LD16(im + k * s);
   }
   // (u, q) -> (u + w q, u - w q)
   auto bfly = [&](int u, int q, int t) __attribute__((always_inline)) {
-    const v8 wr = VAD_LD8(twr + t), wi = VAD_LD8(twi + t);
-    const v8 tr = wr * r[q] - wi * i[q];
-    const v8 ti = wr * i[q] + wi * r[q];
+    const v16 wr = VAD_LD16(twr + t), wi = VAD_LD16(twi + t);
+    const v16 tr = wr * r[q] - wi * i[q];
+    const v16 ti = wr * i[q] + wi * r[q];
     r[q] = r[u] - tr;
     i[q] = i[u] - ti;
     r[u] = r[u] + tr;
@@ -153,8 +162,8 @@ __attribute__((always_inline)) inline void twoStages(float* re, float* im, int s
   bfly(0, 2, tb);
   bfly(1, 3, tc);
   for (int k = 0; k < 4; k++) {
-    VAD_ST8(re + k * s, r[k]);
-    VAD_ST8(im + k * s, i[k]);
+    VAD_ST16(re + k * s, r[k]);
+    VAD_ST16(im + k * s, i[k]);
   }
 }
 
@@ -175,7 +184,10 @@ SignalPath::SignalPath(int sampleRate) {
   for (int i = 0; i < kFir2; i++) h2_[i] = static_cast<float>(h2[i]);
   hp_.design(hb, ha);
   lp_.design(lb, la);
-  for (int i = 0; i < kFft; i++) win_[i] = static_cast<float>(0.5 - 0.5 * std::cos((2 * kPi * i) / kFft));
+  for (int n = 0; n < kFft / 2; n++) {
+    winRe_[n] = static_cast<float>(0.5 - 0.5 * std::cos((2 * kPi * (2 * n)) / kFft));
+    winIm_[n] = static_cast<float>(0.5 - 0.5 * std::cos((2 * kPi * (2 * n + 1)) / kFft));
+  }
   for (int k = 0; k < kFft / 2 + 4; k++) {
     cos_[k] = static_cast<float>(std::cos((2 * kPi * k) / kFft));
     sin_[k] = static_cast<float>(std::sin((2 * kPi * k) / kFft));
@@ -198,7 +210,7 @@ void SignalPath::reset() {
 
 // n input samples (one hop: 80 * decim) -> 80 samples at 8 kHz, scaled to [-1, 1).
 // 16 kHz is kept as its even and odd samples: the half-band filter is then a plain
-// 16-tap FIR over the odd ones plus the centre tap, 4 outputs at a time.
+// 16-tap FIR over the odd ones plus the centre tap, 16 outputs at a time.
 VAD_HOT void SignalPath::toInternal(Channel& ch, const int16_t* pcm, float* out8, double* hfOut) {
   const float scale = 1.0f / 32768;
   if (decim_ == 1) {
@@ -231,21 +243,24 @@ VAD_HOT void SignalPath::toInternal(Channel& ch, const int16_t* pcm, float* out8
     // 4-8 kHz: energy of the differentiated 16 kHz signal per 2 ms block
     for (int j = 0; j < kHop / kBlk; j++) {
       const int t0 = kHalfHist + kBlk * j;
+      // (4 lanes summed in order over the block, the products 8 at a time)
       v4 acc = splat(0);
-      for (int u = 0; u < kBlk; u += 4) {
-        const v4 e = ld(ev + t0 + u), o = ld(od + t0 + u), o1 = ld(od + t0 + u - 1);
-        const v4 d0 = e - o1, d1 = o - e;
-        acc += d0 * d0 + d1 * d1;
+      for (int u = 0; u < kBlk; u += 8) {
+        const v8 e = VAD_LD8(ev + t0 + u), o = VAD_LD8(od + t0 + u), o1 = VAD_LD8(od + t0 + u - 1);
+        const v8 d0 = e - o1, d1 = o - e;
+        const v8 p = d0 * d0 + d1 * d1;
+        acc += __builtin_shufflevector(p, p, 0, 1, 2, 3);
+        acc += __builtin_shufflevector(p, p, 4, 5, 6, 7);
       }
       hfOut[j] = hsum(acc);
     }
   }
   // out[m] = h[15] x[16 + 2m] + sum_q h[2q] x[31 + 2m - 2q], x[2t] = ev[t], x[2t + 1] = od[t]
   const float hc = h2_[(kFir2 - 1) / 2];
-  for (int m = 0; m < kHop; m += 8) {
-    v8 acc = hc * VAD_LD8(ev + kHalfHist / 2 + 1 + m);
-    for (int q = 0; q <= kHalfHist; q++) acc += h2_[2 * q] * VAD_LD8(od + kHalfHist + m - q);
-    VAD_ST8(out8 + m, acc);
+  for (int m = 0; m < kHop; m += 16) {
+    v16 acc = hc * VAD_LD16(ev + kHalfHist / 2 + 1 + m);
+    for (int q = 0; q <= kHalfHist; q++) acc += h2_[2 * q] * VAD_LD16(od + kHalfHist + m - q);
+    VAD_ST16(out8 + m, acc);
   }
   for (int i = 0; i < kHalfHist; i++) {
     ev[i] = ev[kHop + i];
@@ -258,11 +273,9 @@ VAD_HOT void SignalPath::toInternal(Channel& ch, const int16_t* pcm, float* out8
 VAD_HOT void SignalPath::filters(Channel& near, float* x, Channel& far, float* far8) {
   std::memmove(p4_, p4_ + kHop / 2, sizeof(float) * (kPitchHist - kHop / 2));
   float* p4 = p4_ + kPitchHist - kHop / 2;
-  // near end: high-pass in place, then the low-pass of its output
-  alignas(32) float lo[kHop];
+  // near end: high-pass in place, then the low-pass of its output (its odd samples)
   biquadHop(hp_, near.hp, x, x);
-  biquadHop(lp_, lpState_, x, lo);
-  for (int i = 0; i < kHop / 2; i++) p4[i] = lo[2 * i + 1];
+  biquadHop<true>(lp_, lpState_, x, p4);
   if (far8) biquadHop(hp_, far.hp, far8, far8);
 }
 
@@ -270,52 +283,104 @@ VAD_HOT void SignalPath::filters(Channel& near, float* x, Channel& far, float* f
 // 256-point FFT (Hann) as a complex 128-point FFT of (even, odd) pairs, in float.
 VAD_HOT void SignalPath::bands(Channel& ch, const float* x, float* pow) {
   if (!pow) pow = ch.pow;
-  const int first = kFft - ch.ringPos < kHop ? kFft - ch.ringPos : kHop;
-  std::memcpy(ch.ring + ch.ringPos, x, sizeof(float) * first);
-  std::memcpy(ch.ring, x + first, sizeof(float) * (kHop - first));
-  ch.ringPos = (ch.ringPos + kHop) % kFft;
-  const int n2 = kFft / 2;
+  // the hop into the ring as 40 complex values (even, odd samples); the ring's rows
+  // of 8 never wrap (40 and 128 are multiples of 8)
+  constexpr int n2 = kFft / 2;
+  for (int j = 0; j < kHop / 2; j += 8) {
+    const v8 a = VAD_LD8(x + 2 * j), b = VAD_LD8(x + 2 * j + 8);
+    const int p = (ch.ringPos + j) & (n2 - 1);
+    VAD_ST8(ch.ringRe + p, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14));
+    VAD_ST8(ch.ringIm + p, __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15));
+  }
+  ch.ringPos = (ch.ringPos + kHop / 2) & (n2 - 1);
+  const int start = ch.ringPos;  // the oldest value
   float* __restrict re = re_;
   float* __restrict im = im_;
-  // oldest sample first, windowed (two contiguous runs of the ring)
-  alignas(32) float w[kFft];
-  const int start = ch.ringPos;  // a multiple of kHop, so a multiple of 8
-  for (int n = 0; n < kFft - start; n += 8) VAD_ST8(w + n, VAD_LD8(ch.ring + start + n) * VAD_LD8(win_ + n));
-  for (int n = kFft - start; n < kFft; n += 8) VAD_ST8(w + n, VAD_LD8(ch.ring + n - (kFft - start)) * VAD_LD8(win_ + n));
-  // into bit-reversed order and through the first two radix-2 stages at once
-  // (twiddles 1 and -i: no products), in registers: group g's inputs are the
-  // windowed pairs at 2 kRev[g..g+3] (kRev is its own inverse)
-#pragma GCC unroll 32
-  for (int g = 0; g < n2; g += 4) {
-    const int i0 = 2 * kRev.v[g], i1 = 2 * kRev.v[g + 1], i2 = 2 * kRev.v[g + 2], i3 = 2 * kRev.v[g + 3];
-    const float ar = w[i0] + w[i1], ai = w[i0 + 1] + w[i1 + 1];
-    const float br = w[i0] - w[i1], bi = w[i0 + 1] - w[i1 + 1];
-    const float cr = w[i2] + w[i3], ci = w[i2 + 1] + w[i3 + 1];
-    const float dr = w[i2] - w[i3], di = w[i2 + 1] - w[i3 + 1];
-    re[g] = ar + cr, im[g] = ai + ci;
-    re[g + 2] = ar - cr, im[g + 2] = ai - ci;
-    re[g + 1] = br + di, im[g + 1] = bi - dr;  // b + (-i) d
-    re[g + 3] = br - di, im[g + 3] = bi + dr;
+  // The first four radix-2 stages, 8 butterflies at a time, in registers, on the
+  // windowed values in their natural order (no bit-reversal pass): complex value
+  // n = 8 m + l is row m, lane l. The first two stages (twiddles 1 and -i: no products)
+  // take r = 8 B + l and r + 32, r + 64, r + 96 (rows B, B + 4, B + 8, B + 12) to
+  // outputs e = 4 rev5(r) + k, k = 0..3 (the bit-reversed order); the third pairs r
+  // with r + 16 (B with B + 2), the fourth e with e + 8 (B = 0 with 1, 2 with 3). Output
+  // e = 16 rev3(l) + 4 rev2(B) + k: row B's 4 vectors k, transposed per 4 lanes, are 4
+  // values in a row for each lane. Each value comes from the same operations as in one
+  // butterfly at a time (twr_[half + j] = cos(2 pi j / size)).
+  v8 pr[4][4], pi[4][4];  // [B][k]
+  auto row = [&](int m, v8& zr, v8& zi) __attribute__((always_inline)) {
+    const int at = (start + 8 * m) & (n2 - 1);
+    zr = VAD_LD8(ch.ringRe + at) * VAD_LD8(winRe_ + 8 * m);
+    zi = VAD_LD8(ch.ringIm + at) * VAD_LD8(winIm_ + 8 * m);
+  };
+  for (int b = 0; b < 4; b++) {
+    v8 z0r, z0i, z1r, z1i, z2r, z2i, z3r, z3i;  // r, r + 32, r + 64, r + 96
+    row(b, z0r, z0i);
+    row(b + 4, z1r, z1i);
+    row(b + 8, z2r, z2i);
+    row(b + 12, z3r, z3i);
+    const v8 ar = z0r + z2r, ai = z0i + z2i;
+    const v8 br = z0r - z2r, bi = z0i - z2i;
+    const v8 cr = z1r + z3r, ci = z1i + z3i;
+    const v8 dr = z1r - z3r, di = z1i - z3i;
+    pr[b][0] = ar + cr, pi[b][0] = ai + ci;
+    pr[b][2] = ar - cr, pi[b][2] = ai - ci;
+    pr[b][1] = br + di, pi[b][1] = bi - dr;  // b + (-i) d
+    pr[b][3] = br - di, pi[b][3] = bi + dr;
   }
-  // the other stages, 4 (then 8) butterflies at a time; twr_[half + j] = cos(2 pi j / size)
-  for (int i = 0; i < n2; i += 8) {
-    const v4 wr = ld(twr_ + 4), wi = ld(twi_ + 4);
-    float* pr = re + i;
-    float* pi = im + i;
-    const v4 qr = ld(pr + 4), qi = ld(pi + 4);
-    const v4 tr = wr * qr - wi * qi;
-    const v4 ti = wr * qi + wi * qr;
-    const v4 ur = ld(pr), ui = ld(pi);
-    st(pr + 4, ur - tr);
-    st(pi + 4, ui - ti);
-    st(pr, ur + tr);
-    st(pi, ui + ti);
+  // rows u and q, vector k: (u, q) -> (u + w q, u - w q), twiddle t
+  auto bfly = [&](int u, int q, int k, int t) __attribute__((always_inline)) {
+    const float wr = twr_[t], wi = twi_[t];
+    const v8 tr = wr * pr[q][k] - wi * pi[q][k];
+    const v8 ti = wr * pi[q][k] + wi * pr[q][k];
+    pr[q][k] = pr[u][k] - tr;
+    pi[q][k] = pi[u][k] - ti;
+    pr[u][k] = pr[u][k] + tr;
+    pi[u][k] = pi[u][k] + ti;
+  };
+  // the third: B = 0 with 2, 1 with 3 (twiddle k); the fourth: B = 0 with 1 (k), 2 with
+  // 3 (4 + k)
+  for (int k = 0; k < 4; k++) {
+    bfly(0, 2, k, 4 + k);
+    bfly(1, 3, k, 4 + k);
   }
-  // the last four stages two at a time (twr_[half + j] = cos(2 pi j / size)): sizes 16
-  // and 32 on each 32-point block (4 vectors), then sizes 64 and 128 on each set of 8
-  // columns c, c + 32, c + 64, c + 96
-  for (int blk = 0; blk < n2; blk += 32) twoStages(re + blk, im + blk, 8, twr_, twi_, 8, 16, 24);
-  for (int c = 0; c < 32; c += 8) twoStages(re + c, im + c, 32, twr_ + c, twi_ + c, 32, 64, 96);
+  for (int k = 0; k < 4; k++) {
+    bfly(0, 1, k, 8 + k);
+    bfly(2, 3, k, 12 + k);
+  }
+  // rev3(l) * 16 for lane l, and rev2(B) * 4
+  constexpr int kLane[8] = {0, 64, 32, 96, 16, 80, 48, 112};
+  constexpr int kRow[4] = {0, 8, 4, 12};
+  auto put = [&](float* out, const v8* p, int b) __attribute__((always_inline)) {
+    const v8 t0 = __builtin_shufflevector(p[0], p[1], 0, 8, 1, 9, 4, 12, 5, 13);
+    const v8 t1 = __builtin_shufflevector(p[0], p[1], 2, 10, 3, 11, 6, 14, 7, 15);
+    const v8 t2 = __builtin_shufflevector(p[2], p[3], 0, 8, 1, 9, 4, 12, 5, 13);
+    const v8 t3 = __builtin_shufflevector(p[2], p[3], 2, 10, 3, 11, 6, 14, 7, 15);
+    const v8 c[4] = {__builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13),
+                     __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15),
+                     __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13),
+                     __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15)};
+    for (int j = 0; j < 4; j++) {  // c[j]: lane j's 4 values, then lane j + 4's
+      st(out + kLane[j] + kRow[b], __builtin_shufflevector(c[j], c[j], 0, 1, 2, 3));
+      st(out + kLane[j + 4] + kRow[b], __builtin_shufflevector(c[j], c[j], 4, 5, 6, 7));
+    }
+  };
+  for (int b = 0; b < 4; b++) {
+    put(re, pr[b], b);
+    put(im, pi[b], b);
+  }
+  // the fifth stage (outputs e and e + 16 of each 32), 16 butterflies at a time
+  for (int blk = 0; blk < n2; blk += 32) {
+    const v16 wr = VAD_LD16(twr_ + 16), wi = VAD_LD16(twi_ + 16);
+    const v16 qr = VAD_LD16(re + blk + 16), qi = VAD_LD16(im + blk + 16);
+    const v16 tr = wr * qr - wi * qi;
+    const v16 ti = wr * qi + wi * qr;
+    const v16 ur = VAD_LD16(re + blk), ui = VAD_LD16(im + blk);
+    VAD_ST16(re + blk + 16, ur - tr);
+    VAD_ST16(im + blk + 16, ui - ti);
+    VAD_ST16(re + blk, ur + tr);
+    VAD_ST16(im + blk, ui + ti);
+  }
+  // the last two (sizes 64 and 128) on each set of 16 columns c, c + 32, c + 64, c + 96
+  for (int c = 0; c < 32; c += 16) twoStages(re + c, im + c, 32, twr_ + c, twi_ + c, 32, 64, 96);
   // the real spectrum from the complex one: X[k] = E[k] + W^k O[k]
   // (8 bins at a time: k = 3..122, kc = 128 - k read backwards; bins 118..122 are
   // written but not used)
@@ -378,30 +443,42 @@ VAD_HOT double SignalPath::periodicity() {
     a[i] = k;
     err = err * (1 - k * k);
   }
-  // residual e[n] for n = 4..kPitchHist-1 -> res_[0..kRes-1]
-  const v4 a1 = splat(static_cast<float>(a[1])), a2 = splat(static_cast<float>(a[2]));
-  const v4 a3 = splat(static_cast<float>(a[3])), a4 = splat(static_cast<float>(a[4]));
-  for (int n = 4; n < kPitchHist; n += 4) {
-    st(res_ + n - 4, ld(p4_ + n) + a1 * ld(p4_ + n - 1) + a2 * ld(p4_ + n - 2) + a3 * ld(p4_ + n - 3) + a4 * ld(p4_ + n - 4));
+  // residual e[n] for n = 4..kPitchHist-1 -> res_[0..kRes-1], 8 at a time (then 4)
+  const float a1 = static_cast<float>(a[1]), a2 = static_cast<float>(a[2]);
+  const float a3 = static_cast<float>(a[3]), a4 = static_cast<float>(a[4]);
+  static_assert(kRes % 8 == 4, "18 vectors of 8, then one of 4");
+  for (int n = 4; n + 8 <= kPitchHist; n += 8) {
+    VAD_ST8(res_ + n - 4, VAD_LD8(p4_ + n) + a1 * VAD_LD8(p4_ + n - 1) + a2 * VAD_LD8(p4_ + n - 2) +
+                              a3 * VAD_LD8(p4_ + n - 3) + a4 * VAD_LD8(p4_ + n - 4));
+  }
+  {
+    const int n = kPitchHist - 4;
+    st(res_ + n - 4, ld(p4_ + n) + splat(a1) * ld(p4_ + n - 1) + splat(a2) * ld(p4_ + n - 2) + splat(a3) * ld(p4_ + n - 3) +
+                         splat(a4) * ld(p4_ + n - 4));
   }
   const int n0 = kRes - kPitchWin;
   const float* cur = res_ + n0;
-  const double e0 = dot4(cur, cur, kPitchWin);
-  if (e0 <= 0) return 0;
-  // energies of the lagged windows, sliding from kLagMin up
-  double e1[kLagMax + 2];
-  e1[kLagMin] = dot4(cur - kLagMin, cur - kLagMin, kPitchWin);
-  for (int lag = kLagMin + 1; lag <= kLagMax; lag++) {
-    const float in = res_[n0 - lag], out = res_[kRes - lag];
-    e1[lag] = e1[lag - 1] + in * in - out * out;
+  // Every dot product below is 4 chains of products (one per lane, each summed in
+  // order) and then hsum, as dot4 does; several run side by side, so that no add waits
+  // on the one before: the window's energy, the first lagged window's, and the last
+  // even lag's correlation; then the other even lags, 4 at a time
+  static_assert((kLagMax - 1 - kLagMin) % 8 == 0 && kLagMax % 2 == 1, "groups of 4 even lags, then kLagMax - 1");
+  constexpr int kEven = (kLagMax - kLagMin) / 2 + 1;
+  double e0, e1[kLagMax + 2], even[kLagMax + 1];
+  {
+    v4 s0 = splat(0), s1 = splat(0), s2 = splat(0);
+    for (int i = 0; i < kPitchWin; i += 4) {
+      const v4 c = ld(cur + i), l = ld(cur - kLagMin + i);
+      s0 += c * c;
+      s1 += l * l;
+      s2 += c * ld(cur - kLagMax + 1 + i);
+    }
+    e0 = hsum(s0);
+    e1[kLagMin] = hsum(s1);
+    even[kLagMax - 1] = hsum(s2);
   }
-  auto norm = [&](int lag, double s) { return s <= 0 ? 0.0 : (s * s) / (e0 * e1[lag] + 1e-30); };
-  auto corr = [&](int lag) { return norm(lag, dot4(cur, cur - lag, kPitchWin)); };
-  // the even lags 4 at a time: 4 independent chains (a single one waits on each
-  // add), each the same operations as its own dot4
-  double even[kLagMax + 1];
-  int g = kLagMin;
-  for (; g + 6 <= kLagMax; g += 8) {
+  if (e0 <= 0) return 0;
+  for (int g = kLagMin; g < kLagMax - 1; g += 8) {
     v4 s0 = splat(0), s1 = splat(0), s2 = splat(0), s3 = splat(0);
     for (int i = 0; i < kPitchWin; i += 4) {
       const v4 c = ld(cur + i);
@@ -415,21 +492,59 @@ VAD_HOT double SignalPath::periodicity() {
     even[g + 4] = hsum(s2);
     even[g + 6] = hsum(s3);
   }
-  for (; g <= kLagMax; g += 2) even[g] = dot4(cur, cur - g, kPitchWin);
+  // the energies of the lagged windows, sliding from kLagMin up
+  for (int lag = kLagMin + 1; lag <= kLagMax; lag++) {
+    const float in = res_[n0 - lag], out = res_[kRes - lag];
+    e1[lag] = e1[lag - 1] + in * in - out * out;
+  }
+  auto norm = [&](int l, double s) { return s <= 0 ? 0.0 : (s * s) / (e0 * e1[l] + 1e-30); };
+  // the even lags' norm 8 at a time (the same operations per lane; 3 lanes of padding
+  // give 0), then the largest, at the first lag that has it (as a scan that keeps a
+  // value only when it is larger: the divisions do not wait on one another, nor on a
+  // branch that is hard to predict)
+  typedef double v8d __attribute__((vector_size(64)));
+  constexpr int kEvenVec = (kEven + 7) & ~7;
+  alignas(64) double se[kEvenVec], ee[kEvenVec], cn[kEvenVec];
+  for (int t = 0; t < kEvenVec; t++) {
+    se[t] = t < kEven ? even[kLagMin + 2 * t] : 0;
+    ee[t] = t < kEven ? e1[kLagMin + 2 * t] : 1;
+  }
+  v8d mx = {};
+  for (int t = 0; t < kEvenVec; t += 8) {
+    v8d sv, ev;
+    std::memcpy(&sv, se + t, sizeof sv);
+    std::memcpy(&ev, ee + t, sizeof ev);
+    const v8d c = sv <= 0 ? v8d{} : (sv * sv) / (e0 * ev + 1e-30);
+    std::memcpy(cn + t, &c, sizeof c);
+    mx = c > mx ? c : mx;
+  }
   double best = 0;
+  for (int j = 0; j < 8; j++) best = mx[j] > best ? mx[j] : best;
   int bestLag = 0;
-  for (int lag = kLagMin; lag <= kLagMax; lag += 2) {
-    const double c = norm(lag, even[lag]);
-    if (c > best) {
-      best = c;
-      bestLag = lag;
-    }
+  if (best > 0) {
+    int t = 0;
+    while (cn[t] != best) t++;
+    bestLag = kLagMin + 2 * t;
   }
   if (bestLag == 0) return 0;
-  for (int lag = bestLag - 1; lag <= bestLag + 1; lag += 2) {
-    if (lag < kLagMin || lag > kLagMax) continue;
-    const double c = corr(lag);
-    if (c > best) best = c;
+  // the odd lags next to the best (bestLag - 1 is out of range at kLagMin: computed,
+  // not used)
+  {
+    v4 s0 = splat(0), s1 = splat(0);
+    for (int i = 0; i < kPitchWin; i += 4) {
+      const v4 c = ld(cur + i);
+      s0 += c * ld(cur - (bestLag - 1) + i);
+      s1 += c * ld(cur - (bestLag + 1) + i);
+    }
+    const double below = hsum(s0), above = hsum(s1);
+    if (bestLag - 1 >= kLagMin) {
+      const double c = norm(bestLag - 1, below);
+      if (c > best) best = c;
+    }
+    if (bestLag + 1 <= kLagMax) {
+      const double c = norm(bestLag + 1, above);
+      if (c > best) best = c;
+    }
   }
   return std::sqrt(best);
 }

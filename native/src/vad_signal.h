@@ -2,7 +2,8 @@
 // periodicity measure of step 4): PCM16 at 8, 16 or 48 kHz to 10 ms hops at 8 kHz
 // (FIR decimation), the 100 Hz high-pass, the 1 kHz low-pass kept at 4 kHz, a real
 // 256-point FFT into 16 band energies, and the periodicity of the low band. Float
-// with 4-lane vectors; src/native/vadSignal.ts runs the same steps in double.
+// with 4-, 8- and 16-lane vectors; src/native/vadSignal.ts runs the same steps in
+// double.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -44,8 +45,10 @@ struct BiquadState {
 
 // One signal path: the near end or the far end.
 struct Channel {
-  alignas(16) float ring[kFft];  // last 256 samples at 8 kHz (high-passed), circular
-  int ringPos;                   // where the next hop goes (a multiple of kHop)
+  // last 256 samples at 8 kHz (high-passed) as 128 complex values (even, odd
+  // samples), circular
+  alignas(32) float ringRe[kFft / 2], ringIm[kFft / 2];
+  int ringPos;                   // where the next hop goes (a multiple of kHop / 2)
   int silentHops;                // hops of exact digital silence in a row (far end)
   BiquadState hp;  // the 100 Hz high-pass
   float x1[kFir1 - 1 + 480];     // 48 kHz decimation history
@@ -83,7 +86,7 @@ class SignalPath {
   float h1_[kFir1];
   float h2_[kFir2];
   BiquadBlock hp_, lp_;
-  float win_[kFft];
+  alignas(32) float winRe_[kFft / 2], winIm_[kFft / 2];  // the Hann window, even and odd samples
   alignas(16) float cos_[kFft / 2 + 4], sin_[kFft / 2 + 4];
   alignas(16) float twr_[kFft / 2], twi_[kFft / 2];  // FFT twiddles per stage (see bands())
   BiquadState lpState_;  // the near end's 1 kHz low-pass

@@ -52,6 +52,16 @@ typedef float v8u __attribute__((vector_size(32), aligned(4)));
 #define VAD_LD8(p) (*reinterpret_cast<const ::voxbridge::vad::simd::v8u*>(p))
 #define VAD_ST8(p, v) (*reinterpret_cast<::voxbridge::vad::simd::v8u*>(p) = (v))
 
+// 16-lane vectors, the same way: one AVX-512 instruction in the x86-64-v4 clone (on
+// a CPU with full-width AVX-512 units, twice the work of an AVX one per cycle), two AVX
+// ones in the x86-64-v3 clone, four SSE ones in the baseline (same bits in all). For
+// element-wise work, loads and stores only: without AVX-512, GCC lowers any shuffle of
+// a 16-lane vector (even two 8-lane ones put side by side) lane by lane.
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+#define VAD_LD16(p) (*reinterpret_cast<const ::voxbridge::vad::simd::v16u*>(p))
+#define VAD_ST16(p, v) (*reinterpret_cast<::voxbridge::vad::simd::v16u*>(p) = (v))
+
 // sum of a[i] * b[i], n a multiple of 4
 inline float dot4(const float* a, const float* b, int n) {
   v4 acc = splat(0);
