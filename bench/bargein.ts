@@ -23,8 +23,9 @@
  *   pacer thread (bargein/rtpUser.ts) instead of from the driver's 5 ms step
  *   --transport rtp,rtp-loop: the room path with users' voices on the bridge's receive
  *   thread (the default, roomVoiceInput 'thread') and, from a second bridge started with
- *   roomVoiceInput 'loop', on its event loop; cells run interleaved (for each D and N,
- *   every transport in turn), so the two are compared under the same load
+ *   roomVoiceInput 'loop', on its event loop; 'rtp-nice0': the thread at normal priority
+ *   (voiceThreadPriority 'normal'). Cells run interleaved (for each D and N, every
+ *   transport in turn), so the variants are compared under the same load
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -624,8 +625,13 @@ async function main(): Promise<void> {
   const assets = makeAssets();
   const ai = await startAiServer();
   const bridge = await startBridge(args.cpuProf);
-  // the room path with users' voices on the event loop: a second bridge, idle between its cells
-  const loopBridge = args.transport.includes('rtp-loop') ? await startBridge(args.cpuProf, { VOXBRIDGE_ROOM_VOICE_INPUT: 'loop' }) : null;
+  // room-path variants: a bridge of their own each, idle between their cells
+  const variantEnv: Record<string, Record<string, string>> = {
+    'rtp-loop': { VOXBRIDGE_ROOM_VOICE_INPUT: 'loop' },
+    'rtp-nice0': { VOXBRIDGE_VOICE_THREAD_PRIORITY: 'normal' },
+  };
+  const variants = new Map<string, BridgeProc>();
+  for (const t of args.transport) if (variantEnv[t]) variants.set(t, await startBridge(args.cpuProf, variantEnv[t]));
   const rtp = args.transport.some((t) => t.startsWith('rtp'));
   const pacer = userPacer(args.pacedUsers && rtp);
   if (rtp)
@@ -643,7 +649,7 @@ async function main(): Promise<void> {
       for (const N of args.n) {
         for (const transport of args.transport) {
           if (saturated.has(transport)) continue;
-          const r = await runCell(transport === 'rtp-loop' ? loopBridge! : bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe, pacer);
+          const r = await runCell(variants.get(transport) ?? bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe, pacer);
           results.push(r);
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +
@@ -677,7 +683,7 @@ async function main(): Promise<void> {
     }
   } finally {
     probe?.close();
-    for (const b of loopBridge ? [bridge, loopBridge] : [bridge]) {
+    for (const b of [bridge, ...variants.values()]) {
       b.child.kill('SIGTERM');
       await new Promise((r) => b.child.once('exit', r));
     }

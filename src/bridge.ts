@@ -14,7 +14,7 @@ import { nativeAddon } from './native/addon';
 import { AgentManager } from './agent/agentManager';
 import { LATENESS_BUCKETS_MS, sharedClock } from './agent/frameClock';
 import { nativePacer, PACER_LATENESS_BOUNDS_MS, pacerTotals, requestPacerPriority } from './sfu/pacedRtp';
-import { voiceRxTotals } from './sfu/voiceRx';
+import { requestVoiceRxPriority, voiceRxTotals } from './sfu/voiceRx';
 import { registerAgentActions } from './server/agentActions';
 import { MediaStreamServer, MEDIA_STREAM_PATH } from './transports/mediaStream';
 import { AudioSocketServer } from './transports/audioSocket';
@@ -50,6 +50,7 @@ export class Bridge {
   constructor(readonly config: BridgeConfig) {
     this.workers = new WorkerPool(config.mediasoup);
     requestPacerPriority(config.pacerPriority);
+    requestVoiceRxPriority(config.voiceThreadPriority);
     this.api = new ControlApi(config.apiKey);
     const taps = config.vadTapDir ? new VadTapSet(config.vadTapDir, config.vadTapRooms) : null;
     if (taps) log.warn('recording the barge-in detector input', { dir: config.vadTapDir, rooms: config.vadTapRooms });

@@ -61,6 +61,8 @@ export interface BridgeConfig {
    * packet arrives; 'loop' = the event loop. 'thread' needs the addon (else 'loop').
    */
   roomVoiceInput: 'thread' | 'loop';
+  /** The receive thread's scheduling: 'high' (nice -10, where permitted) or 'normal'. */
+  voiceThreadPriority: 'high' | 'normal';
 }
 
 export class ConfigError extends Error {
@@ -90,6 +92,7 @@ const ENV: Record<string, string> = {
   agentAudioLeadMs: 'VOXBRIDGE_AGENT_AUDIO_LEAD_MS',
   pacerPriority: 'VOXBRIDGE_PACER_PRIORITY',
   roomVoiceInput: 'VOXBRIDGE_ROOM_VOICE_INPUT',
+  voiceThreadPriority: 'VOXBRIDGE_VOICE_THREAD_PRIORITY',
   'mediasoup.numWorkers': 'VOXBRIDGE_WORKERS',
   'mediasoup.logLevel': 'VOXBRIDGE_MEDIASOUP_LOG_LEVEL',
   'mediasoup.rtcMinPort': 'VOXBRIDGE_RTC_MIN_PORT',
@@ -198,6 +201,7 @@ export function loadConfig(opts: LoadOptions = {}): BridgeConfig {
     agentAudioLeadMs: int('agentAudioLeadMs', DEFAULT_AUDIO_LEAD_MS, 0, 200),
     pacerPriority: str('pacerPriority', 'realtime', (v) => (['realtime', 'high', 'normal'].includes(v) ? null : 'must be realtime, high or normal')) as BridgeConfig['pacerPriority'],
     roomVoiceInput: str('roomVoiceInput', 'thread', (v) => (['thread', 'loop'].includes(v) ? null : 'must be thread or loop')) as BridgeConfig['roomVoiceInput'],
+    voiceThreadPriority: str('voiceThreadPriority', 'high', (v) => (['high', 'normal'].includes(v) ? null : 'must be high or normal')) as BridgeConfig['voiceThreadPriority'],
     mediasoup: {
       numWorkers: int('mediasoup.numWorkers', Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 1, 256),
       logLevel: str('mediasoup.logLevel', 'warn', (s) =>

@@ -208,7 +208,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     if (!sp.nextFrame(this.frame)) {
       if (paced) {
         paced.silence(frameTimeMs + lead);
-        this.offLoop?.voice.farEnd(frameTimeMs + lead, null);
+        this.offLoop?.voice.farEnd(Math.max(frameTimeMs + lead, nowMs()), null);
         this.drainPaced();
       } else this.reference(nowMs(), null);
       this.noteState();
@@ -227,7 +227,8 @@ export class AgentSession extends EventEmitter implements Ticker {
     }
     if (paced) {
       this.output.sendAudio(this.frame, talkSpurt, frameTimeMs, paced.audioFrame(frameTimeMs + lead, this.frame, handle));
-      this.offLoop?.voice.farEnd(frameTimeMs + lead, this.frame);
+      // (a frame handed in after its time leaves at once: then, not at its due time)
+      this.offLoop?.voice.farEnd(Math.max(frameTimeMs + lead, nowMs()), this.frame);
       this.drainPaced();
     } else {
       this.output.sendAudio(this.frame, talkSpurt, frameTimeMs);

@@ -104,7 +104,7 @@ class Receiver {
     const p = nativePacer();
     if (!p) throw new Error('voiceRx needs the pacer (native addon)');
     // the caller's clock (ms since epoch) minus CLOCK_MONOTONIC: the pacer's offset negated
-    b.start(-monoOffset(p), () => this.pump(), true);
+    b.start(-monoOffset(p), () => this.pump(), wantHigh);
   }
 
   register(sock: number, h: (f: RxFrame) => void): void {
@@ -162,6 +162,12 @@ class Receiver {
 }
 
 let receiver: Receiver | null | undefined;
+let wantHigh = true;
+
+/** The thread's scheduling when it starts (BridgeConfig.voiceThreadPriority): nice -10 where permitted, or as created. */
+export function requestVoiceRxPriority(p: 'high' | 'normal'): void {
+  wantHigh = p === 'high';
+}
 
 /** The process's receiver, or null without the addon (the event-loop path is used then). */
 function theReceiver(): Receiver | null {
