@@ -16,7 +16,7 @@
 namespace voxbridge {
 namespace {
 
-constexpr int kMetaStride = 16;  // socket, voice, flags, flushed, arrivalMs, decisionMs, out[9], spare
+constexpr int kMetaStride = 16;  // socket, voice, flags, flushed, arrivalMs, decisionMs, out[9], wireAbortMs
 
 struct Receiver {
   std::unique_ptr<vox::VoiceRx> rx;
@@ -211,6 +211,29 @@ Napi::Value FarEndCut(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rx->farEndCut(intArg(info, 0), info[1].As<Napi::Number>().DoubleValue()));
 }
 
+// addAbortFd(socket, fd) -> token (> 0) or a negative status; removeAbortFd(socket, token) -> 1 (it was
+// shut down by a decision), 0, or a negative status; wireAborted(socket, token) -> 1, 0 or a negative status
+Napi::Value AddAbortFd(const Napi::CallbackInfo& info) {
+  vox::VoiceRx* rx = started(info);
+  if (!rx) return info.Env().Undefined();
+  if (!ints(info, 2)) return badArg(info.Env(), "addAbortFd(socket, fd)");
+  return Napi::Number::New(info.Env(), rx->addAbortFd(intArg(info, 0), intArg(info, 1)));
+}
+
+Napi::Value RemoveAbortFd(const Napi::CallbackInfo& info) {
+  vox::VoiceRx* rx = started(info);
+  if (!rx) return info.Env().Undefined();
+  if (!ints(info, 2)) return badArg(info.Env(), "removeAbortFd(socket, token)");
+  return Napi::Number::New(info.Env(), rx->removeAbortFd(intArg(info, 0), intArg(info, 1)));
+}
+
+Napi::Value WireAborted(const Napi::CallbackInfo& info) {
+  vox::VoiceRx* rx = started(info);
+  if (!rx) return info.Env().Undefined();
+  if (!ints(info, 2)) return badArg(info.Env(), "wireAborted(socket, token)");
+  return Napi::Number::New(info.Env(), rx->wireAborted(intArg(info, 0), intArg(info, 1)));
+}
+
 // arm(socket, mode, pacerQueue (-1: none)) -> 1 when a barge-in fired since the last arm, 0, or a negative status
 Napi::Value Arm(const Napi::CallbackInfo& info) {
   vox::VoiceRx* rx = started(info);
@@ -250,6 +273,7 @@ Napi::Value Drain(const Napi::CallbackInfo& info) {
     o[4] = f.arrivalMs;
     o[5] = f.decisionMs;
     for (int k = 0; k < voxbridge::vad::kOutCount; k++) o[6 + k] = f.out[k];
+    o[15] = f.wireAbortMs;
     std::memcpy(p + i * vox::VoiceRx::kFrame, f.pcm, sizeof f.pcm);
   }
   return Napi::Number::New(env, static_cast<double>(n));
@@ -295,6 +319,9 @@ void InitVoiceRx(Napi::Env env, Napi::Object exports) {
   o.Set("farEnd", Napi::Function::New<FarEnd>(env, "farEnd"));
   o.Set("farEndCut", Napi::Function::New<FarEndCut>(env, "farEndCut"));
   o.Set("arm", Napi::Function::New<Arm>(env, "arm"));
+  o.Set("addAbortFd", Napi::Function::New<AddAbortFd>(env, "addAbortFd"));
+  o.Set("removeAbortFd", Napi::Function::New<RemoveAbortFd>(env, "removeAbortFd"));
+  o.Set("wireAborted", Napi::Function::New<WireAborted>(env, "wireAborted"));
   o.Set("drain", Napi::Function::New<Drain>(env, "drain"));
   o.Set("stats", Napi::Function::New<Stats>(env, "stats"));
   o.Set("queued", Napi::Function::New<Queued>(env, "queued"));

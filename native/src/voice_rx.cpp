@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,6 +172,8 @@ int VoiceRx::closeSocket(int sock) {
   std::lock_guard<std::mutex> g(s->mu);
   s->watched = false;
   s->udp.close();
+  for (auto& a : s->abortFds) ::close(a.fd);
+  s->abortFds.clear();
   std::lock_guard<std::mutex> g2(tableMu_);
   add(closed_, s->stats);
   return kOk;
@@ -261,6 +265,40 @@ int VoiceRx::farEndCut(int sock, double atMs) {
   if (!s->far) return kBadArg;
   s->far->cut(atMs);
   return kOk;
+}
+
+int VoiceRx::addAbortFd(int sock, int fd) {
+  auto s = find(sock);
+  if (!s) return kNoSocket;
+  const int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (d < 0) return -errno;
+  std::lock_guard<std::mutex> g(s->mu);
+  const int token = s->nextToken++;
+  s->abortFds.push_back({token, d, false});
+  return token;
+}
+
+int VoiceRx::removeAbortFd(int sock, int token) {
+  auto s = find(sock);
+  if (!s) return kNoSocket;
+  std::lock_guard<std::mutex> g(s->mu);
+  for (size_t i = 0; i < s->abortFds.size(); i++)
+    if (s->abortFds[i].token == token) {
+      const bool shut = s->abortFds[i].shut;
+      ::close(s->abortFds[i].fd);
+      s->abortFds.erase(s->abortFds.begin() + static_cast<long>(i));
+      return shut ? 1 : 0;
+    }
+  return kBadArg;
+}
+
+int VoiceRx::wireAborted(int sock, int token) {
+  auto s = find(sock);
+  if (!s) return kNoSocket;
+  std::lock_guard<std::mutex> g(s->mu);
+  for (const auto& a : s->abortFds)
+    if (a.token == token) return a.shut ? 1 : 0;
+  return kBadArg;
 }
 
 int VoiceRx::arm(int sock, int mode, Pacer* pacer, int queue) {
@@ -483,6 +521,7 @@ void VoiceRx::frameOut(Socket& s, Voice& v, double arrivalMs, std::vector<Frame>
   f.flushed = 0;
   f.arrivalMs = arrivalMs;
   f.decisionMs = 0;
+  f.wireAbortMs = 0;
   std::memcpy(f.pcm, v.pend, sizeof f.pcm);
   for (double& o : f.out) o = 0;
   s.stats.frames++;
@@ -510,6 +549,15 @@ void VoiceRx::frameOut(Socket& s, Voice& v, double arrivalMs, std::vector<Frame>
     f.decisionMs = monoMs() + offsetMs_;
     f.flushed = -1;
   }
+  // the requests of the stopped speech: their servers see the connections close now
+  bool shut = false;
+  for (auto& a : s.abortFds)
+    if (!a.shut) {
+      a.shut = true;
+      (void)::shutdown(a.fd, SHUT_RDWR);
+      shut = true;
+    }
+  if (shut) f.wireAbortMs = monoMs() + offsetMs_;
   f.flags |= kFired;
   s.armMode = kArmOff;
   s.firedSinceArm = true;

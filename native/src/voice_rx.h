@@ -81,6 +81,7 @@ class VoiceRx {
     int32_t flushed;    // kFired: packets the gate dropped (-1: no pacer queue was armed)
     double arrivalMs;   // when the packet carrying the frame's last sample reached the socket
     double decisionMs;  // kFired: when the decision was taken; no agent packet left after it
+    double wireAbortMs;  // kFired: when the armed requests' connections were shut down (0: none)
     double out[voxbridge::vad::kOutCount];
     int16_t pcm[kFrame];
   };
@@ -139,6 +140,17 @@ class VoiceRx {
    * must let it be handled before new speech), else 0, or an error.
    */
   int arm(int sock, int mode, Pacer* pacer, int queue);
+  /**
+   * The connection of a request the socket's barge-in also stops (the agent's LLM/TTS
+   * requests): `fd` is duplicated, and on a decision the connection is shut down
+   * (shutdown(SHUT_RDWR): the server sees it close at the decision, not when the event
+   * loop gets to abort the request). Returns a token (> 0) or an error.
+   */
+  int addAbortFd(int sock, int fd);
+  /** Closes the duplicate; returns 1 when the decision shut the connection down, 0 if not, or an error. */
+  int removeAbortFd(int sock, int token);
+  /** 1 when a decision shut the token's connection down, else 0 (or an error). */
+  int wireAborted(int sock, int token);
 
   /**
    * Moves up to `max` waiting frames out, oldest first, except that a socket with a
@@ -178,6 +190,13 @@ class VoiceRx {
     Pacer* pacer = nullptr;
     int queue = -1;
     bool firedSinceArm = false;
+    struct AbortFd {
+      int token;
+      int fd;        // our duplicate
+      bool shut;     // shut down by a decision
+    };
+    std::vector<AbortFd> abortFds;
+    int nextToken = 1;
     bool watched = false;
     Stats stats;
   };

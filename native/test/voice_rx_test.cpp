@@ -149,6 +149,28 @@ void testBargeIn() {
   bad.sampleRate = 8000;
   CHECK(rx.setVad(sock, bad) == VoiceRx::kBadArg, "setVad at 8 kHz is refused");
   CHECK(rx.arm(sock, VoiceRx::kArmDuration, &pacer, q) == 0, "arm");
+  // an LLM request's connection, lent to the barge-in: its server must see it close at the decision
+  const int lst = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in la{};
+  la.sin_family = AF_INET;
+  la.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(lst, reinterpret_cast<sockaddr*>(&la), sizeof la);
+  ::listen(lst, 1);
+  socklen_t ln = sizeof la;
+  ::getsockname(lst, reinterpret_cast<sockaddr*>(&la), &ln);
+  const int cli = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK(::connect(cli, reinterpret_cast<sockaddr*>(&la), sizeof la) == 0, "connect the request");
+  const int srv = ::accept(lst, nullptr, nullptr);
+  const int token = rx.addAbortFd(sock, cli);
+  CHECK(token > 0, "addAbortFd %d", token);
+  CHECK(rx.wireAborted(sock, token) == 0, "not shut before a decision");
+  std::atomic<double> serverSawClose{0};
+  std::thread server([&] {
+    char b[16];
+    while (::recv(srv, b, sizeof b, 0) > 0) {
+    }
+    serverSawClose.store(VoiceRx::monoMs());
+  });
 
   voxbridge::opus::EncoderConfig ec;
   ec.sampleRate = kRate;
@@ -248,7 +270,18 @@ void testBargeIn() {
     CHECK(total > 10, "the agent spoke before (%d)", total);
     CHECK(late == 0, "%d agent packets left after the decision", late);
     CHECK(gatedRefusals.load() > 0, "later frames were refused by the gate");
+    CHECK(fired->wireAbortMs >= fired->decisionMs && fired->wireAbortMs - fired->decisionMs < 5, "request shut down %.2f ms after the decision",
+          fired->wireAbortMs - fired->decisionMs);
   }
+  if (!fired) ::shutdown(cli, SHUT_RDWR);  // (no decision: let the server thread end)
+  server.join();
+  if (fired) CHECK(serverSawClose.load() - fired->decisionMs < 20, "the server saw the request end %.2f ms after the decision",
+                   serverSawClose.load() - fired->decisionMs);
+  CHECK(rx.wireAborted(sock, token) == 1, "shut by the decision");
+  CHECK(rx.removeAbortFd(sock, token) == 1 && rx.removeAbortFd(sock, token) == VoiceRx::kBadArg, "removeAbortFd");
+  ::close(cli);
+  ::close(srv);
+  ::close(lst);
   const auto s = rx.stats(sock);
   CHECK(s.rtcp >= 14, "rtcp %llu", static_cast<unsigned long long>(s.rtcp));
   CHECK(s.dropped >= 14, "dropped %llu", static_cast<unsigned long long>(s.dropped));

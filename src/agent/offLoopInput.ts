@@ -13,11 +13,12 @@
  *    lifts the thread's gate on the agent's voice again (settle()).
  */
 import type { VadStream } from '../native/vadTypes';
+import type { WireAbortTarget } from '../providers/wireAbort';
 
 export type ArmMode = 'off' | 'onset' | 'duration';
 
 /** What the transport provides (the room path: AgentParticipant over an RxSocket). */
-export interface OffLoopVoice {
+export interface OffLoopVoice extends WireAbortTarget {
   setInterruptMs(ms: number): number;
   /**
    * One far-end frame per agent clock tick (null for silence), at the time it leaves: a
@@ -72,17 +73,19 @@ export class OffLoopInput {
   private armed: ArmMode = 'off';
   private fired = false;
   private decisionMs = 0;
+  private wireAbortMs = 0;
 
   constructor(readonly voice: OffLoopVoice) {
     this.vad = new RemoteVad(voice);
   }
 
   /** Before the session takes a frame computed off the loop (`decisionMs` when it carries a decision). */
-  begin(flags: number, out: Float64Array, decisionMs: number | null): void {
+  begin(flags: number, out: Float64Array, decisionMs: number | null, wireAbortMs = 0): void {
     this.vad.set(flags, out);
     this.fired = decisionMs !== null;
     if (decisionMs !== null) {
       this.decisionMs = decisionMs;
+      this.wireAbortMs = wireAbortMs;
       this.armed = 'off'; // the thread disarmed itself
     }
   }
@@ -90,6 +93,11 @@ export class OffLoopInput {
   /** The frame's decision, for the barge-in acting on it (null: none, decide now). */
   take(): number | null {
     return this.fired ? this.decisionMs : null;
+  }
+
+  /** When the frame's decision shut the stopped speech's requests down (null: it did not). */
+  wireAbortAt(): number | null {
+    return this.fired && this.wireAbortMs > 0 ? this.wireAbortMs : null;
   }
 
   /** After the frame: the voice is released if the decision was not acted on (see settle()). */

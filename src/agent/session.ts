@@ -25,6 +25,7 @@ import { FarEndReference } from './farEnd';
 import { TapKind, type VadTapWriter } from './vadTap';
 import { VoiceInput, type Utterance, type VoiceFrameResult } from './voiceInput';
 import { OffLoopInput, type ArmMode, type OffLoopVoice } from './offLoopInput';
+import { closeOnDecision } from '../providers/wireAbort';
 
 export const CORE_RATE = 16000;
 export const FRAME_MS = 20;
@@ -105,10 +106,10 @@ export class AgentSession extends EventEmitter implements Ticker {
   }
 
   /** One VAD frame of the user, computed off the loop (`decisionMs`: the barge-in it carries). */
-  pushUserFrame(pcm: Int16Array, arrivalMs: number, flags: number, out: Float64Array, decisionMs: number | null): void {
+  pushUserFrame(pcm: Int16Array, arrivalMs: number, flags: number, out: Float64Array, decisionMs: number | null, wireAbortMs = 0): void {
     const o = this.offLoop;
     if (!o || !this.offUser || this._ended) return;
-    o.begin(flags, out, decisionMs);
+    o.begin(flags, out, decisionMs, wireAbortMs);
     try {
       this.feedUser(this.offUser, pcm, arrivalMs, null);
     } finally {
@@ -334,8 +335,10 @@ export class AgentSession extends EventEmitter implements Ticker {
       this.output?.clear();
       out?.release?.();
     }
+    // (requests whose connections the thread shut down with its decision were aborted then)
+    const wireAt = offLoopDecision !== null ? (this.offLoop?.wireAbortAt() ?? null) : null;
     let abortedAt = decisionMs;
-    playing?.signal.addEventListener('abort', () => (abortedAt = nowMs()), { once: true });
+    playing?.signal.addEventListener('abort', () => (abortedAt = wireAt ?? nowMs()), { once: true });
     const stopped = this.splicer.flush({ includeHigh: false, reason: 'bargeIn' });
     if (!stopped) return;
     if (!paced) this.output?.clear();
@@ -370,6 +373,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       ...(finished.length ? { finishedAfterDecision: finished } : {}),
       abortDelayMs: abortedAt - decisionMs,
       decidedOn: offLoopDecision !== null ? 'receiveThread' : 'eventLoop',
+      abortedOnWire: wireAt !== null,
       decisionDelayMs: decisionMs - onsetArrivalMs - this.config.interrupt.durationMs,
       detectorMs: v.heardSinceOnsetMs - this.config.interrupt.durationMs,
       transitMs: v.transitSinceOnsetMs,
@@ -480,6 +484,8 @@ export class AgentSession extends EventEmitter implements Ticker {
   private newHandle(source: string, o: SpeakOptions, meta: Record<string, unknown> = {}): SpeechHandle {
     this.assertActive();
     const h = new SpeechHandle({ priority: o.priority ?? 'Medium', source, sampleRate: CORE_RATE, expiresAt: o.expiresAt, meta });
+    // what the user's voice may stop: its requests' connections close with a decision off the loop
+    if (this.offLoop && h.priority !== 'High') closeOnDecision(h.signal, this.offLoop.voice);
     this.splicer.submit(h, o.samePriorityOption ?? 'ClearAndInterrupt');
     this.noteState();
     return h;
@@ -716,6 +722,7 @@ export class AgentSession extends EventEmitter implements Ticker {
         ...(b.finishedAfterDecision ? { FinishedAfterDecisionMs: b.finishedAfterDecision.map((ms) => Math.round(ms * 1000) / 1000) } : {}),
         AbortDelayMs: round(b.abortDelayMs),
         DecidedOn: b.decidedOn === 'receiveThread' ? 'ReceiveThread' : 'EventLoop',
+        AbortedOnWire: b.abortedOnWire,
         ...(b.abortSched
           ? { AbortSched: { WindowMs: round(b.abortSched.windowMs), CpuMs: round(b.abortSched.runMs), WaitMs: round(b.abortSched.waitMs), GcMs: round(b.abortSched.gcMs), GcKinds: b.abortSched.gcKinds } }
           : {}),

@@ -93,6 +93,11 @@ export interface BargeInRecord {
   /** Where the decision (and the stop of the agent's voice) was taken. */
   decidedOn: 'receiveThread' | 'eventLoop';
   /**
+   * The receive thread shut the stopped speech's request connections down with its
+   * decision: abortDelayMs is then until that shutdown, not the event loop's abort.
+   */
+  abortedOnWire: boolean;
+  /**
    * When the abort took over 5 ms: the main thread's time from the frame clock's last
    * run to the abort, on a CPU vs waiting for one (a busy machine, not our work).
    */

@@ -11,6 +11,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { ProviderError, abortError, isAbortError } from '../errors';
+import { wireLease, type WireAbortLease } from './wireAbort';
 
 export type ProviderPrefix = 'Provider.LLM' | 'Provider.TTS' | 'Provider.ASR';
 
@@ -70,6 +71,13 @@ function attempt(opts: HttpRequestOptions, mayRetry: boolean): Promise<HttpRespo
     let settled = false;
     let ended = false;
     let closed = false;
+    // the connection lent to a barge-in decided off the event loop (wireAbort.ts)
+    let lease: WireAbortLease | null = null;
+    const wireAborted = (): boolean => lease?.aborted === true;
+    const release = (): void => {
+      lease?.release();
+      lease = null;
+    };
 
     const req = mod.request(url, {
       method: 'POST',
@@ -98,6 +106,7 @@ function attempt(opts: HttpRequestOptions, mayRetry: boolean): Promise<HttpRespo
     const onAbort = (): void => fail(abortError());
     const cleanup = (): void => {
       disarm();
+      release();
       signal.removeEventListener('abort', onAbort);
     };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -105,7 +114,11 @@ function attempt(opts: HttpRequestOptions, mayRetry: boolean): Promise<HttpRespo
     arm(opts.connectTimeoutMs, 'connect');
     req.on('socket', (socket) => {
       socket.setNoDelay(true);
-      const connected = (): void => arm(opts.responseTimeoutMs, 'response');
+      const connected = (): void => {
+        // (the fd exists once connected; a request already failed lends nothing)
+        if (!failure && !closed) lease ??= wireLease(signal, socket);
+        arm(opts.responseTimeoutMs, 'response');
+      };
       // A reused keep-alive socket is already connected.
       if ((socket as { connecting?: boolean }).connecting) {
         socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
@@ -116,6 +129,8 @@ function attempt(opts: HttpRequestOptions, mayRetry: boolean): Promise<HttpRespo
         if (!settled) fail(failure);
         return;
       }
+      // closed by a barge-in's decision: an abort, not a network error (and not retried)
+      if (wireAborted()) return fail(abortError());
       const code = (err as NodeJS.ErrnoException).code;
       if (mayRetry && !settled && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
         settled = true;
@@ -139,13 +154,18 @@ function attempt(opts: HttpRequestOptions, mayRetry: boolean): Promise<HttpRespo
           }
         } catch (err) {
           if (failure) throw failure;
+          if (wireAborted()) throw abortError();
           throw new ProviderError(`${prefix}.Dropped`, `connection to ${url.host} lost: ${(err as Error).message}`, {
             cause: err,
           });
         }
         if (failure) throw failure;
-        if (!res.complete) throw new ProviderError(`${prefix}.Dropped`, `connection to ${url.host} closed early`);
+        if (!res.complete) {
+          if (wireAborted()) throw abortError();
+          throw new ProviderError(`${prefix}.Dropped`, `connection to ${url.host} closed early`);
+        }
         ended = true;
+        release(); // a keep-alive socket goes back to the pool: no longer this request's
       }
       resolve({
         status: res.statusCode ?? 0,

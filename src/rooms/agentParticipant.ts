@@ -136,6 +136,7 @@ export class AgentParticipant extends EventEmitter {
       setInterruptMs: (ms) => rx.setInterruptMs(ms),
       farEnd: (atMs, frame) => rx.farEnd(atMs, frame),
       farEndCut: (atMs) => rx.farEndCut(atMs),
+      trackRequestFd: (fd) => rx.trackRequestFd(fd),
       arm: (mode) => rx.arm(mode, this.paced?.queueId ?? -1),
       pump: () => rx.pump(),
       // a decision the session did not act on: lift the gate (and close the spurt it cut)
@@ -340,7 +341,7 @@ export class AgentParticipant extends EventEmitter {
     this.activeUid = uid;
     const fired = (f.flags & RxFlag.Fired) !== 0;
     if (fired && f.flushed >= 0) this.paced?.noteGate(f.flushed);
-    this.session.pushUserFrame(f.pcm, f.arrivalMs, f.flags, f.out, fired ? f.decisionMs : null);
+    this.session.pushUserFrame(f.pcm, f.arrivalMs, f.flags, f.out, fired ? f.decisionMs : null, f.wireAbortMs);
   }
 
   /** One voice at a time feeds the session's user input: the first target heard (until it leaves). */

@@ -15,6 +15,7 @@ import { nativeAddon } from '../native/addon';
 import { createLogger } from '../log';
 import { monoOffset, nativePacer } from './pacedRtp';
 import type { LoopbackUdpSocket, UdpSocketStats } from './udpSocket';
+import type { WireAbortLease } from '../providers/wireAbort';
 
 const log = createLogger('voiceRx');
 
@@ -41,6 +42,9 @@ interface Binding {
   farEnd(sock: number, atMs: number, frame: Int16Array | null): number;
   farEndCut(sock: number, atMs: number): number;
   arm(sock: number, mode: number, pacerQueue: number): number;
+  addAbortFd(sock: number, fd: number): number;
+  removeAbortFd(sock: number, token: number): number;
+  wireAborted(sock: number, token: number): number;
   drain(meta: Float64Array, pcm: Int16Array): number;
   stats(sock: number, out: Float64Array): void;
   queued(): number;
@@ -58,6 +62,8 @@ export interface RxFrame {
   arrivalMs: number;
   /** Fired: when the barge-in was decided; no agent packet left after it. */
   decisionMs: number;
+  /** Fired: when the stopped speech's requests' connections were shut down (0: none were lent). */
+  wireAbortMs: number;
   /** The VAD's numbers (VadFlag/kOut* order of native/src/vad.h) when VadRan. */
   out: Float64Array;
   pcm: Int16Array;
@@ -100,7 +106,7 @@ class Receiver {
     this.pcm = new Int16Array(BATCH * b.frameSamples);
     this.outView = Array.from({ length: BATCH }, (_, i) => this.meta.subarray(i * stride + 6, i * stride + 15));
     this.pcmView = Array.from({ length: BATCH }, (_, i) => this.pcm.subarray(i * b.frameSamples, (i + 1) * b.frameSamples));
-    this.frame = { voice: 0, flags: 0, flushed: 0, arrivalMs: 0, decisionMs: 0, out: this.outView[0], pcm: this.pcmView[0] };
+    this.frame = { voice: 0, flags: 0, flushed: 0, arrivalMs: 0, decisionMs: 0, wireAbortMs: 0, out: this.outView[0], pcm: this.pcmView[0] };
     const p = nativePacer();
     if (!p) throw new Error('voiceRx needs the pacer (native addon)');
     // the caller's clock (ms since epoch) minus CLOCK_MONOTONIC: the pacer's offset negated
@@ -138,6 +144,7 @@ class Receiver {
           f.flushed = m[o + 3];
           f.arrivalMs = m[o + 4];
           f.decisionMs = m[o + 5];
+          f.wireAbortMs = m[o + 15];
           f.out = this.outView[i];
           f.pcm = this.pcmView[i];
           try {
@@ -263,6 +270,29 @@ export class RxSocket implements LoopbackUdpSocket {
   /** See VoiceRx::arm: true when a barge-in fired since the last call (its frame may still be waiting). */
   arm(mode: ArmMode, pacerQueue: number): boolean {
     return !this.closed && this.r.b.arm(this.id, ARM[mode], pacerQueue) === 1;
+  }
+
+  /**
+   * Lends a provider request's connection (its socket's fd, duplicated) to this
+   * socket's barge-in, which shuts it down with the agent's voice (wireAbort.ts).
+   */
+  trackRequestFd(fd: number): WireAbortLease | null {
+    if (this.closed) return null;
+    const token = this.r.b.addAbortFd(this.id, fd);
+    if (token <= 0) return null;
+    const b = this.r.b;
+    const id = this.id;
+    let released = false;
+    return {
+      get aborted() {
+        return !released && b.wireAborted(id, token) === 1;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        if (!this.closed) b.removeAbortFd(id, token);
+      },
+    };
   }
 
   /** Hands every waiting frame (of every socket) to its handler now. */

@@ -13,6 +13,7 @@ import { FrameClock } from '../../src/agent/frameClock';
 import { createVadStream } from '../../src/agent/vadFactory';
 import type { AgentOutput, AgentSession } from '../../src/agent/session';
 import type { ArmMode, OffLoopVoice } from '../../src/agent/offLoopInput';
+import type { WireAbortLease } from '../../src/providers/wireAbort';
 import { nowMs } from '../../src/clock';
 import { OpenAiTestServer } from '../helpers/openaiServer';
 import { sine } from '../helpers/audio';
@@ -42,6 +43,20 @@ class ScriptedVoice implements OffLoopVoice {
     this.farEnds++;
   }
   farEndCut(): void {}
+  /** Provider connections lent for the decision to close (none is closed here). */
+  readonly lent: number[] = [];
+  released = 0;
+  trackRequestFd(fd: number): WireAbortLease {
+    this.lent.push(fd);
+    let done = false;
+    return {
+      aborted: false,
+      release: () => {
+        if (!done) this.released++;
+        done = true;
+      },
+    };
+  }
   arm(mode: ArmMode): boolean {
     this.arms.push(mode);
     const f = this.firedPending;
@@ -101,6 +116,7 @@ describe('AgentSession with a user voice decided off the event loop', () => {
       s.speakText('a welcome', { priority: 'High' }, { addHistory: false, source: 'test' });
       await until(() => s.state === 'speaking', 3000);
       expect(v.arms.filter((a) => a !== 'off')).toEqual([]); // a High task is not interruptible by voice
+      expect(v.lent).toEqual([]); // nor are its requests closed by a decision
 
       ai.scriptSpeech({ pcm: sine(440, 24000, 4, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
       s.speakText('an answer', { priority: 'Medium', samePriorityOption: 'ClearAndInterrupt' }, { addHistory: false, source: 'test' });
@@ -108,6 +124,7 @@ describe('AgentSession with a user voice decided off the event loop', () => {
       ai.scriptSpeech({ pcm: sine(440, 24000, 4, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
       s.speakText('an answer', { priority: 'Medium' }, { addHistory: false, source: 'test' });
       await until(() => v.arms.at(-1) === 'duration', 3000);
+      await until(() => v.lent.length > 0, 3000); // the answer's TTS request lends its connection
       expect(v.farEnds).toBeGreaterThan(0); // the reference reaches the voice on every tick
 
       const decidedAt = nowMs() - 3;
@@ -127,6 +144,8 @@ describe('AgentSession with a user voice decided off the event loop', () => {
       expect(v.arms[armsBefore]).toBe('duration');
       const d = (s.describe().BargeIns as Record<string, unknown>[])[0]!;
       expect(d.DecidedOn).toBe('ReceiveThread');
+      expect(d.AbortedOnWire).toBe(false); // this decision carried no shutdown time
+      await until(() => v.released === v.lent.length, 3000); // every lent connection given back
     } finally {
       s.end('test');
     }

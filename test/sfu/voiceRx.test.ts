@@ -23,6 +23,10 @@ import { createVad } from '../../src/native/vad';
 import { FarEndReference } from '../../src/agent/farEnd';
 import { monoOffset, nativePacer } from '../../src/sfu/pacedRtp';
 import { nowMs } from '../../src/clock';
+import http from 'node:http';
+import { postJson } from '../../src/providers/http';
+import { closeOnDecision } from '../../src/providers/wireAbort';
+import { isAbortError } from '../../src/errors';
 
 const PT = 111;
 const FRAME = 320;
@@ -47,8 +51,9 @@ interface Got {
   arrivalMs: number;
   decisionMs: number;
   flushed: number;
+  wireAbortMs: number;
 }
-const keep = (f: RxFrame): Got => ({ flags: f.flags, speechMs: f.out[2], onset: f.out[3], arrivalMs: f.arrivalMs, decisionMs: f.decisionMs, flushed: f.flushed });
+const keep = (f: RxFrame): Got => ({ flags: f.flags, speechMs: f.out[2], onset: f.out[3], arrivalMs: f.arrivalMs, decisionMs: f.decisionMs, flushed: f.flushed, wireAbortMs: f.wireAbortMs });
 
 describe.runIf(voiceRxAvailable())('voice receive thread', () => {
   const closers: (() => void)[] = [];
@@ -165,6 +170,46 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
     p.flush(q);
     expect(p.enqueue(q, agentPkt, nowMs() + off + 5, 1)).toBe(0);
     expect(rx.rxStats().fired).toBe(1);
+  });
+
+  it('closes the stopped speech\'s requests at the decision: the server sees the connection end, the request fails as aborted', async () => {
+    const { rx, user, got } = await setup(200);
+    // an LLM server that streams slowly and notes when its client went away
+    let closedAt = 0;
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const t = setInterval(() => res.write('data: {}\n\n'), 20);
+      req.socket.once('close', () => {
+        closedAt = nowMs();
+        clearInterval(t);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => server.close());
+    const ctl = new AbortController();
+    closeOnDecision(ctl.signal, rx);
+    const url = new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}/v1/chat/completions`);
+    const res = await postJson({ url, headers: {}, json: { stream: true }, signal: ctl.signal, prefix: 'Provider.LLM', connectTimeoutMs: 2000, responseTimeoutMs: 2000 });
+    const reading = (async () => {
+      try {
+        for await (const _ of res.body) void _;
+        return 'ended';
+      } catch (e) {
+        return isAbortError(e) ? 'aborted' : `failed: ${(e as Error).message}`;
+      } finally {
+        res.close();
+      }
+    })();
+    rx.arm('duration', -1);
+    await play(user, rx.port(), packets(concat([new Int16Array(8000), speak('stop there please stop talking now', 16000)]), 0xabc), 20);
+    await until(() => got.some((g) => g.flags & RxFlag.Fired), 3000);
+    const f = got.find((g) => g.flags & RxFlag.Fired)!;
+    expect(await reading).toBe('aborted'); // not a dropped connection, though nothing called ctl.abort()
+    expect(ctl.signal.aborted).toBe(false);
+    expect(f.wireAbortMs).toBeGreaterThanOrEqual(f.decisionMs);
+    expect(f.wireAbortMs - f.decisionMs).toBeLessThan(5);
+    await until(() => closedAt > 0, 2000);
+    expect(closedAt - f.decisionMs).toBeLessThan(50); // the server's own view (its event loop's read)
   });
 
   it('is not fooled by the agent\'s own voice coming back (far-end ticks), and stays quiet disarmed', async () => {
