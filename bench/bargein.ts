@@ -55,10 +55,12 @@ interface Args {
   cpuProf: boolean;
   /** Room-path users send through the addon's pacer rather than from the driver's step. */
   pacedUsers: boolean;
+  /** Skip the discarded warm-up cell run per transport when there are several. */
+  noWarmUp: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false, pacedUsers: false };
+  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false, pacedUsers: false, noWarmUp: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -67,6 +69,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--paced-users':
         a.pacedUsers = true;
+        break;
+      case '--no-warm-up':
+        a.noWarmUp = true;
         break;
       case '--quick':
         a.n = [1, 10];
@@ -641,6 +646,15 @@ async function main(): Promise<void> {
         : "room-path users: sent from the driver's 5 ms step (--paced-users: by the addon's pacer thread)",
     );
   const probe = StallProbe.start(root);
+  // A short cell per variant first, discarded: the first cell of a run also pays for JIT
+  // and GC warm-up in the bridge and in this process (the load generator), and with
+  // several variants that cost landed on whichever ran first (session 16: p99 229 vs 37
+  // ms for the same variant first and second).
+  if (args.transport.length > 1 && !args.noWarmUp) {
+    const warmN = Math.min(10, Math.max(...args.n));
+    for (const transport of args.transport) await runCell(variants.get(transport) ?? bridge, ai, assets, transport, args.d[0]!, warmN, 1, 1, null, pacer);
+    console.log(`  (warm-up: one discarded cell of N = ${warmN} per transport)`);
+  }
   const results: CellResult[] = [];
   let saturatedAt: number | null = null;
   try {
