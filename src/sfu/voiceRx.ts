@@ -180,7 +180,13 @@ export function requestVoiceRxPriority(p: 'high' | 'normal'): void {
 function theReceiver(): Receiver | null {
   if (receiver === undefined) {
     const b = voiceRxBinding();
-    receiver = b && nativePacer() ? new Receiver(b) : null;
+    try {
+      receiver = b && nativePacer() ? new Receiver(b) : null;
+    } catch (e) {
+      // one receiver per process: another Node environment (a worker thread) started it
+      log.warn('voice receive thread unavailable: room voices are read on the event loop', { error: e });
+      receiver = null;
+    }
   }
   return receiver;
 }
