@@ -10,7 +10,7 @@
  *  - bad input: malformed packets, RTCP and strays are counted, bad calls throw.
  */
 import type dgram from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { udp } from '../helpers/udp';
 import { until } from '../helpers/wait';
 import { speak } from '../helpers/clips';
@@ -24,6 +24,11 @@ import { FarEndReference } from '../../src/agent/farEnd';
 import { monoOffset, nativePacer } from '../../src/sfu/pacedRtp';
 import { nowMs } from '../../src/clock';
 import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { postJson } from '../../src/providers/http';
 import { closeOnDecision } from '../../src/providers/wireAbort';
 import { isAbortError } from '../../src/errors';
@@ -172,23 +177,37 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
     expect(rx.rxStats().fired).toBe(1);
   });
 
-  it('closes the stopped speech\'s requests at the decision: the server sees the connection end, the request fails as aborted', async () => {
+  // a self-signed certificate for 127.0.0.1 (LLM endpoints are https in production)
+  const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vbtls-'));
+  const hasOpenssl =
+    spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(tlsDir, 'k.pem'), '-out', path.join(tlsDir, 'c.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']).status === 0;
+  afterAll(() => fs.rmSync(tlsDir, { recursive: true, force: true }));
+
+  for (const scheme of ['http', 'https'] as const)
+  it.runIf(scheme === 'http' || hasOpenssl)(`closes the stopped speech's requests at the decision (${scheme}): the server sees the connection end, the request fails as aborted`, async () => {
     const { rx, user, got } = await setup(200);
     // an LLM server that streams slowly and notes when its client went away
     let closedAt = 0;
-    const server = http.createServer((req, res) => {
+    const tls = scheme === 'https' ? { key: fs.readFileSync(path.join(tlsDir, 'k.pem')), cert: fs.readFileSync(path.join(tlsDir, 'c.pem')) } : null;
+    const savedCa = https.globalAgent.options.ca;
+    if (tls) {
+      https.globalAgent.options.ca = [tls.cert];
+      closers.push(() => (https.globalAgent.options.ca = savedCa));
+    }
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const t = setInterval(() => res.write('data: {}\n\n'), 20);
       req.socket.once('close', () => {
         closedAt = nowMs();
         clearInterval(t);
       });
-    });
+    };
+    const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     closers.push(() => server.close());
     const ctl = new AbortController();
     closeOnDecision(ctl.signal, rx);
-    const url = new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}/v1/chat/completions`);
+    const url = new URL(`${scheme}://127.0.0.1:${(server.address() as { port: number }).port}/v1/chat/completions`);
     const res = await postJson({ url, headers: {}, json: { stream: true }, signal: ctl.signal, prefix: 'Provider.LLM', connectTimeoutMs: 2000, responseTimeoutMs: 2000 });
     const reading = (async () => {
       try {
