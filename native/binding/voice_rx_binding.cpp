@@ -48,6 +48,16 @@ bool ints(const Napi::CallbackInfo& info, size_t n) {
 
 int intArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
 
+// The common shape of the calls below: the receiver started, the first `n` arguments
+// numbers, then `f(rx)` returns a status (a number).
+template <class F>
+Napi::Value numberCall(const Napi::CallbackInfo& info, size_t n, const char* usage, F f) {
+  vox::VoiceRx* rx = started(info);
+  if (!rx) return info.Env().Undefined();
+  if (!ints(info, n)) return badArg(info.Env(), usage);
+  return Napi::Number::New(info.Env(), f(*rx));
+}
+
 void OnAsync(uv_async_t* h) {
   Receiver& r = receiver();
   if (h != r.async || r.onReady.IsEmpty()) return;
@@ -120,10 +130,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 
 // connect(socket, port) -> 0 or a negative status
 Napi::Value Connect(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 2)) return badArg(info.Env(), "connect(socket, port)");
-  return Napi::Number::New(info.Env(), rx->connect(intArg(info, 0), static_cast<uint16_t>(intArg(info, 1))));
+  return numberCall(info, 2, "connect(socket, port)", [&](vox::VoiceRx& rx) { return rx.connect(intArg(info, 0), static_cast<uint16_t>(intArg(info, 1))); });
 }
 
 // send(socket, packet: Uint8Array) -> bytes or a negative status
@@ -138,10 +145,7 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
 
 // close(socket) -> 0 or a negative status
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 1)) return badArg(info.Env(), "close(socket)");
-  return Napi::Number::New(info.Env(), rx->closeSocket(intArg(info, 0)));
+  return numberCall(info, 1, "close(socket)", [&](vox::VoiceRx& rx) { return rx.closeSocket(intArg(info, 0)); });
 }
 
 // addVoice(socket, ssrc, payloadType (-1 any), human, mayLead) -> voice id or a negative status
@@ -157,31 +161,24 @@ Napi::Value AddVoice(const Napi::CallbackInfo& info) {
 
 // removeVoice(voice) -> 0 or a negative status
 Napi::Value RemoveVoice(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 1)) return badArg(info.Env(), "removeVoice(voice)");
-  return Napi::Number::New(info.Env(), rx->removeVoice(intArg(info, 0)));
+  return numberCall(info, 1, "removeVoice(voice)", [&](vox::VoiceRx& rx) { return rx.removeVoice(intArg(info, 0)); });
 }
 
 // setVad(socket, interruptMs, hangoverMs) -> 0 or a negative status (16 kHz, 20 ms frames)
 Napi::Value SetVad(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 3)) return badArg(info.Env(), "setVad(socket, interruptMs, hangoverMs)");
-  voxbridge::vad::Config c;
-  c.sampleRate = vox::VoiceRx::kRate;
-  c.frameMs = vox::VoiceRx::kFrame * 1000 / vox::VoiceRx::kRate;
-  c.interruptMs = intArg(info, 1);
-  c.hangoverMs = intArg(info, 2);
-  return Napi::Number::New(info.Env(), rx->setVad(intArg(info, 0), c));
+  return numberCall(info, 3, "setVad(socket, interruptMs, hangoverMs)", [&](vox::VoiceRx& rx) {
+    voxbridge::vad::Config c;
+    c.sampleRate = vox::VoiceRx::kRate;
+    c.frameMs = vox::VoiceRx::kFrame * 1000 / vox::VoiceRx::kRate;
+    c.interruptMs = intArg(info, 1);
+    c.hangoverMs = intArg(info, 2);
+    return rx.setVad(intArg(info, 0), c);
+  });
 }
 
 // setInterruptMs(socket, ms) -> the VAD's status (0 ok)
 Napi::Value SetInterruptMs(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 2)) return badArg(info.Env(), "setInterruptMs(socket, ms)");
-  return Napi::Number::New(info.Env(), rx->setInterruptMs(intArg(info, 0), intArg(info, 1)));
+  return numberCall(info, 2, "setInterruptMs(socket, ms)", [&](vox::VoiceRx& rx) { return rx.setInterruptMs(intArg(info, 0), intArg(info, 1)); });
 }
 
 // farEnd(socket, atMs, frame: Int16Array of 320 | null) -> 0 or a negative status
@@ -205,42 +202,26 @@ Napi::Value FarEnd(const Napi::CallbackInfo& info) {
 
 // farEndCut(socket, atMs) -> 0 or a negative status
 Napi::Value FarEndCut(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 2)) return badArg(info.Env(), "farEndCut(socket, atMs)");
-  return Napi::Number::New(info.Env(), rx->farEndCut(intArg(info, 0), info[1].As<Napi::Number>().DoubleValue()));
+  return numberCall(info, 2, "farEndCut(socket, atMs)", [&](vox::VoiceRx& rx) { return rx.farEndCut(intArg(info, 0), info[1].As<Napi::Number>().DoubleValue()); });
 }
 
 // addAbortFd(socket, fd) -> token (> 0) or a negative status; removeAbortFd(socket, token) -> 1 (it was
 // shut down by a decision), 0, or a negative status; wireAborted(socket, token) -> 1, 0 or a negative status
 Napi::Value AddAbortFd(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 2)) return badArg(info.Env(), "addAbortFd(socket, fd)");
-  return Napi::Number::New(info.Env(), rx->addAbortFd(intArg(info, 0), intArg(info, 1)));
+  return numberCall(info, 2, "addAbortFd(socket, fd)", [&](vox::VoiceRx& rx) { return rx.addAbortFd(intArg(info, 0), intArg(info, 1)); });
 }
 
 Napi::Value RemoveAbortFd(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 2)) return badArg(info.Env(), "removeAbortFd(socket, token)");
-  return Napi::Number::New(info.Env(), rx->removeAbortFd(intArg(info, 0), intArg(info, 1)));
+  return numberCall(info, 2, "removeAbortFd(socket, token)", [&](vox::VoiceRx& rx) { return rx.removeAbortFd(intArg(info, 0), intArg(info, 1)); });
 }
 
 Napi::Value WireAborted(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 2)) return badArg(info.Env(), "wireAborted(socket, token)");
-  return Napi::Number::New(info.Env(), rx->wireAborted(intArg(info, 0), intArg(info, 1)));
+  return numberCall(info, 2, "wireAborted(socket, token)", [&](vox::VoiceRx& rx) { return rx.wireAborted(intArg(info, 0), intArg(info, 1)); });
 }
 
 // arm(socket, mode, pacerQueue (-1: none)) -> 1 when a barge-in fired since the last arm, 0, or a negative status
 Napi::Value Arm(const Napi::CallbackInfo& info) {
-  vox::VoiceRx* rx = started(info);
-  if (!rx) return info.Env().Undefined();
-  if (!ints(info, 3)) return badArg(info.Env(), "arm(socket, mode, pacerQueue)");
-  const int q = intArg(info, 2);
-  return Napi::Number::New(info.Env(), rx->arm(intArg(info, 0), intArg(info, 1), q >= 0 ? &processPacer() : nullptr, q));
+  return numberCall(info, 3, "arm(socket, mode, pacerQueue)", [&](vox::VoiceRx& rx) { return rx.arm(intArg(info, 0), intArg(info, 1), intArg(info, 2) >= 0 ? &processPacer() : nullptr, intArg(info, 2)); });
 }
 
 // drain(meta: Float64Array, pcm: Int16Array) -> frames written: meta[16 i ..] = socket, voice, flags,

@@ -268,32 +268,19 @@ bool Pacer::mustWake(double dueMs) const {
   return dueMs > 0 ? dueMs < waitingUntil_ : nowMs() + kRideMs < waitingUntil_;
 }
 
-int Pacer::dropQueued(Queue& s) {
+int Pacer::dropQueued(int q, bool gateAfter) {
+  CallerLock lock(*this);
+  holdUntil_.store(0, std::memory_order_seq_cst);
+  Queue* s = find(q);
+  if (!s) return kNoQueue;
+  s->gated = gateAfter;
   // a stream's partly written item is finished: dropping it would cut a message
-  const int keep = unwritten(s) > 0 ? 1 : 0;
-  const int n = s.count - keep;
-  for (int i = keep; i < s.count; i++)
-    if (s.ring[(s.head + i) % kCapacity].dueMs > 0) s.stats.flushed++;  // timed items only
-  s.count = keep;
+  const int keep = unwritten(*s) > 0 ? 1 : 0;
+  const int n = s->count - keep;
+  for (int i = keep; i < s->count; i++)
+    if (s->ring[(s->head + i) % kCapacity].dueMs > 0) s->stats.flushed++;  // timed items only
+  s->count = keep;
   return n;
-}
-
-int Pacer::flush(int q) {
-  CallerLock lock(*this);
-  holdUntil_.store(0, std::memory_order_seq_cst);
-  Queue* s = find(q);
-  if (!s) return kNoQueue;
-  s->gated = false;
-  return dropQueued(*s);
-}
-
-int Pacer::gate(int q) {
-  CallerLock lock(*this);
-  holdUntil_.store(0, std::memory_order_seq_cst);
-  Queue* s = find(q);
-  if (!s) return kNoQueue;
-  s->gated = true;
-  return dropQueued(*s);
 }
 
 int Pacer::ungate(int q) {

@@ -152,7 +152,7 @@ class Pacer {
    * Drops every queued packet; returns how many (or kNoQueue). None of them is sent after
    * this returns. Also lifts a gate (below): the caller is handling the interruption.
    */
-  int flush(int q);
+  int flush(int q) { return dropQueued(q, false); }
   /**
    * A flush that also gates the queue: until the next flush() (or ungate()), timed items
    * handed in are refused (kGated) and counted as flushed. A barge-in decided off the
@@ -160,7 +160,7 @@ class Pacer {
    * learns of the decision later, may still hand in frames of the stopped speech.
    * Untimed items (messages) still pass. Returns what flush() returns.
    */
-  int gate(int q);
+  int gate(int q) { return dropQueued(q, true); }
   /** Lifts a gate without a flush; kNoQueue or 0. */
   int ungate(int q);
   /**
@@ -258,8 +258,8 @@ class Pacer {
   };
 
   Queue* find(int q);
-  /** Called with mu_ held: drops the queue's unsent items (a partly written stream item stays). */
-  int dropQueued(Queue& s);
+  /** flush() and gate(): drops the queue's unsent items (a partly written stream item stays), gated after or not. */
+  int dropQueued(int q, bool gateAfter);
   static int unwritten(const Queue& s);
   int addQueue(int fd, bool stream);
   /** Called with mu_ held: whether an item due at `dueMs` (0: untimed) must wake the sender. */

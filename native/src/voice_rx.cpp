@@ -143,11 +143,16 @@ int VoiceRx::openSocket(uint16_t* port) {
   return s->id;
 }
 
-int VoiceRx::connect(int sock, uint16_t port) {
+template <class F>
+int VoiceRx::withSocket(int sock, F&& f) {
   auto s = find(sock);
   if (!s) return kNoSocket;
   std::lock_guard<std::mutex> g(s->mu);
-  return s->udp.connect(port);
+  return f(*s);
+}
+
+int VoiceRx::connect(int sock, uint16_t port) {
+  return withSocket(sock, [&](Socket& s) { return s.udp.connect(port); });
 }
 
 int VoiceRx::send(int sock, const uint8_t* data, size_t len) {
@@ -231,40 +236,33 @@ int VoiceRx::removeVoice(int voice) {
 
 int VoiceRx::setVad(int sock, const voxbridge::vad::Config& c) {
   if (voxbridge::vad::validate(c) != voxbridge::vad::Status::Ok || c.sampleRate != kRate || c.frameMs * kRate / 1000 != kFrame) return kBadArg;
-  auto s = find(sock);
-  if (!s) return kNoSocket;
-  std::lock_guard<std::mutex> g(s->mu);
-  s->vad = std::make_unique<voxbridge::vad::Vad>(c);
-  s->far = std::make_unique<FarEndRef>(kFrame);
-  s->onsetSeen = false;
-  s->reached = false;
-  return kOk;
+  return withSocket(sock, [&](Socket& s) {
+    s.vad = std::make_unique<voxbridge::vad::Vad>(c);
+    s.far = std::make_unique<FarEndRef>(kFrame);
+    s.onsetSeen = false;
+    s.reached = false;
+    return kOk;
+  });
 }
 
 int VoiceRx::setInterruptMs(int sock, int ms) {
-  auto s = find(sock);
-  if (!s) return kNoSocket;
-  std::lock_guard<std::mutex> g(s->mu);
-  if (!s->vad) return kBadArg;
-  return static_cast<int>(s->vad->setInterruptMs(ms));
+  return withSocket(sock, [&](Socket& s) { return s.vad ? static_cast<int>(s.vad->setInterruptMs(ms)) : kBadArg; });
 }
 
 int VoiceRx::farEnd(int sock, double atMs, const int16_t* frame) {
-  auto s = find(sock);
-  if (!s) return kNoSocket;
-  std::lock_guard<std::mutex> g(s->mu);
-  if (!s->far) return kBadArg;
-  s->far->onTick(atMs, frame);
-  return kOk;
+  return withSocket(sock, [&](Socket& s) {
+    if (!s.far) return kBadArg;
+    s.far->onTick(atMs, frame);
+    return kOk;
+  });
 }
 
 int VoiceRx::farEndCut(int sock, double atMs) {
-  auto s = find(sock);
-  if (!s) return kNoSocket;
-  std::lock_guard<std::mutex> g(s->mu);
-  if (!s->far) return kBadArg;
-  s->far->cut(atMs);
-  return kOk;
+  return withSocket(sock, [&](Socket& s) {
+    if (!s.far) return kBadArg;
+    s.far->cut(atMs);
+    return kOk;
+  });
 }
 
 int VoiceRx::addAbortFd(int sock, int fd) {
@@ -278,40 +276,31 @@ int VoiceRx::addAbortFd(int sock, int fd) {
   return token;
 }
 
-int VoiceRx::removeAbortFd(int sock, int token) {
-  auto s = find(sock);
-  if (!s) return kNoSocket;
-  std::lock_guard<std::mutex> g(s->mu);
-  for (size_t i = 0; i < s->abortFds.size(); i++)
-    if (s->abortFds[i].token == token) {
-      const bool shut = s->abortFds[i].shut;
-      ::close(s->abortFds[i].fd);
-      s->abortFds.erase(s->abortFds.begin() + static_cast<long>(i));
-      return shut ? 1 : 0;
-    }
-  return kBadArg;
-}
-
-int VoiceRx::wireAborted(int sock, int token) {
-  auto s = find(sock);
-  if (!s) return kNoSocket;
-  std::lock_guard<std::mutex> g(s->mu);
-  for (const auto& a : s->abortFds)
-    if (a.token == token) return a.shut ? 1 : 0;
-  return kBadArg;
+int VoiceRx::abortFd(int sock, int token, bool remove) {
+  return withSocket(sock, [&](Socket& s) {
+    for (auto it = s.abortFds.begin(); it != s.abortFds.end(); ++it)
+      if (it->token == token) {
+        const int shut = it->shut ? 1 : 0;
+        if (remove) {
+          ::close(it->fd);
+          s.abortFds.erase(it);
+        }
+        return shut;
+      }
+    return kBadArg;
+  });
 }
 
 int VoiceRx::arm(int sock, int mode, Pacer* pacer, int queue) {
   if (mode < kArmOff || mode > kArmDuration) return kBadArg;
-  auto s = find(sock);
-  if (!s) return kNoSocket;
-  std::lock_guard<std::mutex> g(s->mu);
-  const bool fired = s->firedSinceArm;
-  s->firedSinceArm = false;
-  s->armMode = mode;
-  s->pacer = pacer;
-  s->queue = pacer ? queue : -1;
-  return fired ? 1 : 0;
+  return withSocket(sock, [&](Socket& s) {
+    const bool fired = s.firedSinceArm;
+    s.firedSinceArm = false;
+    s.armMode = mode;
+    s.pacer = pacer;
+    s.queue = pacer ? queue : -1;
+    return fired ? 1 : 0;
+  });
 }
 
 size_t VoiceRx::drain(Frame* out, size_t max) {

@@ -148,9 +148,9 @@ class VoiceRx {
    */
   int addAbortFd(int sock, int fd);
   /** Closes the duplicate; returns 1 when the decision shut the connection down, 0 if not, or an error. */
-  int removeAbortFd(int sock, int token);
+  int removeAbortFd(int sock, int token) { return abortFd(sock, token, true); }
   /** 1 when a decision shut the token's connection down, else 0 (or an error). */
-  int wireAborted(int sock, int token);
+  int wireAborted(int sock, int token) { return abortFd(sock, token, false); }
 
   /**
    * Moves up to `max` waiting frames out, oldest first, except that a socket with a
@@ -202,6 +202,10 @@ class VoiceRx {
   };
 
   std::shared_ptr<Socket> find(int sock);
+  /** Runs f(socket) under its lock; kNoSocket without it. */
+  template <class F>
+  int withSocket(int sock, F&& f);
+  int abortFd(int sock, int token, bool remove);
   int ensureThread();
   static void* threadMain(void* self);
   void run();

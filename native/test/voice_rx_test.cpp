@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "opus_encoder.h"
+#include "speech_like.h"
 #include "pacer.h"
 #include "voice_rx.h"
 
@@ -43,47 +44,16 @@ int failures = 0;
     }                                        \
   } while (0)
 
-constexpr double kPi = 3.14159265358979323846;
+using testsig::kPi;
 constexpr int kRate = 16000;
 constexpr int kFrame = 320;
 constexpr int kPt = 111;
 
-struct Resonator {
-  double y1 = 0, y2 = 0;
-  double run(double x, double f, double bw) {
-    const double r = std::exp(-kPi * bw / kRate);
-    const double y = (1 - r) * x + 2 * r * std::cos(2 * kPi * f / kRate) * y1 - r * r * y2;
-    y2 = y1;
-    y1 = y;
-    return y;
-  }
-};
-
-// Silence until startMs, then vowel-like syllables (as vad_test.cpp's speechLike).
+// Silence until startMs, then vowel-like syllables, with a little hum under all of it.
 std::vector<int16_t> userAudio(double seconds, double startMs) {
-  std::vector<int16_t> out(static_cast<size_t>(seconds * kRate));
-  Resonator f1, f2, f3;
-  double phase = 0;
-  for (size_t i = 0; i < out.size(); i++) {
-    const double t = i * 1000.0 / kRate;
-    double env = 0;
-    if (t >= startMs) {
-      const double u = std::fmod(t - startMs, 240);
-      if (u < 180) env = std::sin(kPi * u / 180);
-      env = env > 0.3 ? 1 : env / 0.3;
-    }
-    const double f0 = 120 + 50 * std::sin(2 * kPi * t / 900.0);
-    phase += f0 / kRate;
-    double pulse = 0;
-    if (phase >= 1) {
-      phase -= 1;
-      pulse = 1;
-    }
-    double v = f1.run(pulse, 500 + 250 * std::sin(2 * kPi * t / 310.0), 80);
-    v += 0.6 * f2.run(pulse, 1500 + 600 * std::sin(2 * kPi * t / 430.0), 120) + 0.3 * f3.run(pulse, 2600, 200);
-    const double s = 3000 * env * v + 20 * std::sin(2 * kPi * 50 * t / 1000.0);  // a little hum under it
-    out[i] = static_cast<int16_t>(s > 32767 ? 32767 : (s < -32768 ? -32768 : s));
-  }
+  auto out = testsig::speechLike(kRate, seconds, startMs, 1e9, 180, 60, 3000);
+  for (size_t i = 0; i < out.size(); i++)
+    out[i] = testsig::clip16(out[i] + 20 * std::sin(2 * kPi * 50 * (i * 1000.0 / kRate) / 1000.0));
   return out;
 }
 

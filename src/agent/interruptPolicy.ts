@@ -48,6 +48,17 @@ export function decideInterrupt(s: InterruptSettings, v: VoiceObservation, p: Pl
   return v.durationReached || v.reachedInSegment ? { interrupt: true, cause: 'voiceDuration' } : { interrupt: false };
 }
 
+/**
+ * The same policy as a rule handed to a detector that decides off the event loop
+ * (src/agent/offLoopInput.ts): 'off' when no voice may interrupt what plays, else which
+ * observation does ('onset': any voice, decideInterrupt's 'immediate'; 'duration': the
+ * detector's "D reached", or reached earlier in the segment).
+ */
+export function offLoopArm(s: InterruptSettings, p: PlaybackState): 'off' | 'onset' | 'duration' {
+  if (s.mode === 'off' || !p.active || p.priority === 'High') return 'off';
+  return s.mode === 'immediate' ? 'onset' : 'duration';
+}
+
 /** The VAD's "duration reached" threshold for these settings (0 = at onset; -1 = never). */
 export function vadInterruptDuration(s: InterruptSettings): number {
   return s.mode === 'off' ? -1 : s.mode === 'immediate' ? 0 : s.durationMs;

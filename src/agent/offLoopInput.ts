@@ -15,7 +15,9 @@
 import type { VadStream } from '../native/vadTypes';
 import type { WireAbortTarget } from '../providers/wireAbort';
 
-export type ArmMode = 'off' | 'onset' | 'duration';
+import type { offLoopArm } from './interruptPolicy';
+
+export type ArmMode = ReturnType<typeof offLoopArm>;
 
 /** What the transport provides (the room path: AgentParticipant over an RxSocket). */
 export interface OffLoopVoice extends WireAbortTarget {

@@ -16,7 +16,7 @@ import type { VadStream } from '../native/vadTypes';
 import type { AgentConfig } from './agentConfig';
 import type { Ticker } from './frameClock';
 import { History } from './history';
-import { decideInterrupt, vadInterruptDuration } from './interruptPolicy';
+import { decideInterrupt, offLoopArm, vadInterruptDuration } from './interruptPolicy';
 import { produceLlm, produceTts, type ProducerResult, type SubtitleSink } from './speechProducer';
 import { SpeechHandle, type SamePriorityOption } from './speechHandle';
 import { SpeechSplicer } from './splicer';
@@ -119,9 +119,10 @@ export class AgentSession extends EventEmitter implements Ticker {
 
   /** What the policy lets the user's voice interrupt now, for the off-loop decision. */
   private armMode(): ArmMode {
-    if (this._ended || this.takenOver || !this.splicer.playing || !this.splicer.interruptibleByVoice) return 'off';
-    const m = this.config.interrupt.mode;
-    return m === 'off' ? 'off' : m === 'immediate' ? 'onset' : 'duration';
+    const playing = this.splicer.playing;
+    // (onUserFrame's conditions for consulting the policy, then the policy)
+    if (this._ended || this.takenOver || !playing || !this.splicer.interruptibleByVoice) return 'off';
+    return offLoopArm(this.config.interrupt, { active: true, priority: playing.priority });
   }
 
   // ---------------------------------------------------------------- state

@@ -34,9 +34,7 @@ export function closeOnDecision(signal: AbortSignal, target: WireAbortTarget): v
 export function wireLease(signal: AbortSignal, socket: Socket): WireAbortLease | null {
   const t = targets.get(signal);
   if (!t) return null;
-  // the TCP handle's fd (net.Socket; a TLS socket's own handle wraps its parent's)
-  type WithFd = { _handle?: { fd?: number } | null; _parent?: WithFd | null };
-  const s = socket as unknown as WithFd;
-  const fd = s._handle?.fd ?? s._parent?._handle?.fd;
+  // the connection's fd (a TCPWrap's, or a TLSWrap's, which gives its TCP socket's)
+  const fd = (socket as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? t.trackRequestFd(fd) : null;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideInterrupt, vadInterruptDuration, type InterruptSettings, type VoiceObservation } from '../../src/agent/interruptPolicy';
+import { decideInterrupt, offLoopArm, vadInterruptDuration, type InterruptSettings, type VoiceObservation } from '../../src/agent/interruptPolicy';
 
 const quiet: VoiceObservation = { speechStart: false, durationReached: false, reachedInSegment: false, speechMs: 0 };
 const playing = { active: true, priority: 'Medium' as const };
@@ -35,5 +35,23 @@ describe('decideInterrupt()', () => {
     expect(vadInterruptDuration(immediate)).toBe(0);
     expect(vadInterruptDuration(d500)).toBe(500);
     expect(vadInterruptDuration(off)).toBe(-1);
+  });
+});
+
+describe('offLoopArm()', () => {
+  it('arms exactly what decideInterrupt would interrupt on, with the observation it would interrupt on', () => {
+    const onset: VoiceObservation = { ...quiet, speechStart: true, speechMs: 20 };
+    const reached: VoiceObservation = { ...quiet, durationReached: true, speechMs: 500 };
+    for (const s of [immediate, d500, off])
+      for (const p of [playing, { active: true, priority: 'High' as const }, { active: true, priority: 'Low' as const }, { active: false, priority: null }]) {
+        const arm = offLoopArm(s, p);
+        const any = decideInterrupt(s, onset, p).interrupt || decideInterrupt(s, reached, p).interrupt;
+        expect(arm !== 'off').toBe(any);
+        if (arm === 'onset') expect(decideInterrupt(s, onset, p).interrupt).toBe(true);
+        if (arm === 'duration') {
+          expect(decideInterrupt(s, onset, p).interrupt).toBe(false);
+          expect(decideInterrupt(s, reached, p).interrupt).toBe(true);
+        }
+      }
   });
 });
