@@ -59,6 +59,7 @@ export class Bridge {
       deps: {
         clock: sharedClock,
         createVad: createVadStream,
+        audioAheadMs: config.agentAudioLeadMs > 0 ? config.agentAudioAheadMs : 0,
         tokenSecretSign: (claims) => signToken(config.tokenSecret, claims),
         openVadTap: taps ? (h) => taps.open(h) : undefined,
       },

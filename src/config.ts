@@ -11,6 +11,7 @@ import { parseTelephony, TELEPHONY_ENV, TELEPHONY_SECTIONS, type TelephonySettin
 
 /** The agent's room audio is made this far ahead and sent on time by the native pacer. */
 export const DEFAULT_AUDIO_LEAD_MS = 40;
+export const DEFAULT_AUDIO_AHEAD_MS = 100;
 export interface MediasoupConfig {
   /** Number of mediasoup worker processes (default: one per core). */
   numWorkers: number;
@@ -53,6 +54,14 @@ export interface BridgeConfig {
    * up this long without a late frame. 0 sends at the clock tick (the TS path).
    */
   agentAudioLeadMs: number;
+  /**
+   * With a lead: while the agent's speech is buffered (TTS faster than real time), its
+   * frames are also made up to this far beyond the current frame period (ms), so a hold
+   * of the event loop up to lead + this long leaves no late frame. It adds no latency;
+   * an interrupt drops the frames queued ahead. The last frame of a speech is still made
+   * on its own tick. 0: one frame per period.
+   */
+  agentAudioAheadMs: number;
   /** The pacer thread's scheduling: 'realtime' (SCHED_FIFO, lowest priority), 'high' (nice -10) or 'normal'; falls back where not permitted. */
   pacerPriority: 'realtime' | 'high' | 'normal';
   /**
@@ -90,6 +99,7 @@ const ENV: Record<string, string> = {
   vadTapDir: 'VOXBRIDGE_VAD_TAP_DIR',
   vadTapRooms: 'VOXBRIDGE_VAD_TAP_ROOMS',
   agentAudioLeadMs: 'VOXBRIDGE_AGENT_AUDIO_LEAD_MS',
+  agentAudioAheadMs: 'VOXBRIDGE_AGENT_AUDIO_AHEAD_MS',
   pacerPriority: 'VOXBRIDGE_PACER_PRIORITY',
   roomVoiceInput: 'VOXBRIDGE_ROOM_VOICE_INPUT',
   voiceThreadPriority: 'VOXBRIDGE_VOICE_THREAD_PRIORITY',
@@ -199,6 +209,7 @@ export function loadConfig(opts: LoadOptions = {}): BridgeConfig {
       }
     }),
     agentAudioLeadMs: int('agentAudioLeadMs', DEFAULT_AUDIO_LEAD_MS, 0, 200),
+    agentAudioAheadMs: int('agentAudioAheadMs', DEFAULT_AUDIO_AHEAD_MS, 0, 300),
     pacerPriority: str('pacerPriority', 'realtime', (v) => (['realtime', 'high', 'normal'].includes(v) ? null : 'must be realtime, high or normal')) as BridgeConfig['pacerPriority'],
     roomVoiceInput: str('roomVoiceInput', 'thread', (v) => (['thread', 'loop'].includes(v) ? null : 'must be thread or loop')) as BridgeConfig['roomVoiceInput'],
     voiceThreadPriority: str('voiceThreadPriority', 'high', (v) => (['high', 'normal'].includes(v) ? null : 'must be high or normal')) as BridgeConfig['voiceThreadPriority'],

@@ -78,6 +78,14 @@ export class PacedFrames {
     }
   }
 
+  /** Each audio frame not (yet) reported sent, oldest first, with its speech. */
+  forEachUnsent(visit: (handle: SpeechHandle | null) => void): void {
+    for (let id = this.head; id < this.next; id++) {
+      const k = id % CAPACITY;
+      if (this.audio[k] && this.state[k] === PENDING) visit(this.handles[k]);
+    }
+  }
+
   /** Every frame not yet reported will not be sent (the output was flushed). */
   dropUnsent(): void {
     for (let id = this.head; id < this.next; id++) {

@@ -61,6 +61,10 @@ export class AgentSession extends EventEmitter implements Ticker {
   private lastOutHandle: SpeechHandle | null = null;
   /** Frames handed to a paced output and not yet known sent (null when the output sends at the tick). */
   private paced: PacedFrames | null = null;
+  /** A paced output: the period of the next frame to make (ahead of the clock while speech is buffered). */
+  private nextFrameMs = 0;
+  /** How far past the current period a paced output is given frames (SessionDeps.audioAheadMs). */
+  private readonly aheadMs: number;
   /** During bargeIn(): the decision, and the frames of the stopped speech that left after it. */
   private cut: { decisionMs: number; speechId: string | null; after: { how: 'left'; ms: number }[]; finished: number[] } | null = null;
   private asrChain: Promise<void> = Promise.resolve();
@@ -88,6 +92,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     const vad = deps.createVad({ sampleRate: CORE_RATE, frameMs: FRAME_MS, interruptMs });
     this.tap = deps.openVadTap?.({ sampleRate: CORE_RATE, frameSamples: FRAME_SAMPLES, interruptMs, roomId: config.roomId, agentId: this.id }) ?? null;
     this.user = this.userInput(vad);
+    this.aheadMs = Math.max(0, deps.audioAheadMs ?? 0);
     deps.clock.add(this);
   }
 
@@ -160,6 +165,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     if (this._ended) throw new InvalidStateError('AgentEnded', 'the agent has ended');
     this.output = output;
     this.paced = output.paced ? new PacedFrames(FRAME_SAMPLES, (at, frame, handle, began) => this.onFrameLeft(at, frame, handle, began)) : null;
+    this.nextFrameMs = 0;
     if (!this.welcomed && this.config.welcomeMessage && !this.takenOver) {
       this.welcomed = true;
       this.speakText(this.config.welcomeMessage, { priority: 'High', samePriorityOption: 'Enqueue' }, { addHistory: true, source: 'welcome' });
@@ -191,7 +197,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.deps.clock.poll();
   }
 
-  /** Frame clock: one frame of agent audio per period (`frameTimeMs`: its ideal time). */
+  /** Frame clock: one frame period (`frameTimeMs`: its ideal time). */
   tick(frameTimeMs = nowMs()): void {
     if (this._ended) return;
     // end of turn on silence even when no audio arrives (DTX, muted microphone)
@@ -202,18 +208,42 @@ export class AgentSession extends EventEmitter implements Ticker {
       this.human?.poll(now);
     }
     if (!this.output) return this.reference(nowMs(), null);
+    if (!this.paced) {
+      this.frameOut(frameTimeMs);
+      this.noteState();
+      return;
+    }
+    // A paced output: this period's frame unless it was made ahead, then frames ahead
+    // while the speech has them buffered, up to `aheadMs` past this period. Queued in
+    // the pacer, they leave on time through an event-loop hold that long (beyond the
+    // lead); an interrupt drops them with the rest of the queue.
+    let t = this.nextFrameMs - frameTimeMs < FRAME_MS / 2 ? frameTimeMs : this.nextFrameMs;
+    if (t === frameTimeMs) {
+      this.frameOut(t);
+      t += FRAME_MS;
+    }
+    while (t <= frameTimeMs + this.aheadMs && this.splicer.frameAhead && this.output) {
+      this.frameOut(t);
+      t += FRAME_MS;
+    }
+    this.nextFrameMs = t;
+    this.drainPaced();
+    this.noteState();
+  }
+
+  /** The frame of period `frameTimeMs` (speech or silence) to the output. */
+  private frameOut(frameTimeMs: number): void {
+    const output = this.output!;
     const sp = this.splicer;
     const before = sp.playing;
     const talkSpurt = sp.talkSpurtStart;
     const paced = this.paced;
-    const lead = this.output.paced?.leadMs ?? 0;
+    const lead = output.paced?.leadMs ?? 0;
     if (!sp.nextFrame(this.frame)) {
       if (paced) {
         paced.silence(frameTimeMs + lead);
         this.offLoop?.voice.farEnd(Math.max(frameTimeMs + lead, nowMs()), null);
-        this.drainPaced();
       } else this.reference(nowMs(), null);
-      this.noteState();
       return;
     }
     const handle = sp.playing ?? before;
@@ -228,17 +258,15 @@ export class AgentSession extends EventEmitter implements Ticker {
       this.emit('frameAfterInterrupt', handle.id);
     }
     if (paced) {
-      this.output.sendAudio(this.frame, talkSpurt, frameTimeMs, paced.audioFrame(frameTimeMs + lead, this.frame, handle));
+      output.sendAudio(this.frame, talkSpurt, frameTimeMs, paced.audioFrame(frameTimeMs + lead, this.frame, handle));
       // (a frame handed in after its time leaves at once: then, not at its due time)
       this.offLoop?.voice.farEnd(Math.max(frameTimeMs + lead, nowMs()), this.frame);
-      this.drainPaced();
     } else {
-      this.output.sendAudio(this.frame, talkSpurt, frameTimeMs);
+      output.sendAudio(this.frame, talkSpurt, frameTimeMs);
       this.lastOutAt = nowMs();
       this.reference(this.lastOutAt, this.frame);
       this.lastOutHandle = handle;
     }
-    this.noteState();
   }
 
   /** A paced output's send reports: frames that left become the reference, in order. */
@@ -281,15 +309,28 @@ export class AgentSession extends EventEmitter implements Ticker {
     return flush();
   }
 
-  /** Barge-in / manual interrupt / takeover: drop the agent audio queued downstream. */
+  /** Barge-in / manual interrupt / takeover / preemption: drop the agent audio queued downstream. */
   private clearOutput(): void {
     this.output?.clear();
     const p = this.paced;
     if (!p) return;
+    this.unplayUnsent();
     this.offLoop?.voice.farEndCut(nowMs());
     this.drainPaced();
     p.dropUnsent();
     p.release(nowMs());
+  }
+
+  /**
+   * After a paced output's flush, before its speech is stopped: the frames it took and
+   * will not send are not heard (playedText), and the next frame is made on its tick.
+   * Only send reports are read here: releasing waits for the caller (bargeIn's count).
+   */
+  private unplayUnsent(): void {
+    const p = this.paced!;
+    this.output?.paced?.drainSent((id, at, began) => p.sent(id, at, began));
+    p.forEachUnsent((h) => h?.unplay(FRAME_SAMPLES));
+    this.nextFrameMs = 0;
   }
 
   /** One frame of the far-end reference per tick (and into the tap, when recording). */
@@ -335,6 +376,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     if (paced && stopping) {
       this.output?.clear();
       out?.release?.();
+      this.unplayUnsent();
     }
     // (requests whose connections the thread shut down with its decision were aborted then)
     const wireAt = offLoopDecision !== null ? (this.offLoop?.wireAbortAt() ?? null) : null;
@@ -487,6 +529,8 @@ export class AgentSession extends EventEmitter implements Ticker {
     const h = new SpeechHandle({ priority: o.priority ?? 'Medium', source, sampleRate: CORE_RATE, expiresAt: o.expiresAt, meta });
     // what the user's voice may stop: its requests' connections close with a decision off the loop
     if (this.offLoop && h.priority !== 'High') closeOnDecision(h.signal, this.offLoop.voice);
+    // the stopped speech's frames queued ahead do not play before the new one
+    if (this.paced && this.splicer.wouldPreempt(h, o.samePriorityOption)) this.clearOutput();
     this.splicer.submit(h, o.samePriorityOption ?? 'ClearAndInterrupt');
     this.noteState();
     return h;

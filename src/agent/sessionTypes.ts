@@ -142,6 +142,11 @@ export interface SessionDeps {
   tokenSecretSign(claims: { room: string; uid: string; role: 'human-agent'; agent: string }): string;
   /** A recorder of what the barge-in detector is given (`vadTapDir`), or null for this session. */
   openVadTap?(h: TapHeader): VadTapWriter | null;
+  /**
+   * BridgeConfig.agentAudioAheadMs: a paced output is given speech frames this far
+   * beyond the current frame period while they are buffered (0: one per period).
+   */
+  audioAheadMs?: number;
 }
 
 export interface SpeakOptions {

@@ -189,6 +189,15 @@ export class SpeechHandle extends EventEmitter {
     return n;
   }
 
+  /**
+   * `samples` taken by read() will not be heard after all (a paced output dropped the
+   * frames it had queued ahead): the playback position, and the text heard, go back.
+   * Call before the task is stopped; a finished task keeps its result.
+   */
+  unplay(samples: number): void {
+    if (!this.finished) this.played = Math.max(0, this.played - samples);
+  }
+
   /** True when all audio has been taken and the producer is done. */
   get drained(): boolean {
     return this.inputEnded && this.buffered === 0;

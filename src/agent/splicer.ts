@@ -43,6 +43,25 @@ export class SpeechSplicer {
     return this.current !== null || this.queue.length > 0;
   }
 
+  /** Whether submit(task, option) would stop the playing task (submit's rules). */
+  wouldPreempt(task: SpeechHandle, option: SamePriorityOption = 'ClearAndInterrupt'): boolean {
+    const cur = this.current;
+    if (!cur || cur.finished) return false;
+    const rank = PRIORITY_RANK[task.priority];
+    const curRank = PRIORITY_RANK[cur.priority];
+    return rank > curRank || (rank === curRank && option === 'ClearAndInterrupt');
+  }
+
+  /**
+   * Whether nextFrame() may be called ahead of the frame's tick: the playing task has
+   * the frame buffered, and it is not the task's last. (A task ends, and settles its
+   * playout, when its last frame is taken: that stays on the frame's own tick.)
+   */
+  get frameAhead(): boolean {
+    const c = this.current;
+    return c !== null && !c.finished && c.bufferedSamples > this.frameSamples;
+  }
+
   /** Adds a task following the priority rules; throws InvalidStateError('QueueFull'). */
   submit(task: SpeechHandle, option: SamePriorityOption = 'ClearAndInterrupt'): void {
     const cur = this.current;

@@ -61,8 +61,12 @@ class FakePacedOutput implements AgentOutput {
     drainSent: (visit: (id: number, at: number, began: number) => void) => this.unread.splice(0).forEach((s) => visit(s.id, s.at, s.began)),
   };
 
+  /** Every frame handed in: when it is due and when the session handed it in. */
+  readonly handed: { due: number; at: number }[] = [];
+
   sendAudio(_frame: Int16Array, _spurt: boolean, frameTimeMs?: number, frameId?: number): void {
     this.queue.push({ id: frameId!, due: frameTimeMs! + LEAD });
+    this.handed.push({ due: frameTimeMs! + LEAD, at: nowMs() });
   }
   sendMessage(): void {}
   clear(): void {
@@ -90,10 +94,11 @@ class FakePacedOutput implements AgentOutput {
   }
 }
 
-function start(interruptMs: number, tapFile: string): AgentSession {
+function start(interruptMs: number, tapFile: string, audioAheadMs = 0): AgentSession {
   const mgr = new AgentManager({
     maxSessions: 4,
     deps: {
+      audioAheadMs,
       clock: new FrameClock(20),
       createVad: createVadStream,
       tokenSecretSign: () => 'token',
@@ -235,5 +240,108 @@ describe('AgentSession on a paced output', () => {
     expect(b.lastFrameMs).toBe(last.at);
     expect(after).toEqual([]);
     expect(bargeInsDescribed(s)[0].FinishedAfterDecisionMs).toHaveLength(1);
+  });
+});
+
+describe('AgentSession on a paced output, speech frames made ahead (audioAheadMs)', () => {
+  const AHEAD = 100;
+
+  async function playing(aheadMs: number, tap: string, seconds = 4) {
+    ai.scriptSpeech({ pcm: sine(440, 24000, seconds, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
+    const s = start(200, path.join(dir, tap), aheadMs);
+    const out = new FakePacedOutput();
+    s.attach(out);
+    const h = s.speakText('a long tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
+    const end = performance.now() + 5000;
+    while (out.sent.length < 25 && performance.now() < end) await sleep(20);
+    expect(out.sent.length).toBeGreaterThanOrEqual(25);
+    return { s, out, h };
+  }
+
+  /** Holds the event loop `ms`; returns the frames due inside the hold that were handed in after it began. */
+  function hold(out: FakePacedOutput, ms: number): () => number {
+    const from = nowMs();
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+    return () => out.handed.filter((f) => f.due >= from && f.due <= from + ms && f.at > from).length;
+  }
+
+  it('gives buffered speech lead + ahead early, so every frame due in a 100 ms hold of the event loop was queued before it (and not without ahead)', async () => {
+    const late: Record<number, number> = {};
+    for (const ahead of [AHEAD, 0]) {
+      const { s, out } = await playing(ahead, `ahead${ahead}.vadtap`);
+      try {
+        // the queue reaches about (lead + ahead) / 20 frames
+        const now = nowMs();
+        expect(Math.max(...out.queue.map((q) => q.due)) - now).toBeGreaterThanOrEqual(LEAD + ahead - 45);
+        const handedLate = hold(out, 100);
+        await sleep(60);
+        late[ahead] = handedLate();
+      } finally {
+        s.end('test');
+        out.close();
+      }
+    }
+    expect(late[AHEAD]).toBe(0);
+    expect(late[0]).toBeGreaterThanOrEqual(2); // frames due 40–100 ms into the hold came after it
+  });
+
+  it('an interrupt drops the frames queued ahead, and what was heard counts only the frames that left', async () => {
+    const { s, out, h } = await playing(AHEAD, 'aheadStop.vadtap');
+    try {
+      expect(out.queue.length).toBeGreaterThanOrEqual(4);
+      s.interrupt('api');
+      expect(out.queue).toHaveLength(0);
+      const r = await h.waitForPlayout();
+      expect(r.interrupted).toBe(true);
+      expect(r.playedSamples).toBe(out.sent.length * 320);
+      await sleep(100);
+      expect(out.queue).toHaveLength(0);
+    } finally {
+      s.end('test');
+      out.close();
+    }
+  });
+
+  it('a speech preempted by a higher priority does not play the frames it had queued ahead', async () => {
+    const { s, out, h } = await playing(AHEAD, 'aheadPreempt.vadtap');
+    try {
+      ai.scriptSpeech({ pcm: sine(880, 24000, 1, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
+      expect(out.queue.length).toBeGreaterThanOrEqual(4);
+      const handedBefore = out.handed.length;
+      s.speakText('time is almost up', { priority: 'High', samePriorityOption: 'ClearAndInterrupt' }, { addHistory: false, source: 'announce' });
+      expect(out.calls).toEqual(['clear']);
+      expect(out.queue).toHaveLength(0);
+      const r = await h.waitForPlayout();
+      expect(r.reason).toBe('preempted');
+      expect(r.playedSamples).toBe(out.sent.length * 320);
+      expect(out.handed.length).toBe(handedBefore);
+    } finally {
+      s.end('test');
+      out.close();
+    }
+  });
+
+  it("makes a speech's last frame on its own tick, so its playout settles when it is due, not ahead", async () => {
+    ai.scriptSpeech({ pcm: sine(440, 24000, 1, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
+    const s = start(200, path.join(dir, 'aheadEnd.vadtap'), AHEAD);
+    const out = new FakePacedOutput();
+    s.attach(out);
+    try {
+      const h = s.speakText('a short tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
+      const r = await h.waitForPlayout();
+      const settled = nowMs();
+      expect(r.state).toBe('done');
+      const frames = out.handed;
+      expect(frames.length).toBe(50);
+      // frames in the middle went ahead; the last one at its period (due − lead)
+      expect(frames.filter((f) => f.due - f.at > LEAD + 40).length).toBeGreaterThanOrEqual(20);
+      const last = frames[frames.length - 1];
+      expect(last.due - last.at).toBeLessThanOrEqual(LEAD + 5);
+      expect(settled).toBeGreaterThanOrEqual(last.due - LEAD - 5);
+    } finally {
+      s.end('test');
+      out.close();
+    }
   });
 });
