@@ -24,7 +24,8 @@
  *   --transport rtp,rtp-loop: the room path with users' voices on the bridge's receive
  *   thread (the default, roomVoiceInput 'thread') and, from a second bridge started with
  *   roomVoiceInput 'loop', on its event loop; 'rtp-nice0': the thread at normal priority
- *   (voiceThreadPriority 'normal'). Cells run interleaved (for each D and N, every
+ *   (voiceThreadPriority 'normal'); 'rtp-ahead0': no speech frames made ahead of the
+ *   clock (agentAudioAheadMs 0, only the lead). Cells run interleaved (for each D and N, every
  *   transport in turn), so the variants are compared under the same load
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -634,6 +635,7 @@ async function main(): Promise<void> {
   const variantEnv: Record<string, Record<string, string>> = {
     'rtp-loop': { VOXBRIDGE_ROOM_VOICE_INPUT: 'loop' },
     'rtp-nice0': { VOXBRIDGE_VOICE_THREAD_PRIORITY: 'normal' },
+    'rtp-ahead0': { VOXBRIDGE_AGENT_AUDIO_AHEAD_MS: '0' },
   };
   const variants = new Map<string, BridgeProc>();
   for (const t of args.transport) if (variantEnv[t]) variants.set(t, await startBridge(args.cpuProf, variantEnv[t]));

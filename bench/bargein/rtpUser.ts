@@ -67,8 +67,18 @@ export class RtpUser extends SimUser {
     super(...args);
     this.pacer = pacer;
     if (pacer) this.sendsAhead(USER_LEAD_MS);
+    this.clockPhaseMs = pacer ? args[5]() * 20 : 0;
   }
   private readonly pacer: NativePacer | null;
+  /**
+   * Paced: where this user's 20 ms clock sits against the bridge's, drawn per user. A
+   * real client's audio clock is not aligned with the bridge's frame clock; the driver's
+   * 5 ms steps are, in a fixed way per bridge process (users and agent sessions take
+   * their phases in the same order), and how long the agent's last packet goes before
+   * a decision depends on it: up to a frame of overhead, the same for every barge-in of
+   * a cell (session 17 saw 2.4 vs 13.3 ms p50 for two identical bridges).
+   */
+  private readonly clockPhaseMs: number;
 
   async connect(url: string, _apiKey: string, startBody: Record<string, unknown>): Promise<void> {
     const roomId = String(startBody.RoomId);
@@ -145,7 +155,7 @@ export class RtpUser extends SimUser {
     this.drainRecords();
     const id = this.nextId++;
     // due on the pacer's clock: the step's schedule (performance.now()) + the lead
-    const due = nominalMs + USER_LEAD_MS + performance.timeOrigin + this.off;
+    const due = nominalMs + USER_LEAD_MS + this.clockPhaseMs + performance.timeOrigin + this.off;
     this.dueAt[id % RECORDS] = due;
     this.sentAt[id % RECORDS] = NaN;
     this.pacer.enqueue(this.queue, pkt, due, id);
