@@ -67,18 +67,23 @@ export class RtpUser extends SimUser {
     super(...args);
     this.pacer = pacer;
     if (pacer) this.sendsAhead(USER_LEAD_MS);
-    this.clockPhaseMs = pacer ? args[5]() * 20 : 0;
+    this.clockPhaseMs = pacer ? this.rnd() * 20 : 0;
   }
   private readonly pacer: NativePacer | null;
   /**
-   * Paced: where this user's 20 ms clock sits against the bridge's, drawn per user. A
-   * real client's audio clock is not aligned with the bridge's frame clock; the driver's
-   * 5 ms steps are, in a fixed way per bridge process (users and agent sessions take
-   * their phases in the same order), and how long the agent's last packet goes before
-   * a decision depends on it: up to a frame of overhead, the same for every barge-in of
-   * a cell (session 17 saw 2.4 vs 13.3 ms p50 for two identical bridges).
+   * Paced: where this user's 20 ms clock sits against the bridge's, drawn per user and
+   * again at each round's start (≥ 800 ms before the user speaks). A real client's audio
+   * clock is not aligned with the bridge's frame clock; the driver's 5 ms steps are, in
+   * a fixed way per bridge process (users and agent sessions take their phases in the
+   * same order), and how long the agent's last packet goes before a decision depends on
+   * it: up to a frame of overhead, the same for every barge-in of a cell (session 17: p50
+   * 2.4 vs 13.3 ms for two bridges that differ in nothing that matters there).
    */
-  private readonly clockPhaseMs: number;
+  private clockPhaseMs: number;
+
+  protected override onRoundStart(): void {
+    if (this.pacer) this.clockPhaseMs = this.rnd() * 20;
+  }
 
   async connect(url: string, _apiKey: string, startBody: Record<string, unknown>): Promise<void> {
     const roomId = String(startBody.RoomId);

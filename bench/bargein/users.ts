@@ -82,7 +82,7 @@ export abstract class SimUser {
     protected readonly assets: BenchAssets,
     protected readonly api: Api,
     rounds: number,
-    private readonly rnd: () => number,
+    protected readonly rnd: () => number,
   ) {
     this.roundsLeft = rounds;
   }
@@ -133,8 +133,12 @@ export abstract class SimUser {
     void this.api('SendAgentInstanceLLM', { AgentInstanceId: this.agentId, Text: 'Tell me about the plans.', Priority: 'Medium' }).catch(() => undefined);
   }
 
+  /** A speech user's round begins (the agent is asked to speak; the user talks ≥ 800 ms later). */
+  protected onRoundStart(): void {}
+
   start(): void {
     this.phase = 'waitAgent';
+    this.onRoundStart();
     this.kick();
     this.nextKick = performance.now() + 12_000;
   }
@@ -256,6 +260,7 @@ export abstract class SimUser {
       return;
     }
     this.phase = 'waitAgent';
+    this.onRoundStart();
     this.kick();
     this.nextKick = now + 12_000;
   }
