@@ -35,7 +35,7 @@ import path from 'node:path';
 import { makeAssets, pauseAtD, FRAME, RATE } from './bargein/assets';
 import { summarize, lineChart, cdf } from './bargein/report';
 import { SimUser, WsUser, type UserKind } from './bargein/users';
-import { RtpUser, userPacer, USER_LEAD_MS } from './bargein/rtpUser';
+import { ECHO_USER_LEAD_MS, RtpUser, userPacer, USER_LEAD_MS } from './bargein/rtpUser';
 import type { NativePacer } from '../src/sfu/pacedRtp';
 import { StallProbe } from './bargein/stallProbe';
 import { machine, outDir, table, writeJson } from './util';
@@ -644,7 +644,7 @@ async function main(): Promise<void> {
   if (rtp)
     console.log(
       pacer
-        ? `room-path users: frames made ${USER_LEAD_MS} ms ahead and sent on time by the addon's pacer thread`
+        ? `room-path users: frames made ${USER_LEAD_MS} ms ahead (echo users ${ECHO_USER_LEAD_MS}) and sent on time by the addon's pacer thread, each user's clock at a random phase`
         : "room-path users: sent from the driver's 5 ms step (--paced-users: by the addon's pacer thread)",
     );
   const probe = StallProbe.start(root);

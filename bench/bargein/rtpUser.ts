@@ -9,7 +9,7 @@
  * cost at a few tens of µs per frame. Only echo users decode the agent's audio.
  *
  * Paced (`--paced-users`): like a client whose audio device clocks its packets, each
- * frame is made USER_LEAD_MS ahead and sent at its time by the addon's pacer thread,
+ * frame is made USER_LEAD_MS (echo users ECHO_USER_LEAD_MS) ahead and sent at its time by the addon's pacer thread,
  * so a driver that shares the bridge's two cores and runs up to that much late does
  * not make the users' packets late (a load generator's artefact, which counts as
  * transit in the bridge's latency). The pacer's send records give each packet's real
@@ -29,8 +29,15 @@ import { SimUser } from './users';
 import { monoOffset, nativePacer, type NativePacer } from '../../src/sfu/pacedRtp';
 
 const PT = 101;
-/** How far ahead a paced user makes its frames. */
-export const USER_LEAD_MS = 40;
+/**
+ * How far ahead a paced user makes its frames: speech and noise users 200 ms (their
+ * audio is known in advance; at N = 100 the driver itself ran up to 190 ms late in
+ * session 17, which with 40 ms sent the deciding packet late), echo users 40 ms (what
+ * they send back depends on the agent's audio they have just heard; their delay line is
+ * shortened by the lead, so it cannot exceed the echo delay).
+ */
+export const USER_LEAD_MS = 200;
+export const ECHO_USER_LEAD_MS = 40;
 /** Send records kept per user (by packet id): 20 s of frames, longer than a round's clip. */
 const RECORDS = 1024;
 
@@ -66,10 +73,12 @@ export class RtpUser extends SimUser {
   constructor(pacer: NativePacer | null, ...args: ConstructorParameters<typeof SimUser>) {
     super(...args);
     this.pacer = pacer;
-    if (pacer) this.sendsAhead(USER_LEAD_MS);
+    this.leadMs = this.kind === 'echo' ? ECHO_USER_LEAD_MS : USER_LEAD_MS;
+    if (pacer) this.sendsAhead(this.leadMs);
     this.clockPhaseMs = pacer ? this.rnd() * 20 : 0;
   }
   private readonly pacer: NativePacer | null;
+  private readonly leadMs: number;
   /**
    * Paced: where this user's 20 ms clock sits against the bridge's, drawn per user and
    * again at each round's start (≥ 800 ms before the user speaks). A real client's audio
@@ -160,7 +169,7 @@ export class RtpUser extends SimUser {
     this.drainRecords();
     const id = this.nextId++;
     // due on the pacer's clock: the step's schedule (performance.now()) + the lead
-    const due = nominalMs + USER_LEAD_MS + this.clockPhaseMs + performance.timeOrigin + this.off;
+    const due = nominalMs + this.leadMs + this.clockPhaseMs + performance.timeOrigin + this.off;
     this.dueAt[id % RECORDS] = due;
     this.sentAt[id % RECORDS] = NaN;
     this.pacer.enqueue(this.queue, pkt, due, id);
