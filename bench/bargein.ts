@@ -630,36 +630,45 @@ async function main(): Promise<void> {
   console.log(`barge-in bench: N=${args.n.join(',')} D=${args.d.join(',')} rounds=${args.rounds} (≥ ${args.minBargeIns} barge-ins per cell) transport=${args.transport.join(',')}`);
   const assets = makeAssets();
   const ai = await startAiServer();
-  const bridge = await startBridge(args.cpuProf);
-  // room-path variants: a bridge of their own each, idle between their cells
-  const variantEnv: Record<string, Record<string, string>> = {
-    'rtp-loop': { VOXBRIDGE_ROOM_VOICE_INPUT: 'loop' },
-    'rtp-nice0': { VOXBRIDGE_VOICE_THREAD_PRIORITY: 'normal' },
-    'rtp-ahead0': { VOXBRIDGE_AGENT_AUDIO_AHEAD_MS: '0' },
-  };
-  const variants = new Map<string, BridgeProc>();
-  for (const t of args.transport) if (variantEnv[t]) variants.set(t, await startBridge(args.cpuProf, variantEnv[t]));
-  const rtp = args.transport.some((t) => t.startsWith('rtp'));
-  const pacer = userPacer(args.pacedUsers && rtp);
-  if (rtp)
-    console.log(
-      pacer
-        ? `room-path users: frames made ${USER_LEAD_MS} ms ahead (echo users ${ECHO_USER_LEAD_MS}) and sent on time by the addon's pacer thread, each user's clock at a random phase`
-        : "room-path users: sent from the driver's 5 ms step (--paced-users: by the addon's pacer thread)",
-    );
-  const probe = StallProbe.start(root);
-  // A short cell per variant first, discarded: the first cell of a run also pays for JIT
-  // and GC warm-up in the bridge and in this process (the load generator), and with
-  // several variants that cost landed on whichever ran first (session 16: p99 229 vs 37
-  // ms for the same variant first and second).
-  if (args.transport.length > 1 && !args.noWarmUp) {
-    const warmN = Math.min(10, Math.max(...args.n));
-    for (const transport of args.transport) await runCell(variants.get(transport) ?? bridge, ai, assets, transport, args.d[0]!, warmN, 1, 1, null, pacer);
-    console.log(`  (warm-up: one discarded cell of N = ${warmN} per transport)`);
-  }
+  // everything started is stopped in the finally, also when a step fails early
+  const bridges: BridgeProc[] = [];
+  let probe: ReturnType<typeof StallProbe.start> = null;
   const results: CellResult[] = [];
   let saturatedAt: number | null = null;
   try {
+    const bridge = await startBridge(args.cpuProf);
+    bridges.push(bridge);
+    // room-path variants: a bridge of their own each, idle between their cells
+    const variantEnv: Record<string, Record<string, string>> = {
+      'rtp-loop': { VOXBRIDGE_ROOM_VOICE_INPUT: 'loop' },
+      'rtp-nice0': { VOXBRIDGE_VOICE_THREAD_PRIORITY: 'normal' },
+      'rtp-ahead0': { VOXBRIDGE_AGENT_AUDIO_AHEAD_MS: '0' },
+    };
+    const variants = new Map<string, BridgeProc>();
+    for (const t of args.transport) {
+      if (!variantEnv[t]) continue;
+      const v = await startBridge(args.cpuProf, variantEnv[t]);
+      bridges.push(v);
+      variants.set(t, v);
+    }
+    const rtp = args.transport.some((t) => t.startsWith('rtp'));
+    const pacer = userPacer(args.pacedUsers && rtp);
+    if (rtp)
+      console.log(
+        pacer
+          ? `room-path users: frames made ${USER_LEAD_MS} ms ahead (echo users ${ECHO_USER_LEAD_MS}) and sent on time by the addon's pacer thread, each user's clock at a random phase`
+          : "room-path users: sent from the driver's 5 ms step (--paced-users: by the addon's pacer thread)",
+      );
+    probe = StallProbe.start(root);
+    // A short cell per variant first, discarded: the first cell of a run also pays for JIT
+    // and GC warm-up in the bridge and in this process (the load generator), and with
+    // several variants that cost landed on whichever ran first (session 16: p99 229 vs 37
+    // ms for the same variant first and second).
+    if (args.transport.length > 1 && !args.noWarmUp) {
+      const warmN = Math.min(10, Math.max(...args.n));
+      for (const transport of args.transport) await runCell(variants.get(transport) ?? bridge, ai, assets, transport, args.d[0]!, warmN, 1, 1, null, pacer);
+      console.log(`  (warm-up: one discarded cell of N = ${warmN} per transport)`);
+    }
     for (const D of args.d) {
       const saturated = new Set<string>();
       for (const N of args.n) {
@@ -699,7 +708,8 @@ async function main(): Promise<void> {
     }
   } finally {
     probe?.close();
-    for (const b of [bridge, ...variants.values()]) {
+    for (const b of bridges) {
+      if (b.child.exitCode !== null || b.child.signalCode !== null) continue;
       b.child.kill('SIGTERM');
       await new Promise((r) => b.child.once('exit', r));
     }
