@@ -414,9 +414,9 @@ async function runCell(
       const now = performance.now();
       stepLate.push(now - (t0 + n * 5));
       const phase = n % 4;
-      for (let i = phase; i < users.length; i += 4) {
+      for (let i = 0; i < users.length; i++) {
         const u = users[i];
-        if (u.done || now < startAt[i]) continue;
+        if (u.stepPhase !== phase || u.done || now < startAt[i]) continue;
         if (!started[i]) {
           started[i] = true;
           u.start();

@@ -92,6 +92,7 @@ export class RtpUser extends SimUser {
 
   protected override onRoundStart(): void {
     if (this.pacer) this.clockPhaseMs = this.rnd() * 20;
+    else super.onRoundStart();
   }
 
   async connect(url: string, _apiKey: string, startBody: Record<string, unknown>): Promise<void> {

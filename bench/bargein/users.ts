@@ -85,6 +85,7 @@ export abstract class SimUser {
     protected readonly rnd: () => number,
   ) {
     this.roundsLeft = rounds;
+    this.stepPhase = index % 4;
   }
 
   abstract connect(url: string, apiKey: string, startBody: Record<string, unknown>): Promise<void>;
@@ -133,8 +134,19 @@ export abstract class SimUser {
     void this.api('SendAgentInstanceLLM', { AgentInstanceId: this.agentId, Text: 'Tell me about the plans.', Priority: 'Medium' }).catch(() => undefined);
   }
 
+  /**
+   * Which of the driver's four 5 ms steps of a 20 ms period this user sends on. The
+   * bridge's sessions take their phases in the same order as the users', so with a fixed
+   * phase every barge-in of a cell (and of a whole N = 1 run) would see one offset
+   * between the user's packets and the agent's frames; an unpaced user draws it again
+   * at each round's start (a paced one keeps it and draws a finer clock phase instead).
+   */
+  stepPhase: number;
+
   /** A speech user's round begins (the agent is asked to speak; the user talks ≥ 800 ms later). */
-  protected onRoundStart(): void {}
+  protected onRoundStart(): void {
+    this.stepPhase = Math.floor(this.rnd() * 4);
+  }
 
   start(): void {
     this.phase = 'waitAgent';
