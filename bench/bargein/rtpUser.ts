@@ -25,7 +25,7 @@ import { createOpusEncoder } from '../../src/rooms/opusEncoder';
 import { loadWasmOpusDecoder } from '../../src/rooms/opusDecoder';
 import { createRtpView, parseRtp, writeRtpHeader } from '../../src/media/rtp';
 import { RATE } from './assets';
-import { SimUser } from './users';
+import { ECHO_DELAY_MS, SimUser } from './users';
 import { monoOffset, nativePacer, type NativePacer } from '../../src/sfu/pacedRtp';
 
 const PT = 101;
@@ -90,6 +90,42 @@ export class RtpUser extends SimUser {
    */
   private clockPhaseMs: number;
 
+  /**
+   * Paced echo users: the agent's decoded frames, each placed at the time it plays
+   * (by its RTP timestamp from the first packet of its talk spurt, as a client's
+   * playout buffer does), so the echo in a frame is the audio that played ECHO_DELAY_MS
+   * before that frame leaves, however late this process runs.
+   */
+  private readonly played: { at: number; pcm: Int16Array }[] = [];
+  private spurt = { ts: 0, at: 0, lastTs: 0, lastAt: -1e9 };
+
+  private playout(ts: number, marker: boolean, pcm: Int16Array): void {
+    const now = performance.now();
+    const sp = this.spurt;
+    const step = (ts - sp.lastTs) | 0; // RTP timestamps wrap
+    // a new talk spurt (marker, or the timestamps jump); not a late packet: this
+    // process may read a burst of them long after they came
+    if (marker || step <= 0 || step > 960 * 10 || now - sp.lastAt > 2000) {
+      sp.ts = ts;
+      sp.at = now;
+    }
+    sp.lastTs = ts;
+    sp.lastAt = now;
+    const at = sp.at + ((ts - sp.ts) | 0) / 48;
+    this.played.push({ at, pcm });
+    if (this.played.length > 64) this.played.shift();
+  }
+
+  protected override echoFor(nominalMs: number): Int16Array | null {
+    if (!this.pacer) return super.echoFor(nominalMs);
+    const want = nominalMs + this.leadMs + this.clockPhaseMs - ECHO_DELAY_MS;
+    for (let i = this.played.length - 1; i >= 0; i--) {
+      const p = this.played[i];
+      if (p.at <= want + 10) return want - p.at < 10 ? p.pcm : null;
+    }
+    return null;
+  }
+
   protected override onRoundStart(): void {
     if (this.pacer) this.clockPhaseMs = this.rnd() * 20;
     else super.onRoundStart();
@@ -126,7 +162,8 @@ export class RtpUser extends SimUser {
         const d = this.decoder.decodeFrame(pkt.subarray(this.view.payloadOffset, this.view.payloadOffset + this.view.payloadLength));
         pcm = Int16Array.from(d.channelData[0] ?? [], (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
       }
-      this.onAgentPacket(pcm);
+      if (pcm && this.pacer) this.playout(this.view.timestamp, this.view.marker, pcm);
+      this.onAgentPacket(this.pacer ? null : pcm);
     });
     await this.sig.ok('resumeConsumer', { consumerId: nc.consumerId });
 

@@ -42,6 +42,7 @@ export interface Api {
 }
 
 const ECHO_DELAY_FRAMES = 6; // 120 ms acoustic + network round trip
+export const ECHO_DELAY_MS = ECHO_DELAY_FRAMES * 20;
 const ECHO_GAIN = 0.25; // -12 dB
 
 export abstract class SimUser {
@@ -143,6 +144,18 @@ export abstract class SimUser {
    */
   stepPhase: number;
 
+  /**
+   * An echo user: the agent's audio that comes back in the frame of this step. Here a
+   * delay line that advances every step, with silence when the agent sent nothing, so
+   * what comes back is the agent's audio of ECHO_DELAY_FRAMES steps ago (a driver running
+   * late makes it jump: see RtpUser's, placed by the agent's RTP timestamps).
+   */
+  protected echoFor(_nominalMs: number): Int16Array | null {
+    this.echoLine.push(this.echoIn.shift() ?? null);
+    if (this.echoIn.length > 2) this.echoIn.splice(0, this.echoIn.length - 2); // bounded jitter
+    return this.echoLine.shift()!;
+  }
+
   /** A speech user's round begins (the agent is asked to speak; the user talks ≥ 800 ms later). */
   protected onRoundStart(): void {
     this.stepPhase = Math.floor(this.rnd() * 4);
@@ -185,11 +198,7 @@ export abstract class SimUser {
       return;
     }
     const bed = this.bed();
-    // A real delay line: it advances every tick, with silence when the agent sent
-    // nothing, so what comes back is exactly the agent's audio of ECHO_DELAY_FRAMES ago.
-    this.echoLine.push(this.echoIn.shift() ?? null);
-    if (this.echoIn.length > 2) this.echoIn.splice(0, this.echoIn.length - 2); // bounded jitter
-    const echo = this.echoLine.shift()!;
+    const echo = this.echoFor(nominal);
     if (!echo) {
       this.sendFrame(bed, nominal);
       return;
