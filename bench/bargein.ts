@@ -19,8 +19,9 @@
  *   rounds, so every cell has at least K barge-ins
  *   npm run bench:bargein -- --n 1,50 --d 200 --rounds 5 --transport ws
  *   npm run bench:bargein -- --n 50 --d 200 --transport rtp --cpu-prof   (V8 profile of the bridge)
- *   --paced-users: room-path users' frames are made 40 ms ahead and sent by the addon's
- *   pacer thread (bargein/rtpUser.ts) instead of from the driver's 5 ms step
+ *   Room-path users' frames are made ahead (200 ms; echo users 40) and sent on time by the
+ *   addon's pacer thread (bargein/rtpUser.ts), each user's clock at a random phase against
+ *   the bridge's; --unpaced-users sends them from the driver's 5 ms step instead
  *   --transport rtp,rtp-loop: the room path with users' voices on the bridge's receive
  *   thread (the default, roomVoiceInput 'thread') and, from a second bridge started with
  *   roomVoiceInput 'loop', on its event loop; 'rtp-nice0': the thread at normal priority
@@ -61,15 +62,18 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false, pacedUsers: false, noWarmUp: false };
+  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false, pacedUsers: true, noWarmUp: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
       case '--cpu-prof':
         a.cpuProf = true;
         break;
-      case '--paced-users':
+      case '--paced-users': // the default since session 17
         a.pacedUsers = true;
+        break;
+      case '--unpaced-users':
+        a.pacedUsers = false;
         break;
       case '--no-warm-up':
         a.noWarmUp = true;
@@ -657,7 +661,7 @@ async function main(): Promise<void> {
       console.log(
         pacer
           ? `room-path users: frames made ${USER_LEAD_MS} ms ahead (echo users ${ECHO_USER_LEAD_MS}) and sent on time by the addon's pacer thread, each user's clock at a random phase`
-          : "room-path users: sent from the driver's 5 ms step (--paced-users: by the addon's pacer thread)",
+          : "room-path users: sent from the driver's 5 ms step (--unpaced-users)",
       );
     probe = StallProbe.start(root);
     // A short cell per variant first, discarded: the first cell of a run also pays for JIT
