@@ -7,6 +7,7 @@
         "native/src/vad.cpp",
         "native/src/vad_signal.cpp",
         "native/src/vad_echo.cpp",
+        "native/src/vad_onset.cpp",
         "native/binding/addon.cpp",
         "native/binding/tlv_binding.cpp",
         "native/binding/vad_binding.cpp",

@@ -103,6 +103,9 @@ export function runVadCore(make: (d: number) => VadLike, frameMs: number, input:
 const FRAME_MS = 20;
 
 export function ours(): Detector {
+  // VAD_BENCH_FALLBACK=1: the TS fallback in ours' place (its decisions are the native
+  // core's: for trying a change on the TS side before porting it)
+  if (process.env.VAD_BENCH_FALLBACK === '1') return { ...oursTs(), name: 'ours' };
   const Ctor = nativeAddon()?.NativeVad as unknown as NativeVadCtor | undefined;
   if (!Ctor) throw new Error('bench:vad needs the native addon with the VAD (npm run build:native)');
   return {

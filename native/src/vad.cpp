@@ -65,41 +65,6 @@ constexpr double kOnsetRise = 0.25;       // -6 dB
 constexpr double kOnsetPeak = 0.8;        // second hop: two peaks hold less than this share...
 constexpr double kOnsetHarm = 0.5;        // ... or it is periodic (a "w", a nasal)
 
-// 10 log10(x) for x > 0, to ~1e-6 dB, of 4 or 8 values at once: exponent from
-// the bits, log2 of the mantissa (in [sqrt(1/2), sqrt(2))) by the atanh series. Per
-// lane the same operations as db10 in src/native/vadMath.ts (the exponent as an
-// exact double, its branch as a blend), so each value is bit for bit a scalar one's.
-typedef double v4d __attribute__((vector_size(32)));
-typedef unsigned long long v4q __attribute__((vector_size(32)));
-typedef double v8d __attribute__((vector_size(64)));
-typedef unsigned long long v8q __attribute__((vector_size(64)));
-template <typename vd, typename vq>
-__attribute__((always_inline)) inline void db10v(const double* in, double* out) {
-  static_assert(sizeof(vd) == sizeof(vq) && sizeof(vd) > sizeof(double), "vectors of doubles and of their bits");
-  vd x;
-  std::memcpy(&x, in, sizeof x);
-  vq bits;
-  std::memcpy(&bits, &x, sizeof x);
-  // 2^52 + biased exponent, as a double: minus 2^52 + 1023 is e, exactly
-  vq eb = ((bits >> 52) & 0x7ffull) | 0x4330000000000000ull;
-  vd e;
-  std::memcpy(&e, &eb, sizeof e);
-  e = (e - 4503599627370496.0) - 1023.0;
-  vq mb = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
-  vd m;
-  std::memcpy(&m, &mb, sizeof m);
-  const vq big = reinterpret_cast<vq>(m > 1.4142135623730951);
-  const vd half = m * 0.5;
-  const vq one = reinterpret_cast<vq>(vd{} + 1.0);
-  m = reinterpret_cast<vd>((reinterpret_cast<vq>(half) & big) | (reinterpret_cast<vq>(m) & ~big));
-  e = e + reinterpret_cast<vd>(one & big);
-  const vd t = (m - 1.0) / (m + 1.0);
-  const vd t2 = t * t;
-  const vd ln = 2.0 * t * (1.0 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9)))));
-  const vd r = 4.342944819032518 * (ln + e * 0.6931471805599453);
-  std::memcpy(out, &r, sizeof r);
-}
-
 inline double clamp01(double x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
 inline double clampTo(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
@@ -159,6 +124,9 @@ void Vad::reset() {
   lpFloor_ = 0;
   closedMins();
   echo_.reset();
+  onset8_.reset();
+  farQuiet_ = OnsetStage::kFarQuiet;
+  viaStage_ = false;
   bgDb_ = 0;
   bgVar_ = 0;
   bgHops_ = 0;
@@ -260,6 +228,7 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
 
   // far end: band history and echo estimate
   bool farActive = false;
+  farQuiet_ = far8 ? 0 : (farQuiet_ < OnsetStage::kFarQuiet ? farQuiet_ + 1 : farQuiet_);
   if (farGiven) {
     // a silent far end (digital zero for a while) has no bands: no FFT for it
     double farHf = 0;
@@ -379,7 +348,8 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     db10v<v8d, v8q>(gain + b, gainDb + b);
     db10v<v8d, v8q>(level + b, shape + b);
   }
-  const double more[4] = {hfGain, hfE + hfFloor_ + 1e-12, 1 + lvl, 1};
+  const double hfAbs = OnsetStage::kAbs * 2 * kHop * 1e-9;  // (as hfFloor_'s lower bound)
+  const double more[4] = {hfGain, hfE + hfFloor_ + 1e-12, 1 + lvl, hfRes > hfAbs ? hfRes : hfAbs};
   double moreDb[4];
   db10v<v4d, v4q>(more, moreDb);
   for (int b = 0; b < kBands; b++) {
@@ -397,6 +367,22 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   const double fgDb = warm ? moreDb[2] - bgDb_ : 0;
   const double busy = clamp01((bgDb_ - kBgFree) / kBgRamp);
   const double fgThr = busy * clampTo(kFgK * std::sqrt(bgVar_), kFgMin, kFgMax);
+  // the narrow-band onset stage (vad_onset.h): learns a quiet, far-end-free background;
+  // after a start of its own that no speech hop has followed yet, moves to the level
+  bool stageFires = false;
+  if (warm) {
+    double onDb[OnsetStage::kBands], onE[kBands];
+    for (int b = 0; b < kBands; b++) {
+      const double lo = OnsetStage::kAbs * kMinFloorPerBin * (kEdges[b + 1] - kEdges[b]);
+      onE[b] = resid[b] > lo ? resid[b] : lo;
+    }
+    for (int b = 0; b < kBands; b += 8) db10v<v8d, v8q>(onE + b, onDb + b);
+    onDb[kBands] = moreDb[3];
+    using Mode = OnsetStage::Mode;
+    const bool idle = farQuiet_ < OnsetStage::kFarQuiet || (speaking_ && !(viaStage_ && segSpeech_ == 0));
+    const Mode mode = idle ? Mode::Idle : speaking_ ? Mode::Relearn : Mode::Learn;
+    stageFires = onset8_.hop(onDb, decim_ > 1 ? kBands + 1 : kBands, mode) && busy <= OnsetStage::kBusy;
+  }
   const int prev = (shapePos_ + 1) % (kFluxLag + 1);  // kFluxLag hops ago
   double flux = 0;
   for (int b = 0; b < nShape; b++) {
@@ -482,6 +468,12 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   const bool onsetHop = open && sustainOn > sustain && !speaking_ && bgHops_ >= kBgSettled && peak < kStartPeak &&
                         rise >= kOnsetRise * bbMax && (!farActive || echo_.spurtHops() > EchoModel::kDelays);
   const bool viaOnset = onsetHop && sustain <= kSustainGate && sustainOn > kSustainGate;  // admitted by it alone
+  // the stage's start: rising over the last 40 ms (a click stays in the FFT window that
+  // long after it has passed) and not a tone's first hops (as the onset rule's second hop;
+  // the peak share is known only on open hops: else now)
+  bool stageStart = stageFires && (open ? peak : peakShare(slot)) < kOnsetPeak;
+  for (int j = 0; stageStart && j < OnsetStage::kRiseBlocks; j++)
+    stageStart = rise >= kOnsetRise * blk_[(blkPos_ - 1 - j + kBlocks) & (kBlocks - 1)];
   if (onsetHop) sustain = sustainOn;
   const double score = open && sustain > kSustainGate ? scoreOf(snrDb, sustain, harm, fluxMax, peak, statShort, statLong) : 0;
   feat_.fgDb = fgDb;
@@ -532,7 +524,8 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   recent_[recentPos_] = isSpeech;
   recentPos_ = (recentPos_ + 1) % kRecent;
   // speech density of the (candidate) segment, counted from its first speech hop
-  if (!speaking_ && isFg && speechRun_ == 0) {
+  // (in a segment the onset stage started, D's density counts from its first speech hop too)
+  if ((!speaking_ && (isFg || stageStart) && speechRun_ == 0) || (speaking_ && viaStage_ && segSpeech_ == 0 && isFg)) {
     segHops_ = 0;
     segSpeech_ = 0;
     // the voiced hop just before the first speech hop belongs to the segment
@@ -540,7 +533,11 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   }
   segHops_++;
   if (isSpeech) segSpeech_++;
-  if (!speaking_) {
+  if (!speaking_ && stageStart) {
+    // the onset stage starts a segment on its own (with a candidate's onset if one is open)
+    if (speechRun_ == 0) candOnset_ = refineOnset(hopEnd);
+    flags |= start(true);
+  } else if (!speaking_) {
     // a candidate segment: foreground speech hops with gaps of up to kCandGap hops;
     // it starts once it has kStartHops of them
     // (a hop admitted by the onset rule alone does not join a candidate across a gap)
@@ -551,17 +548,7 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
       candGap_ = 0;
       if (voicedFg) segVoiced_++;
       const bool startOk = !candViaOnset_ || speechRun_ > kStartHops || peak < kOnsetPeak || harm >= kOnsetHarm;
-      if (speechRun_ >= kStartHops && startOk) {
-        speaking_ = true;
-        reachedFired_ = false;
-        quietRun_ = 0;
-        fgQuiet_ = 0;
-        onset_ = candOnset_;
-        reached_ = -1;
-        flags |= kSpeechStart;
-        segUnsettled_ = bgHops_ < kBgOpening;
-        relearnSegmentStart();
-      }
+      if (speechRun_ >= kStartHops && startOk) flags |= start(false);
     } else if (speechRun_ > 0 && (++candGap_ > kCandGap || (candViaOnset_ && speechRun_ == 1))) {
       // (a candidate begun by the onset rule alone needs the very next hop)
       speechRun_ = 0;
@@ -624,6 +611,20 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     }
   }
   return flags;
+}
+
+// A segment starts (at the candidate's onset); returns its flag.
+uint32_t Vad::start(bool viaStage) {
+  speaking_ = true;
+  viaStage_ = viaStage;
+  reachedFired_ = false;
+  quietRun_ = 0;
+  fgQuiet_ = 0;
+  onset_ = candOnset_;
+  reached_ = -1;
+  segUnsettled_ = bgHops_ < kBgOpening;
+  relearnSegmentStart();
+  return kSpeechStart;
 }
 
 // At a segment start: when the background was quiet (not busy) and learnt before the

@@ -45,7 +45,11 @@
 //      (not tonal) with the onset backdated to the first 2 ms block of the run
 //      above the floor. On a quiet stream a word's first hop may count on the
 //      sustain since its onset (8 ms or more, rising, not a click's decay) instead
-//      of the 30 ms window's share; it then needs the very next hop, not tonal; dropouts shorter than the hangover keep the duration
+//      of the 30 ms window's share; it then needs the very next hop, not tonal. On a
+//      stationary background with no far end, a narrow-band onset stage (vad_onset.h)
+//      starts a segment on its own, on one or two bands' rise over their learnt level
+//      (a word's unvoiced first consonant under the noise elsewhere). Dropouts
+//      shorter than the hangover keep the duration
 //      running; a longer silence ends it, and so do 300 ms without a foreground
 //      hop (babble or music carrying on after the user). "Duration D reached"
 //      fires once per segment when now - onset >= D, on a speech hop or a short
@@ -57,6 +61,7 @@
 #include <cstdint>
 
 #include "vad_echo.h"
+#include "vad_onset.h"
 #include "vad_signal.h"
 
 namespace voxbridge {
@@ -184,6 +189,9 @@ class Vad {
   int blkPos_;
 
   EchoModel echo_;
+  OnsetStage onset8_;  // the narrow-band onset stage (vad_onset.h)
+  bool viaStage_;      // the segment was started by it
+  int farQuiet_;       // hops since the far end last carried samples (saturates at OnsetStage::kFarQuiet)
 
   // background: mean and variance of the broadband level over the floor (dB) on quiet
   // hops; babble and music sit well above the stationary floor and fluctuate
@@ -194,6 +202,7 @@ class Vad {
   bool bgHistSpeech_[kBgHist];
   int64_t bgHistHop_[kBgHist];
   void relearnSegmentStart();
+  uint32_t start(bool viaStage);
 
   // decision state
   int speechRun_, quietRun_, candGap_, segVoiced_, fgQuiet_;

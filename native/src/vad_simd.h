@@ -1,8 +1,10 @@
 // Shared by the VAD's sources, included before their code: the arithmetic
 // conventions (the TS fallback must be able to follow the C++ step for step) and
-// 4- and 8-lane float vector helpers, and the per-hop functions' CPU clones.
+// 4- and 8-lane float vector helpers, dB of 4 or 8 doubles, and the per-hop
+// functions' CPU clones.
 #pragma once
 #include <cstddef>  // defines __GLIBC__ where it applies
+#include <cstring>
 
 // Same arithmetic as JavaScript: no fused multiply-add (applies to the including
 // file from here on).
@@ -67,6 +69,41 @@ inline float dot4(const float* a, const float* b, int n) {
   v4 acc = splat(0);
   for (int i = 0; i < n; i += 4) acc += ld(a + i) * ld(b + i);
   return hsum(acc);
+}
+
+// 10 log10(x) for x > 0, to ~1e-6 dB, of 4 or 8 values at once: exponent from
+// the bits, log2 of the mantissa (in [sqrt(1/2), sqrt(2))) by the atanh series. Per
+// lane the same operations as db10 in src/native/vadMath.ts (the exponent as an
+// exact double, its branch as a blend), so each value is bit for bit a scalar one's.
+typedef double v4d __attribute__((vector_size(32)));
+typedef unsigned long long v4q __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
+typedef unsigned long long v8q __attribute__((vector_size(64)));
+template <typename vd, typename vq>
+__attribute__((always_inline)) inline void db10v(const double* in, double* out) {
+  static_assert(sizeof(vd) == sizeof(vq) && sizeof(vd) > sizeof(double), "vectors of doubles and of their bits");
+  vd x;
+  std::memcpy(&x, in, sizeof x);
+  vq bits;
+  std::memcpy(&bits, &x, sizeof x);
+  // 2^52 + biased exponent, as a double: minus 2^52 + 1023 is e, exactly
+  vq eb = ((bits >> 52) & 0x7ffull) | 0x4330000000000000ull;
+  vd e;
+  std::memcpy(&e, &eb, sizeof e);
+  e = (e - 4503599627370496.0) - 1023.0;
+  vq mb = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+  vd m;
+  std::memcpy(&m, &mb, sizeof m);
+  const vq big = reinterpret_cast<vq>(m > 1.4142135623730951);
+  const vd half = m * 0.5;
+  const vq one = reinterpret_cast<vq>(vd{} + 1.0);
+  m = reinterpret_cast<vd>((reinterpret_cast<vq>(half) & big) | (reinterpret_cast<vq>(m) & ~big));
+  e = e + reinterpret_cast<vd>(one & big);
+  const vd t = (m - 1.0) / (m + 1.0);
+  const vd t2 = t * t;
+  const vd ln = 2.0 * t * (1.0 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9)))));
+  const vd r = 4.342944819032518 * (ln + e * 0.6931471805599453);
+  std::memcpy(out, &r, sizeof r);
 }
 
 }  // namespace simd

@@ -172,6 +172,32 @@ void testEcho() {
   CHECK(r.reached >= 1, "the same audio without the far-end reference is speech (%d)", r.reached);
 }
 
+// A word whose first consonant is under the noise but in 4-8 kHz: white noise, then
+// 120 ms of high-frequency noise (a fricative: about 5 dB over the noise in 4-8 kHz,
+// 4 dB under it below 4 kHz), then the vowel. The narrow-band onset stage starts the
+// segment on the fricative, before the vowel; the noise alone starts nothing, even at D = 0.
+void testNarrowBandOnset() {
+  const int rate = 16000;
+  const double fricMs = 2500, vowelMs = 2620;
+  Rng g, h;
+  auto x = speechLike(rate, 4, vowelMs, 800, 180, 60, 4000);
+  std::vector<int16_t> noise(x.size());
+  double prev = 0;
+  for (size_t i = 0; i < x.size(); i++) {
+    const double t = i * 1000.0 / rate;
+    const double w = h.next();
+    const double fric = t >= fricMs && t < vowelMs ? 300 * (w - prev) : 0;
+    prev = w;
+    noise[i] = clip16(300 * g.next());
+    x[i] = clip16(x[i] + noise[i] + fric);
+  }
+  Result r = runVad(cfg(rate, 20, 0), x);
+  const double startMs = r.starts > 0 ? (r.firstStart + 1) * 20.0 : -1;
+  CHECK(startMs >= fricMs && startMs < vowelMs, "fricative-initial word: start at %.0f ms (fricative %.0f, vowel %.0f)", startMs, fricMs, vowelMs);
+  r = runVad(cfg(rate, 20, 0), noise);
+  CHECK(r.starts == 0, "white noise alone: %d starts at D = 0", r.starts);
+}
+
 void testResetIsDeterministic() {
   auto x = speechLike(16000, 3, 500, 1500, 180, 60, 3000);
   Vad v(cfg(16000, 10));
@@ -191,6 +217,7 @@ int main() {
   testSpeechDetectedAndMeasured();
   testToneAndClicks();
   testEcho();
+  testNarrowBandOnset();
   testResetIsDeterministic();
   if (failures) {
     std::printf("vad_test: %d failure(s)\n", failures);

@@ -9,7 +9,7 @@ out="${TMPDIR:-/tmp}/voxbridge-voice-rx-test"
 mkdir -p "$out"
 CXX="${CXX:-g++}"
 files=("$here/voice_rx_test.cpp" "$src/voice_rx.cpp" "$src/far_end.cpp" "$src/pacer.cpp" "$src/recv_time.cpp"
-  "$src/opus_decoder.cpp" "$src/opus_encoder.cpp" "$src/vad.cpp" "$src/vad_signal.cpp" "$src/vad_echo.cpp")
+  "$src/opus_decoder.cpp" "$src/opus_encoder.cpp" "$src/vad.cpp" "$src/vad_signal.cpp" "$src/vad_echo.cpp" "$src/vad_onset.cpp")
 opus_cflags="$(pkg-config --cflags opus)"
 opus_libs="$(pkg-config --libs opus)"
 # shellcheck disable=SC2086

@@ -12,7 +12,7 @@
  */
 
 /** Per-frame flags, as returned by process() (same values as vad.h); defined once in vadTypes.ts. */
-import { VadFlag } from './vadTypes';
+import { VadFlag, VadOut, VadStatus } from './vadTypes';
 import { DELAYS, EchoModel } from './vadEcho';
 import { BANDS, BINS, BLK, Channel, EDGES, HOP, PITCH_HIST, SignalPath } from './vadSignal';
 import { clamp01, clampTo, db10 } from './vadMath';
@@ -23,30 +23,8 @@ import {
   FG_RECENT, BLOCKS, MIN_SUB, MIN_SUB_LEN, FLUX_LAG, FLUX_KEEP, START_HOPS, REACH_VOICED, VOICED_HARM,
   VOICED_SCORE, CAND_GAP, DROPOUT_HOPS, RECENT, RECENT_MIN, STAT_LAG, STAT_SHORT, WARM
 } from './vadTuning';
-export { VadFlag };
-
-/** Indices of the numbers process() writes into `out` (same as vad.h OutIndex). */
-export const VadOut = {
-  Flags: 0,
-  Score: 1,
-  SpeechMs: 2,
-  Onset: 3,
-  End: 4,
-  Reached: 5,
-  SnrDb: 6,
-  EchoDelayMs: 7,
-  LastMs: 8,
-  Count: 9,
-} as const;
-
-/** Status values of configuration checks (same as vad.h Status). */
-export const VadStatus = {
-  Ok: 0,
-  BadSampleRate: -1,
-  BadFrameMs: -2,
-  BadInterruptMs: -3,
-  BadHangoverMs: -4,
-} as const;
+import { OnsetMode, OnsetStage, ONSET_ABS, ONSET_BANDS, ONSET_BUSY, ONSET_FAR_QUIET, ONSET_RISE_BLOCKS } from './vadOnset';
+export { VadFlag, VadOut, VadStatus };
 
 export interface VadCoreConfig {
   sampleRate: number;
@@ -130,6 +108,10 @@ export class VadFallback {
 
 
   private readonly echo = new EchoModel();
+  private readonly onsetStage = new OnsetStage();
+  private readonly onsetDb = new Float64Array(ONSET_BANDS);
+  private viaStage = false; // the segment was started by the onset stage
+  private farQuiet = ONSET_FAR_QUIET; // hops since the far end last carried samples (saturating)
 
   private farSilent = 0;
   private bgDb = 0;
@@ -234,6 +216,9 @@ export class VadFallback {
     this.hfFloor = 0;
     this.sig.reset();
     this.echo.reset();
+    this.onsetStage.reset();
+    this.viaStage = false;
+    this.farQuiet = ONSET_FAR_QUIET;
     this.farSilent = 0;
     this.bgDb = 0;
     this.bgVar = 0;
@@ -347,6 +332,7 @@ export class VadFallback {
     let hfPred = 0;
     for (let j = 0; j < HOP / BLK; j++) hfE += this.hfHop[j];
     let farActive = false;
+    this.farQuiet = far8 ? 0 : this.farQuiet < ONSET_FAR_QUIET ? this.farQuiet + 1 : this.farQuiet;
     if (farGiven) {
       // a silent far end (digital zero for a while) has no bands: no FFT for it
       let farHf = 0;
@@ -476,6 +462,17 @@ export class VadFallback {
     }
     const busy = clamp01((this.bgDb - BG_FREE) / BG_RAMP);
     const fgThr = busy * clampTo(FG_K * Math.sqrt(this.bgVar), FG_MIN, FG_MAX);
+    // the narrow-band onset stage (vadOnset.ts): learns a quiet, far-end-free background;
+    // after a start of its own that no speech hop has followed yet, moves to the level
+    let stageFires = false;
+    if (warm) {
+      const nOn = this.decim > 1 ? BANDS + 1 : BANDS;
+      for (let b = 0; b < BANDS; b++) this.onsetDb[b] = db10(Math.max(resid[b], ONSET_ABS * MIN_FLOOR_PER_BIN * (EDGES[b + 1] - EDGES[b])));
+      if (this.decim > 1) this.onsetDb[BANDS] = db10(Math.max(hfRes, ONSET_ABS * 2 * HOP * 1e-9));
+      const idle = this.farQuiet < ONSET_FAR_QUIET || (this.speaking && !(this.viaStage && this.segSpeech === 0));
+      const mode = idle ? OnsetMode.Idle : this.speaking ? OnsetMode.Relearn : OnsetMode.Learn;
+      stageFires = this.onsetStage.hop(this.onsetDb, nOn, mode) && busy <= ONSET_BUSY;
+    }
     const prev = (this.shapePos + 1) % (FLUX_LAG + 1);
     let flux = 0;
     for (let b = 0; b < nShape; b++) {
@@ -553,6 +550,10 @@ export class VadFallback {
     const rise = Math.max(bbAt(0), bbAt(1), bbAt(2));
     const onsetHop = open && sustainOn > sustain && !this.speaking && this.bgHops >= BG_SETTLED && this.peak < START_PEAK &&
       rise >= ONSET_RISE * bbMax && (!farActive || this.echo.spurtHops() > DELAYS);
+    // the stage's start: rising over the last 40 ms (a click stays in the FFT window that
+    // long after it has passed) and not a tone's first hops (as the onset rule's second hop)
+    let stageStart = stageFires && this.peak < ONSET_PEAK;
+    for (let j = 0; stageStart && j < ONSET_RISE_BLOCKS; j++) stageStart = rise >= ONSET_RISE * bbAt(j);
     const viaOnset = onsetHop && sustain <= SUSTAIN_GATE && sustainOn > SUSTAIN_GATE; // admitted by it alone
     if (onsetHop) sustain = sustainOn;
     const score = warm ? scoreOf(snrDb, sustain, harm, fluxMax, this.peak, this.statShort, this.statLong) : 0;
@@ -595,7 +596,8 @@ export class VadFallback {
     this.recentCount += (isSpeech ? 1 : 0) - this.recent[this.recentPos];
     this.recent[this.recentPos] = isSpeech ? 1 : 0;
     this.recentPos = (this.recentPos + 1) % RECENT;
-    if (!this.speaking && isFg && this.speechRun === 0) {
+    // (in a segment the onset stage started, D's density counts from its first speech hop too)
+    if ((!this.speaking && (isFg || stageStart) && this.speechRun === 0) || (this.speaking && this.viaStage && this.segSpeech === 0 && isFg)) {
       this.segHops = 0;
       this.segSpeech = 0;
       // the voiced hop just before the first speech hop belongs to the segment
@@ -603,7 +605,11 @@ export class VadFallback {
     }
     this.segHops++;
     if (isSpeech) this.segSpeech++;
-    if (!this.speaking) {
+    if (!this.speaking && stageStart) {
+      // the onset stage starts a segment on its own (with a candidate's onset if one is open)
+      if (this.speechRun === 0) this.candOnset = this.refineOnset(hopEnd);
+      flags |= this.start(true);
+    } else if (!this.speaking) {
       // (a hop admitted by the onset rule alone does not join a candidate across a gap)
       if (isFg && !(viaOnset && this.speechRun > 0 && this.candGap > 0)) {
         if (this.speechRun === 0) {
@@ -615,17 +621,7 @@ export class VadFallback {
         this.candGap = 0;
         if (voicedFg) this.segVoiced++;
         const startOk = !this.candViaOnset || this.speechRun > START_HOPS || this.peak < ONSET_PEAK || harm >= ONSET_HARM;
-        if (this.speechRun >= START_HOPS && startOk) {
-          this.speaking = true;
-          this.reachedFired = false;
-          this.quietRun = 0;
-          this.fgQuiet = 0;
-          this.onset = this.candOnset;
-          this.reached = -1;
-          flags |= VadFlag.SpeechStart;
-          this.segUnsettled = this.bgHops < BG_OPENING;
-          this.relearnSegmentStart();
-        }
+        if (this.speechRun >= START_HOPS && startOk) flags |= this.start(false);
       } else if (this.speechRun > 0 && (++this.candGap > CAND_GAP || (this.candViaOnset && this.speechRun === 1))) {
         // (a candidate begun by the onset rule alone needs the very next hop)
         this.speechRun = 0;
@@ -678,6 +674,20 @@ export class VadFallback {
       }
     }
     return flags;
+  }
+
+  /** A segment starts (at the candidate's onset); returns its flag. */
+  private start(viaStage: boolean): number {
+    this.speaking = true;
+    this.viaStage = viaStage;
+    this.reachedFired = false;
+    this.quietRun = 0;
+    this.fgQuiet = 0;
+    this.onset = this.candOnset;
+    this.reached = -1;
+    this.segUnsettled = this.bgHops < BG_OPENING;
+    this.relearnSegmentStart();
+    return VadFlag.SpeechStart;
   }
 
   /**

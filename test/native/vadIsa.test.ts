@@ -18,7 +18,7 @@ const hasGxx = spawnSync('g++', ['--version']).status === 0;
 const avx2 = process.arch === 'x64' && fs.existsSync('/proc/cpuinfo') && /\bavx2\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
 
 function build(out: string, defines: string[]): void {
-  const files = ['vad.cpp', 'vad_signal.cpp', 'vad_echo.cpp'].map((f) => path.join(src, f));
+  const files = ['vad.cpp', 'vad_signal.cpp', 'vad_echo.cpp', 'vad_onset.cpp'].map((f) => path.join(src, f));
   const r = spawnSync(
     'g++',
     ['-std=c++17', '-O2', '-Wall', '-Wextra', '-Werror', ...defines, `-I${src}`, path.join(root, 'native/test/vad_perf.cpp'), ...files, '-o', out],
