@@ -26,10 +26,13 @@ import { TapKind, type VadTapWriter } from './vadTap';
 import { VoiceInput, type Utterance, type VoiceFrameResult } from './voiceInput';
 import { OffLoopInput, type ArmMode, type OffLoopVoice } from './offLoopInput';
 import { closeOnDecision } from '../providers/wireAbort';
+import { describeBargeIn, describePacing, describeTurn, round } from './describe';
 
 export const CORE_RATE = 16000;
 export const FRAME_MS = 20;
 export const FRAME_SAMPLES = (CORE_RATE * FRAME_MS) / 1000;
+/** A paced talk spurt starts in a period whose frame can be handed in at least this long before it is due. */
+const SPURT_START_SLACK_MS = 5;
 
 export type AgentState = 'listening' | 'thinking' | 'speaking' | 'taken-over' | 'ended';
 
@@ -216,13 +219,19 @@ export class AgentSession extends EventEmitter implements Ticker {
     // A paced output: this period's frame unless it was made ahead, then frames ahead
     // while the speech has them buffered, up to `aheadMs` past this period. Queued in
     // the pacer, they leave on time through an event-loop hold that long (beyond the
-    // lead); an interrupt drops them with the rest of the queue.
+    // lead); an interrupt drops them with the rest of the queue. A talk spurt does not
+    // start in a period whose send time has passed (a late tick): it starts in the first
+    // one still ahead, so its first frame is not late. (Nothing plays before it, so
+    // that is not a gap; within a spurt a late frame stays in its period.)
+    const lead = this.output.paced?.leadMs ?? 0;
+    const spurtLate = (at: number) => this.splicer.talkSpurtStart && nowMs() > at + lead - SPURT_START_SLACK_MS;
     let t = this.nextFrameMs - frameTimeMs < FRAME_MS / 2 ? frameTimeMs : this.nextFrameMs;
     if (t === frameTimeMs) {
-      this.frameOut(t);
+      if (spurtLate(t)) this.silenceOut(t);
+      else this.frameOut(t);
       t += FRAME_MS;
     }
-    while (t <= frameTimeMs + this.aheadMs && this.splicer.frameAhead && this.output) {
+    while (t <= frameTimeMs + this.aheadMs && this.splicer.frameAhead && this.output && !spurtLate(t)) {
       this.frameOut(t);
       t += FRAME_MS;
     }
@@ -239,13 +248,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     const talkSpurt = sp.talkSpurtStart;
     const paced = this.paced;
     const lead = output.paced?.leadMs ?? 0;
-    if (!sp.nextFrame(this.frame)) {
-      if (paced) {
-        paced.silence(frameTimeMs + lead);
-        this.offLoop?.voice.farEnd(Math.max(frameTimeMs + lead, nowMs()), null);
-      } else this.reference(nowMs(), null);
-      return;
-    }
+    if (!sp.nextFrame(this.frame)) return this.silenceOut(frameTimeMs);
     const handle = sp.playing ?? before;
     sp.talkSpurtStart = false;
     if (handle && handle.finished) {
@@ -267,6 +270,15 @@ export class AgentSession extends EventEmitter implements Ticker {
       this.reference(this.lastOutAt, this.frame);
       this.lastOutHandle = handle;
     }
+  }
+
+  /** Period `frameTimeMs` with nothing to send. */
+  private silenceOut(frameTimeMs: number): void {
+    const paced = this.paced;
+    if (!paced) return this.reference(nowMs(), null);
+    const lead = this.output?.paced?.leadMs ?? 0;
+    paced.silence(frameTimeMs + lead);
+    this.offLoop?.voice.farEnd(Math.max(frameTimeMs + lead, nowMs()), null);
   }
 
   /** A paced output's send reports: frames that left become the reference, in order. */
@@ -746,51 +758,10 @@ export class AgentSession extends EventEmitter implements Ticker {
       Speaking: this.splicer.playing ? { TaskId: this.splicer.playing.id, Priority: this.splicer.playing.priority, Source: this.splicer.playing.source } : null,
       QueuedTasks: this.splicer.queued.map((t) => ({ TaskId: t.id, Priority: t.priority, Source: t.source })),
       History: this.history.all().map((e) => ({ Role: e.role, Content: e.content, Source: e.source, Interrupted: e.interrupted ?? false, At: new Date(e.at).toISOString() })),
-      Turns: this.turns.map((t) => ({
-        TurnId: t.turnId,
-        Source: t.source,
-        UserText: t.userText,
-        AsrMs: round(t.asrMs),
-        LlmFirstTokenMs: round(t.llmFirstTokenMs),
-        TtsFirstAudioMs: round(t.ttsFirstAudioMs),
-        Answer: t.answer,
-        Interrupted: t.interrupted,
-        Error: t.error,
-      })),
-      BargeIns: this.bargeIns.slice(-50).map((b) => ({
-        Cause: b.cause,
-        LatencyMs: round(b.latencyMs),
-        OverheadMs: round(b.overheadMs),
-        InterruptSpeechDuration: b.durationMs,
-        FramesAfterDecision: b.framesAfterDecision,
-        ...(b.afterDecision ? { AfterDecision: b.afterDecision.map((a) => ({ How: a.how, Ms: Math.round(a.ms * 1000) / 1000 })) } : {}),
-        ...(b.finishedAfterDecision ? { FinishedAfterDecisionMs: b.finishedAfterDecision.map((ms) => Math.round(ms * 1000) / 1000) } : {}),
-        AbortDelayMs: round(b.abortDelayMs),
-        DecidedOn: b.decidedOn === 'receiveThread' ? 'ReceiveThread' : 'EventLoop',
-        AbortedOnWire: b.abortedOnWire,
-        ...(b.abortSched
-          ? { AbortSched: { WindowMs: round(b.abortSched.windowMs), CpuMs: round(b.abortSched.runMs), WaitMs: round(b.abortSched.waitMs), GcMs: round(b.abortSched.gcMs), GcKinds: b.abortSched.gcKinds } }
-          : {}),
-        // the onset packet's arrival (epoch ms, µs precision): a client on the same clock
-        // can tell how long its packet took to reach the bridge's event loop
-        OnsetArrivalAt: Math.round(b.onsetArrivalMs * 1000) / 1000,
-        DecisionDelayMs: round(b.decisionDelayMs),
-        DetectorMs: round(b.detectorMs),
-        TransitMs: round(b.transitMs),
-        ProcessingMs: round(b.processingMs),
-        LoopStallMs: round(b.loopStallMs),
-        At: new Date(b.at).toISOString(),
-      })),
+      Turns: this.turns.map(describeTurn),
+      BargeIns: this.bargeIns.slice(-50).map(describeBargeIn),
       LastBargeInLatencyMs: last ? round(last.latencyMs) : null,
-      // the agent's frames on its paced output: late = left > 10 ms after their time, of
-      // which handed in late by the event loop; null without a pacer
-      Pacing: ps
-        ? { Sent: ps.sent, Late: ps.late, HandedInLate: ps.enqueuedLate, MaxLateMs: round(ps.maxLateMs), Flushed: ps.flushed, PartialWrites: ps.partialWrites, SendErrors: ps.sendErrors }
-        : null,
+      Pacing: ps ? describePacing(ps) : null,
     };
   }
-}
-
-function round(v: number | null | undefined): number | undefined {
-  return v === null || v === undefined ? undefined : Math.round(v * 10) / 10;
 }

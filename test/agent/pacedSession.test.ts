@@ -94,12 +94,12 @@ class FakePacedOutput implements AgentOutput {
   }
 }
 
-function start(interruptMs: number, tapFile: string, audioAheadMs = 0): AgentSession {
+function start(interruptMs: number, tapFile: string, audioAheadMs = 0, clock: FrameClock = new FrameClock(20)): AgentSession {
   const mgr = new AgentManager({
     maxSessions: 4,
     deps: {
       audioAheadMs,
-      clock: new FrameClock(20),
+      clock,
       createVad: createVadStream,
       tokenSecretSign: () => 'token',
       openVadTap: (h) => new VadTapWriter(tapFile, h),
@@ -316,6 +316,38 @@ describe('AgentSession on a paced output, speech frames made ahead (audioAheadMs
       expect(r.reason).toBe('preempted');
       expect(r.playedSamples).toBe(out.sent.length * 320);
       expect(out.handed.length).toBe(handedBefore);
+    } finally {
+      s.end('test');
+      out.close();
+    }
+  });
+
+  it('starts a talk spurt in the first period whose send time is still ahead, not in a late tick', async () => {
+    // a clock the test drives: the session's ticks are the calls below
+    const clock = { add() {}, remove() {}, poll() {}, maxLateSince: () => 0, schedSinceLastRun: () => null, gcWithin: () => ({ ms: 0, kinds: [] }) } as unknown as FrameClock;
+    ai.scriptSpeech({ pcm: sine(440, 24000, 1, 8000), split: { every: 4800 }, chunkDelayMs: 5 });
+    const s = start(200, path.join(dir, 'aheadLateStart.vadtap'), AHEAD, clock);
+    const out = new FakePacedOutput();
+    s.attach(out);
+    try {
+      const h = s.speakText('a tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
+      const end = performance.now() + 5000;
+      while (h.bufferedSamples < 10 * 320 && performance.now() < end) await sleep(10);
+      expect(h.bufferedSamples).toBeGreaterThanOrEqual(10 * 320);
+      const now = nowMs();
+      s.tick(now - 60); // its period's send time is 20 ms past, the next one's is now
+      expect(out.handed).toHaveLength(0);
+      s.tick(now - 40); // this period's is now: the spurt starts in the next one, still ahead
+      expect(out.handed.length).toBeGreaterThanOrEqual(2);
+      expect(out.handed[0].due).toBe(now - 20 + LEAD);
+      expect(out.handed.every((f) => f.due > f.at)).toBe(true);
+      // within the spurt a late period is not skipped: the stream stays continuous
+      const made = out.handed.length;
+      const next = out.handed[made - 1].due - LEAD + 20;
+      await sleep(next + LEAD + 30 - nowMs());
+      s.tick(next);
+      expect(out.handed[made].due).toBe(next + LEAD);
+      expect(out.handed[made].at).toBeGreaterThan(out.handed[made].due);
     } finally {
       s.end('test');
       out.close();
