@@ -186,7 +186,10 @@ describe('agent scenarios', () => {
       }
 
       const streamedAt = performance.timeOrigin + performance.now();
-      void c.stream(pad(speech('stop please, I want to ask you something else entirely'), 500));
+      // (100 ms of silence first: the clip's voice starts 13 ms in, so its onset is in
+      // the first packet, and a TCP arrival is dated in the kernel's 4 ms jiffies: it
+      // could come out just before streamedAt)
+      void c.stream(pad(concat([new Int16Array(1600), speech('stop please, I want to ask you something else entirely')]), 500));
       const d = await until(async () => {
         const x = await describeAgent(id);
         return x.BargeIns.length > 0 && x;
