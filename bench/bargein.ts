@@ -19,7 +19,7 @@
  *   rounds, so every cell has at least K barge-ins
  *   npm run bench:bargein -- --n 1,50 --d 200 --rounds 5 --transport ws
  *   npm run bench:bargein -- --n 50 --d 200 --transport rtp --cpu-prof   (V8 profile of the bridge)
- *   Room-path users' frames are made ahead (200 ms; echo users 40) and sent on time by the
+ *   Room-path users' frames are made ahead (200 ms; echo users 80) and sent on time by the
  *   addon's pacer thread (bargein/rtpUser.ts), each user's clock at a random phase against
  *   the bridge's; --unpaced-users sends them from the driver's 5 ms step instead
  *   --transport rtp,rtp-loop: the room path with users' voices on the bridge's receive

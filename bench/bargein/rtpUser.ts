@@ -32,12 +32,14 @@ const PT = 101;
 /**
  * How far ahead a paced user makes its frames: speech and noise users 200 ms (their
  * audio is known in advance; at N = 100 the driver itself ran up to 190 ms late in
- * session 17, which with 40 ms sent the deciding packet late), echo users 40 ms (what
- * they send back depends on the agent's audio they have just heard; their delay line is
- * shortened by the lead, so it cannot exceed the echo delay).
+ * session 17, which with 40 ms sent the deciding packet late), echo users 80 ms (what
+ * they send back is the agent's audio that played ECHO_DELAY_MS (120) before the frame
+ * leaves, so a frame can be made at most that long before it leaves, less its clock
+ * phase (up to 20) and 20 ms for the agent's packet to have come; with 40 ms, a driver
+ * 282 ms late sent the echo late and bunched, session 17's run 9).
  */
 export const USER_LEAD_MS = 200;
-export const ECHO_USER_LEAD_MS = 40;
+export const ECHO_USER_LEAD_MS = 80;
 /** Send records kept per user (by packet id): 20 s of frames, longer than a round's clip. */
 const RECORDS = 1024;
 
