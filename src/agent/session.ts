@@ -223,21 +223,24 @@ export class AgentSession extends EventEmitter implements Ticker {
     // start in a period whose send time has passed (a late tick): it starts in the first
     // one still ahead, so its first frame is not late. (Nothing plays before it, so
     // that is not a gap; within a spurt a late frame stays in its period.)
-    const lead = this.output.paced?.leadMs ?? 0;
-    const spurtLate = (at: number) => this.splicer.talkSpurtStart && nowMs() > at + lead - SPURT_START_SLACK_MS;
     let t = this.nextFrameMs - frameTimeMs < FRAME_MS / 2 ? frameTimeMs : this.nextFrameMs;
     if (t === frameTimeMs) {
-      if (spurtLate(t)) this.silenceOut(t);
+      if (this.spurtLate(t)) this.silenceOut(t);
       else this.frameOut(t);
       t += FRAME_MS;
     }
-    while (t <= frameTimeMs + this.aheadMs && this.splicer.frameAhead && this.output && !spurtLate(t)) {
+    while (t <= frameTimeMs + this.aheadMs && this.splicer.frameAhead && this.output && !this.spurtLate(t)) {
       this.frameOut(t);
       t += FRAME_MS;
     }
     this.nextFrameMs = t;
     this.drainPaced();
     this.noteState();
+  }
+
+  /** A talk spurt would start in period `frameTimeMs`, whose send time has passed (or nearly). */
+  private spurtLate(frameTimeMs: number): boolean {
+    return this.splicer.talkSpurtStart && nowMs() > frameTimeMs + (this.output?.paced?.leadMs ?? 0) - SPURT_START_SLACK_MS;
   }
 
   /** The frame of period `frameTimeMs` (speech or silence) to the output. */

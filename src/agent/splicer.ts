@@ -46,10 +46,7 @@ export class SpeechSplicer {
   /** Whether submit(task, option) would stop the playing task (submit's rules). */
   wouldPreempt(task: SpeechHandle, option: SamePriorityOption = 'ClearAndInterrupt'): boolean {
     const cur = this.current;
-    if (!cur || cur.finished) return false;
-    const rank = PRIORITY_RANK[task.priority];
-    const curRank = PRIORITY_RANK[cur.priority];
-    return rank > curRank || (rank === curRank && option === 'ClearAndInterrupt');
+    return cur !== null && !cur.finished && preempts(task, cur, option);
   }
 
   /**
@@ -72,21 +69,16 @@ export class SpeechSplicer {
       this.promote();
       return;
     }
-    const curRank = PRIORITY_RANK[cur.priority];
-    if (rank > curRank) {
-      this.enqueue(task, true);
-      cur.interrupt('preempted');
-      this.current = null;
-      this.promote();
-    } else if (rank === curRank && option === 'ClearAndInterrupt') {
-      this.dropQueued((t) => PRIORITY_RANK[t.priority] === rank, 'preempted');
-      this.enqueue(task, true);
-      cur.interrupt('preempted');
-      this.current = null;
-      this.promote();
-    } else {
+    if (!preempts(task, cur, option)) {
       this.enqueue(task, false);
+      return;
     }
+    // same priority: it also replaces the waiting tasks of that priority
+    if (rank === PRIORITY_RANK[cur.priority]) this.dropQueued((t) => PRIORITY_RANK[t.priority] === rank, 'preempted');
+    this.enqueue(task, true);
+    cur.interrupt('preempted');
+    this.current = null;
+    this.promote();
   }
 
   private enqueue(task: SpeechHandle, front: boolean): void {
@@ -192,4 +184,11 @@ export class SpeechSplicer {
   get interruptibleByVoice(): boolean {
     return this.current !== null && this.current.priority !== 'High';
   }
+}
+
+/** The rule: a higher priority interrupts; the same one does with ClearAndInterrupt. */
+function preempts(task: SpeechHandle, playing: SpeechHandle, option: SamePriorityOption): boolean {
+  const rank = PRIORITY_RANK[task.priority];
+  const cur = PRIORITY_RANK[playing.priority];
+  return rank > cur || (rank === cur && option === 'ClearAndInterrupt');
 }
