@@ -4,9 +4,11 @@
  * and the same VAD, and lists the "D reached" decisions next to the barge-ins the
  * live session decided. They agree when the replay is faithful; then a false
  * barge-in can be looked at frame by frame (`--around`).
- *   npx vite-node bench/vad/tap.ts -- FILE... [--ts] [--around] [--pairing=time]
+ *   npx vite-node bench/vad/tap.ts -- FILE... [--ts] [--around] [--pairing=time] [--pair-by=arrival]
  * --pairing=time pairs each user frame with the reference frame sent last before
  * its packet arrived (no cursor), to see what the cursor's pairing changes.
+ * --pair-by=arrival dates user frames by their packets' arrival even where the tap
+ * has their media time (RTP timestamps, src/media/mediaClock.ts), as before it.
  */
 import { replayTap, type Pairing } from '../../src/agent/vadTap';
 import { nativeVadAvailable } from '../../src/native/vad';
@@ -16,6 +18,7 @@ const files = args.filter((a) => !a.startsWith('--'));
 const impl = args.includes('--ts') || !nativeVadAvailable() ? 'ts' : 'native';
 const around = args.includes('--around');
 const byTime = args.includes('--pairing=time');
+const pairBy = args.includes('--pair-by=arrival') ? 'arrival' : 'media';
 
 /** The newest reference frame sent at or before the packet's arrival. */
 class TimePairing implements Pairing {
@@ -40,7 +43,7 @@ if (!files.length) {
   process.exit(2);
 }
 let min = 0, live = 0, rep = 0, matched = 0;
-console.log(`${impl} VAD, ${byTime ? 'time pairing' : 'FarEndReference pairing'}`);
+console.log(`${impl} VAD, ${byTime ? 'time pairing' : 'FarEndReference pairing'}, user frames dated by ${pairBy === 'arrival' ? 'arrival' : 'media time where recorded'}`);
 console.log('| file | min | user packets / ref frames | resyncs | starts | live barge-ins | replay D reached | live matched (±100 ms) |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const f of files) {
@@ -48,6 +51,7 @@ for (const f of files) {
   const r = replayTap(f, {
     impl,
     pairing: byTime ? (n) => new TimePairing(n) : undefined,
+    pairBy,
     onFrame: around ? (at, flags, v) => frames.push({ at, flags, score: v.score, snr: v.snrDb, delay: v.echoDelayMs, ms: v.speechMs }) : undefined,
   });
   const m = r.live.filter((t) => r.reached.some((u) => Math.abs(u - t) <= 100)).length;

@@ -16,7 +16,7 @@
 namespace voxbridge {
 namespace {
 
-constexpr int kMetaStride = 16;  // socket, voice, flags, flushed, arrivalMs, decisionMs, out[9], wireAbortMs
+constexpr int kMetaStride = 17;  // socket, voice, flags, flushed, arrivalMs, decisionMs, out[9], wireAbortMs, mediaMs
 
 struct Receiver {
   std::unique_ptr<vox::VoiceRx> rx;
@@ -224,8 +224,8 @@ Napi::Value Arm(const Napi::CallbackInfo& info) {
   return numberCall(info, 3, "arm(socket, mode, pacerQueue)", [&](vox::VoiceRx& rx) { return rx.arm(intArg(info, 0), intArg(info, 1), intArg(info, 2) >= 0 ? &processPacer() : nullptr, intArg(info, 2)); });
 }
 
-// drain(meta: Float64Array, pcm: Int16Array) -> frames written: meta[16 i ..] = socket, voice, flags,
-// flushed, arrivalMs, decisionMs, out[0..8]; pcm[320 i ..] = the frame's samples
+// drain(meta: Float64Array, pcm: Int16Array) -> frames written: meta[17 i ..] = socket, voice, flags,
+// flushed, arrivalMs, decisionMs, out[0..8], wireAbortMs, mediaMs; pcm[320 i ..] = the frame's samples
 Napi::Value Drain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   vox::VoiceRx* rx = started(info);
@@ -255,6 +255,7 @@ Napi::Value Drain(const Napi::CallbackInfo& info) {
     o[5] = f.decisionMs;
     for (int k = 0; k < voxbridge::vad::kOutCount; k++) o[6 + k] = f.out[k];
     o[15] = f.wireAbortMs;
+    o[16] = f.mediaMs;
     std::memcpy(p + i * vox::VoiceRx::kFrame, f.pcm, sizeof f.pcm);
   }
   return Napi::Number::New(env, static_cast<double>(n));

@@ -26,7 +26,8 @@ class FarEndRef {
   /** Once per clock tick: the frame sent at `atMs`, or nullptr when the agent sent nothing. */
   void onTick(double atMs, const int16_t* frame);
   /**
-   * The reference for the next user frame, whose packet arrived at `arrivalMs`
+   * The reference for the next user frame, dated `arrivalMs` (its media time by
+   * media_clock.h, as voice_rx gives it, or its packet's arrival)
    * (frameSamples() samples, valid until the next onTick()).
    */
   const int16_t* next(double arrivalMs);

@@ -24,6 +24,7 @@ uint32_t be32(const uint8_t* p) {
 struct RtpView {
   int payloadType;
   int seq;
+  uint32_t timestamp;
   uint32_t ssrc;
   size_t off, len;
 };
@@ -47,6 +48,7 @@ bool parseRtp(const uint8_t* p, size_t n, RtpView* v) {
   }
   v->payloadType = p[1] & 0x7f;
   v->seq = (p[2] << 8) | p[3];
+  v->timestamp = be32(p + 4);
   v->ssrc = be32(p + 8);
   v->off = off;
   v->len = end - off;
@@ -464,13 +466,20 @@ void VoiceRx::onDatagram(Socket& s, const uint8_t* p, size_t len, double arrival
       s.stats.late++;
       return;
     }
+  }
+  // the packet's time on the sender's clock (its capture), for the far-end pairing
+  const double mediaMs = v->clock.at(v->rtpTime.ms(r.timestamp), arrivalMs);
+  if (v->lastSeq >= 0) {
+    const int delta = (r.seq - v->lastSeq) & 0xffff;
     if (delta > 1) {
       const int missing = delta - 1;
       s.stats.lost += static_cast<uint64_t>(missing);
       if (decode && missing <= kMaxConceal)
         for (int k = 0; k < missing; k++) {
           const int c = v->dec.conceal(pcm, static_cast<size_t>(v->lastSamples));
-          if (c > 0) emitPcm(s, *v, pcm, c, arrivalMs, true, out);
+          // the lost packets came before this one, one after the other
+          const double at = mediaMs - static_cast<double>(missing - k) * v->lastSamples / (kRate / 1000);
+          if (c > 0) emitPcm(s, *v, pcm, c, arrivalMs, at, true, out);
         }
     }
   }
@@ -482,10 +491,11 @@ void VoiceRx::onDatagram(Socket& s, const uint8_t* p, size_t len, double arrival
     return;
   }
   v->lastSamples = n;
-  emitPcm(s, *v, pcm, n, arrivalMs, false, out);
+  emitPcm(s, *v, pcm, n, arrivalMs, mediaMs, false, out);
 }
 
-void VoiceRx::emitPcm(Socket& s, Voice& v, const int16_t* pcm, int n, double arrivalMs, bool concealed, std::vector<Frame>& out) {
+void VoiceRx::emitPcm(Socket& s, Voice& v, const int16_t* pcm, int n, double arrivalMs, double mediaMs, bool concealed,
+                      std::vector<Frame>& out) {
   int off = 0;
   while (off < n) {
     const int take = kFrame - v.pendN < n - off ? kFrame - v.pendN : n - off;
@@ -494,14 +504,14 @@ void VoiceRx::emitPcm(Socket& s, Voice& v, const int16_t* pcm, int n, double arr
     v.concealedPend = v.concealedPend || concealed;
     off += take;
     if (v.pendN == kFrame) {
-      frameOut(s, v, arrivalMs, out);
+      frameOut(s, v, arrivalMs, mediaMs, out);
       v.pendN = 0;
       v.concealedPend = false;
     }
   }
 }
 
-void VoiceRx::frameOut(Socket& s, Voice& v, double arrivalMs, std::vector<Frame>& out) {
+void VoiceRx::frameOut(Socket& s, Voice& v, double arrivalMs, double mediaMs, std::vector<Frame>& out) {
   out.emplace_back();
   Frame& f = out.back();
   f.socket = s.id;
@@ -509,13 +519,14 @@ void VoiceRx::frameOut(Socket& s, Voice& v, double arrivalMs, std::vector<Frame>
   f.flags = v.concealedPend ? kConcealed : 0;
   f.flushed = 0;
   f.arrivalMs = arrivalMs;
+  f.mediaMs = mediaMs;
   f.decisionMs = 0;
   f.wireAbortMs = 0;
   std::memcpy(f.pcm, v.pend, sizeof f.pcm);
   for (double& o : f.out) o = 0;
   s.stats.frames++;
   if (s.userVoice != v.id || !s.vad) return;
-  const uint32_t flags = s.vad->process(f.pcm, s.far->next(arrivalMs), f.out);
+  const uint32_t flags = s.vad->process(f.pcm, s.far->next(mediaMs), f.out);
   f.flags |= flags | kVadRan;
   // the session's view of the segment (src/agent/voiceInput.ts), then its policy
   const bool start = (flags & voxbridge::vad::kSpeechStart) != 0;

@@ -16,7 +16,8 @@
 // (RTP parsed, sequence gaps concealed with libopus PLC, duplicates and late packets
 // dropped: as src/rooms/opusRtpReceiver.ts), 16 kHz PCM cut into 20 ms frames; one
 // "user" voice at a time (the first heard that may lead, as the agent listens to one
-// user) goes through the socket's VAD with its far-end reference (far_end.h). Human
+// user) goes through the socket's VAD with its far-end reference (far_end.h), paired by
+// the packets' RTP timestamps rather than their arrival (media_clock.h). Human
 // voices (a takeover) are delivered without the VAD; others are only tracked.
 //
 // Frames reach the event loop through drain(), with a notification from this thread:
@@ -37,6 +38,7 @@
 #include <vector>
 
 #include "far_end.h"
+#include "media_clock.h"
 #include "opus_decoder.h"
 #include "pacer.h"
 #include "recv_time.h"
@@ -80,6 +82,7 @@ class VoiceRx {
     uint32_t flags;
     int32_t flushed;    // kFired: packets the gate dropped (-1: no pacer queue was armed)
     double arrivalMs;   // when the packet carrying the frame's last sample reached the socket
+    double mediaMs;     // that packet's time on the sender's clock (media_clock.h): the far-end pairing's
     double decisionMs;  // kFired: when the decision was taken; no agent packet left after it
     double wireAbortMs;  // kFired: when the armed requests' connections were shut down (0: none)
     double out[voxbridge::vad::kOutCount];
@@ -172,6 +175,8 @@ class VoiceRx {
     voxbridge::opus::Decoder dec;
     int lastSeq = -1;
     int lastSamples = kFrame;
+    RtpMediaTime rtpTime{48000};  // Opus's RTP clock (RFC 7587)
+    MediaClock clock;
     int16_t pend[kFrame];
     int pendN = 0;
     bool concealedPend = false;
@@ -211,8 +216,8 @@ class VoiceRx {
   void run();
   void readSocket(Socket& s, std::vector<Frame>& out);
   void onDatagram(Socket& s, const uint8_t* p, size_t len, double arrivalMs, std::vector<Frame>& out);
-  void emitPcm(Socket& s, Voice& v, const int16_t* pcm, int n, double arrivalMs, bool concealed, std::vector<Frame>& out);
-  void frameOut(Socket& s, Voice& v, double arrivalMs, std::vector<Frame>& out);
+  void emitPcm(Socket& s, Voice& v, const int16_t* pcm, int n, double arrivalMs, double mediaMs, bool concealed, std::vector<Frame>& out);
+  void frameOut(Socket& s, Voice& v, double arrivalMs, double mediaMs, std::vector<Frame>& out);
   void publish(std::vector<Frame>& batch);
   void promoteFired();
 

@@ -275,6 +275,25 @@ void testBargeIn() {
   pacer.close(q);
 }
 
+// The media clock, on the vectors of test/media/mediaClock.test.ts (the TS twin's test).
+void testMediaClock() {
+  vox::MediaClock c;
+  CHECK(c.at(0, 100) == 100 && c.at(20, 120) == 120, "on time: the arrival");
+  CHECK(c.at(5040, 140) == 140 && c.rebases() == 1, "a forward jump is taken at once");
+  CHECK(c.at(10, 160) == 160 && c.rebases() == 2, "a restart re-bases");
+  const double late = 160 + 20 + vox::MediaClock::kRebaseMs + 50;
+  CHECK(c.at(30, late) == late && c.rebases() == 3, "a hold-up past kRebaseMs re-bases");
+  vox::MediaClock h;
+  for (int k = 0; k < 15; k++) {
+    const double arrival = (k >= 5 && k < 10 ? 10 * 20 + 3 + 40 : k * 20 + 3) + 50000.0;
+    const double t = h.at(1000 + 20 * k, arrival);
+    CHECK(t <= arrival && std::fabs(t - 50000 - (k * 20 + 3)) <= vox::MediaClock::kLeakMsPerS * 0.16 + 1e-9, "packet %d dated %.3f", k, t - 50000);
+  }
+  vox::RtpMediaTime r(48000);
+  const double a = r.ms(0xfffffc40u);
+  CHECK(std::fabs(r.ms(0) - a - 20) < 1e-9 && std::fabs(r.ms(960) - a - 40) < 1e-9 && std::fabs(r.ms(0) - a - 20) < 1e-9, "RTP time across the wrap");
+}
+
 // The far-end reference given ahead (due times): a frame is paired once its time has
 // come, and frames cut after a flush become silence.
 void testFarEndAhead() {
@@ -379,6 +398,7 @@ void testCloseUnderLoad() {
 }  // namespace
 
 int main() {
+  testMediaClock();
   testFarEndAhead();
   testBargeIn();
   testFiredFirst();

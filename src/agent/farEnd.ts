@@ -9,7 +9,9 @@
  * late, so the same reference frame is paired twice or one is skipped, and the echo
  * seems to move by tens of ms from one moment to the next (the room path's echo
  * users at 100 sessions). Here the cursor moves one frame per user frame; it is
- * placed by time (the frame being sent when the user's packet arrived) at the start,
+ * placed by time (the frame being sent when the user's frame was captured, by its RTP
+ * timestamp through src/media/mediaClock.ts, or when its packet arrived on transports
+ * without timestamps) at the start,
  * and moved again only when every packet of the last WINDOW user frames, arrived
  * over at least WINDOW_SPAN_MS, puts it more than RESYNC frames off in the same
  * direction (the user's stream paused or the clocks drifted), by the smallest of
@@ -55,7 +57,7 @@ export class FarEndReference {
     if (frame) this.frames[slot].set(frame);
   }
 
-  /** The reference for the next user frame, whose packet arrived at `arrivalMs`. */
+  /** The reference for the next user frame, dated `arrivalMs` (its media time, or its packet's arrival). */
   next(arrivalMs: number): Int16Array {
     if (this.newest < 0) return this.silent;
     // the frame being sent when the packet arrived: the newest one sent at or before it

@@ -114,12 +114,12 @@ export class AgentSession extends EventEmitter implements Ticker {
   }
 
   /** One VAD frame of the user, computed off the loop (`decisionMs`: the barge-in it carries). */
-  pushUserFrame(pcm: Int16Array, arrivalMs: number, flags: number, out: Float64Array, decisionMs: number | null, wireAbortMs = 0): void {
+  pushUserFrame(pcm: Int16Array, arrivalMs: number, flags: number, out: Float64Array, decisionMs: number | null, wireAbortMs = 0, mediaMs = arrivalMs): void {
     const o = this.offLoop;
     if (!o || !this.offUser || this._ended) return;
     o.begin(flags, out, decisionMs, wireAbortMs);
     try {
-      this.feedUser(this.offUser, pcm, arrivalMs, null);
+      this.feedUser(this.offUser, pcm, arrivalMs, mediaMs, null);
     } finally {
       o.end();
     }
@@ -187,16 +187,23 @@ export class AgentSession extends EventEmitter implements Ticker {
     this.emit('message', msg);
   }
 
-  /** User audio at CORE_RATE, any length; `arrivalMs` is when its packet reached the bridge. */
-  pushUserAudio(pcm: Int16Array, arrivalMs = nowMs()): void {
+  /**
+   * User audio at CORE_RATE, any length; `arrivalMs` is when its packet reached the
+   * bridge, `mediaMs` its time by the sender's clock (src/media/mediaClock.ts), which
+   * the echo reference is paired by.
+   */
+  pushUserAudio(pcm: Int16Array, arrivalMs = nowMs(), mediaMs = arrivalMs): void {
     if (this._ended) return;
-    this.feedUser(this.user, pcm, arrivalMs, this.farRef);
+    this.feedUser(this.user, pcm, arrivalMs, mediaMs, this.farRef);
   }
 
-  private feedUser(input: VoiceInput, pcm: Int16Array, arrivalMs: number, far: FarEndReference | null): void {
-    this.tap?.record(TapKind.User, arrivalMs, pcm);
+  private feedUser(input: VoiceInput, pcm: Int16Array, arrivalMs: number, mediaMs: number, far: FarEndReference | null): void {
+    if (this.tap) {
+      if (mediaMs !== arrivalMs) this.tap.record(TapKind.UserMedia, mediaMs, null);
+      this.tap.record(TapKind.User, arrivalMs, pcm);
+    }
     if (this.paced) this.drainPaced();
-    input.push(pcm, arrivalMs, far);
+    input.push(pcm, arrivalMs, far, mediaMs);
     this.deps.clock.poll();
   }
 

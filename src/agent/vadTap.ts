@@ -32,6 +32,12 @@ export const TapKind = {
   RefSilent: 3,
   /** A barge-in decided (0 samples); time = the decision. */
   BargeIn: 4,
+  /**
+   * The next User record's time by the sender's clock (0 samples): what the far end
+   * was paired by (src/media/mediaClock.ts). Absent: paired by arrival (older taps,
+   * and transports without timestamps).
+   */
+  UserMedia: 5,
 } as const;
 
 export interface TapHeader {
@@ -183,7 +189,13 @@ export interface TapReplay {
  */
 export function replayTap(
   file: string,
-  opts: { impl?: 'native' | 'ts'; pairing?: (frameSamples: number) => Pairing; onFrame?: (arrivalMs: number, flags: number, vad: Vad) => void } = {},
+  opts: {
+    impl?: 'native' | 'ts';
+    pairing?: (frameSamples: number) => Pairing;
+    /** What user frames are paired by: their media time where the tap has it (default), or their arrival. */
+    pairBy?: 'media' | 'arrival';
+    onFrame?: (arrivalMs: number, flags: number, vad: Vad) => void;
+  } = {},
 ): TapReplay {
   const { header, records } = readTap(file);
   const frameMs = (1000 * header.frameSamples) / header.sampleRate;
@@ -207,12 +219,16 @@ export function replayTap(
   let refFrames = 0;
   let t0 = NaN;
   let t1 = NaN;
+  let media = NaN;
   for (const r of records) {
-    if (r.kind === TapKind.User && r.pcm) {
+    if (r.kind === TapKind.UserMedia) {
+      media = r.timeMs;
+    } else if (r.kind === TapKind.User && r.pcm) {
       userPackets++;
       if (Number.isNaN(t0)) t0 = r.timeMs;
       t1 = r.timeMs;
-      input.push(r.pcm, r.timeMs, ref as FarEndReference);
+      input.push(r.pcm, r.timeMs, ref as FarEndReference, opts.pairBy === 'arrival' || Number.isNaN(media) ? r.timeMs : media);
+      media = NaN;
     } else if (r.kind === TapKind.Ref || r.kind === TapKind.RefSilent) {
       refFrames++;
       ref.onTick(r.timeMs, r.pcm);

@@ -101,13 +101,15 @@ export class VoiceInput {
 
   /**
    * Feeds audio of any length; it is processed in VAD frames. `farEnd` gives the
-   * agent audio played back for each frame (or null), for echo rejection.
+   * agent audio played back for each frame (or null), for echo rejection, paired by
+   * `mediaMs`: the packet's time on the sender's clock (src/media/mediaClock.ts), or
+   * its arrival when the transport has none.
    */
-  push(pcm: Int16Array, arrivalMs: number, farEnd: FarEndReference | null): void {
+  push(pcm: Int16Array, arrivalMs: number, farEnd: FarEndReference | null, mediaMs = arrivalMs): void {
     let off = 0;
     while (off < pcm.length) {
       if (this.pendingLen === 0 && pcm.length - off >= this.frameSamples) {
-        this.frame(pcm.subarray(off, off + this.frameSamples), arrivalMs, farEnd);
+        this.frame(pcm.subarray(off, off + this.frameSamples), arrivalMs, mediaMs, farEnd);
         off += this.frameSamples;
         continue;
       }
@@ -117,19 +119,19 @@ export class VoiceInput {
       off += take;
       if (this.pendingLen === this.frameSamples) {
         this.pendingLen = 0;
-        this.frame(this.pending, arrivalMs, farEnd);
+        this.frame(this.pending, arrivalMs, mediaMs, farEnd);
       }
     }
   }
 
-  private frame(f: Int16Array, arrivalMs: number, farEnd: FarEndReference | null): void {
+  private frame(f: Int16Array, arrivalMs: number, mediaMs: number, farEnd: FarEndReference | null): void {
     const start = this.samplesIn;
     this.samplesIn += f.length;
     const slot = this.ringN++ % HISTORY_FRAMES;
     this.ringStart[slot] = start;
     this.ringArrival[slot] = arrivalMs;
 
-    const flags = this.vad.process(f, farEnd ? farEnd.next(arrivalMs) : null);
+    const flags = this.vad.process(f, farEnd ? farEnd.next(mediaMs) : null);
     const r = this.result;
     r.flags = flags;
     r.speechStart = (flags & VadFlag.SpeechStart) !== 0;

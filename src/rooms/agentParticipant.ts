@@ -304,7 +304,7 @@ export class AgentParticipant extends EventEmitter {
     const consumer = await this.media.consume(producer.id, this.room.router.rtpCapabilities, (pkt, at) => ready?.push(pkt, at));
     if (this.closed) return void consumer.close();
     const pt = consumer.rtpParameters.codecs[0]?.payloadType;
-    const receiver = new OpusRtpReceiver((pcm, at) => this.onVoice(uid, human, pcm, at), pt);
+    const receiver = new OpusRtpReceiver((pcm, at, media) => this.onVoice(uid, human, pcm, at, media), pt);
     await receiver.start();
     if (this.closed || consumer.closed) return void receiver.close();
     const l: Listener = { uid, human, consumer, receiver };
@@ -341,15 +341,15 @@ export class AgentParticipant extends EventEmitter {
     this.activeUid = uid;
     const fired = (f.flags & RxFlag.Fired) !== 0;
     if (fired && f.flushed >= 0) this.paced?.noteGate(f.flushed);
-    this.session.pushUserFrame(f.pcm, f.arrivalMs, f.flags, f.out, fired ? f.decisionMs : null, f.wireAbortMs);
+    this.session.pushUserFrame(f.pcm, f.arrivalMs, f.flags, f.out, fired ? f.decisionMs : null, f.wireAbortMs, f.mediaMs);
   }
 
   /** One voice at a time feeds the session's user input: the first target heard (until it leaves). */
-  private onVoice(uid: string, human: boolean, pcm: Int16Array, arrivalMs: number): void {
+  private onVoice(uid: string, human: boolean, pcm: Int16Array, arrivalMs: number, mediaMs: number): void {
     if (this.session.ended) return;
     if (human) return this.session.pushHumanAudio(pcm, arrivalMs);
     if (this.activeUid === null) this.activeUid = uid;
-    if (uid === this.activeUid) this.session.pushUserAudio(pcm, arrivalMs);
+    if (uid === this.activeUid) this.session.pushUserAudio(pcm, arrivalMs, mediaMs);
   }
 
   onPeerDataProducer(peer: Peer, dp: types.DataProducer): void {

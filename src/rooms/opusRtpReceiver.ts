@@ -1,7 +1,8 @@
 /**
  * A participant's voice for the agent: RTP packets (of a consumer on the agent's
  * loopback transport) → depacketize → Opus decode (libopus via the addon; WASM fallback,
- * see opusDecoder.ts) → 16 kHz PCM16 with the packet's arrival time.
+ * see opusDecoder.ts) → 16 kHz PCM16 with the packet's arrival time, and its time by
+ * the RTP timestamp (src/media/mediaClock.ts: what the echo reference is paired by).
  *
  * The decoder is created at 16 kHz mono: libopus decodes straight to the core's
  * rate (it synthesises at the requested rate), so no resampler and no extra
@@ -12,6 +13,7 @@
  */
 import { createRtpView, parseRtp } from '../media/rtp';
 import { createLogger } from '../log';
+import { MediaClock, RtpMediaTime } from '../media/mediaClock';
 import { createOpusDecoder, type OpusStreamDecoder } from './opusDecoder';
 
 const log = createLogger('rooms.rx');
@@ -37,10 +39,13 @@ export class OpusRtpReceiver {
   private lastSamples = FRAME;
   private readonly scratch = new Int16Array(MAX_PACKET_SAMPLES);
   private closed = false;
+  /** Opus's RTP clock is 48 kHz (RFC 7587). */
+  private readonly rtpTime = new RtpMediaTime(48000);
+  private readonly clock = new MediaClock();
   readonly stats: ReceiverStats = { packets: 0, malformed: 0, lost: 0, late: 0, decodeErrors: 0 };
 
   constructor(
-    private readonly onPcm: (pcm: Int16Array, arrivalMs: number) => void,
+    private readonly onPcm: (pcm: Int16Array, arrivalMs: number, mediaMs: number) => void,
     private readonly payloadType?: number,
   ) {}
 
@@ -60,20 +65,20 @@ export class OpusRtpReceiver {
       return;
     }
     this.stats.packets++;
-    if (this.lastSeq >= 0) {
-      const delta = (v.sequenceNumber - this.lastSeq) & 0xffff;
-      if (delta === 0 || delta > 0x8000) {
-        this.stats.late++;
-        return;
-      }
-      if (delta > 1) {
-        const missing = delta - 1;
-        this.stats.lost += missing;
-        if (missing <= MAX_CONCEAL) {
-          for (let k = 0; k < missing; k++) {
-            const n = d.conceal(this.scratch, this.lastSamples);
-            if (n > 0) this.onPcm(this.scratch.subarray(0, n), arrivalMs);
-          }
+    const delta = this.lastSeq >= 0 ? (v.sequenceNumber - this.lastSeq) & 0xffff : 1;
+    if (delta === 0 || delta > 0x8000) {
+      this.stats.late++;
+      return;
+    }
+    const mediaMs = this.clock.at(this.rtpTime.ms(v.timestamp), arrivalMs);
+    if (delta > 1) {
+      const missing = delta - 1;
+      this.stats.lost += missing;
+      if (missing <= MAX_CONCEAL) {
+        for (let k = 0; k < missing; k++) {
+          const n = d.conceal(this.scratch, this.lastSamples);
+          // the lost packets came before this one, one after the other
+          if (n > 0) this.onPcm(this.scratch.subarray(0, n), arrivalMs, mediaMs - ((missing - k) * this.lastSamples) / (CORE_RATE / 1000));
         }
       }
     }
@@ -87,7 +92,7 @@ export class OpusRtpReceiver {
       return;
     }
     this.lastSamples = n;
-    this.onPcm(this.scratch.subarray(0, n), arrivalMs);
+    this.onPcm(this.scratch.subarray(0, n), arrivalMs, mediaMs);
   }
 
   close(): void {

@@ -60,6 +60,8 @@ export interface RxFrame {
   flushed: number;
   /** When the packet carrying the frame's last sample reached the socket (ms since epoch). */
   arrivalMs: number;
+  /** That packet's time by its RTP timestamp (src/media/mediaClock.ts): what the far end was paired by. */
+  mediaMs: number;
   /** Fired: when the barge-in was decided; no agent packet left after it. */
   decisionMs: number;
   /** Fired: when the stopped speech's requests' connections were shut down (0: none were lent). */
@@ -106,7 +108,7 @@ class Receiver {
     this.pcm = new Int16Array(BATCH * b.frameSamples);
     this.outView = Array.from({ length: BATCH }, (_, i) => this.meta.subarray(i * stride + 6, i * stride + 15));
     this.pcmView = Array.from({ length: BATCH }, (_, i) => this.pcm.subarray(i * b.frameSamples, (i + 1) * b.frameSamples));
-    this.frame = { voice: 0, flags: 0, flushed: 0, arrivalMs: 0, decisionMs: 0, wireAbortMs: 0, out: this.outView[0], pcm: this.pcmView[0] };
+    this.frame = { voice: 0, flags: 0, flushed: 0, arrivalMs: 0, mediaMs: 0, decisionMs: 0, wireAbortMs: 0, out: this.outView[0], pcm: this.pcmView[0] };
     const p = nativePacer();
     if (!p) throw new Error('voiceRx needs the pacer (native addon)');
     // the caller's clock (ms since epoch) minus CLOCK_MONOTONIC: the pacer's offset negated
@@ -145,6 +147,7 @@ class Receiver {
           f.arrivalMs = m[o + 4];
           f.decisionMs = m[o + 5];
           f.wireAbortMs = m[o + 15];
+          f.mediaMs = m[o + 16];
           f.out = this.outView[i];
           f.pcm = this.pcmView[i];
           try {

@@ -214,9 +214,9 @@ export class SipCall {
     s.attach(this.output);
   }
 
-  userAudio(pcm: Int16Array, arrivalMs: number): void {
+  userAudio(pcm: Int16Array, arrivalMs: number, mediaMs = arrivalMs): void {
     const s = this.session;
-    if (s && !s.ended && this.output) s.pushUserAudio(pcm, arrivalMs);
+    if (s && !s.ended && this.output) s.pushUserAudio(pcm, arrivalMs, mediaMs);
   }
 
   dtmf(digit: string, source: 'rfc4733' | 'info'): void {

@@ -31,6 +31,7 @@ import { DEFAULT_AUDIO_LEAD_MS } from '../config';
 import { createLogger, type Logger } from '../log';
 import { nowMs } from '../clock';
 import { createRtpView, parseRtp, writeRtpHeader } from '../media/rtp';
+import { MediaClock, RtpMediaTime } from '../media/mediaClock';
 import { LegCodec } from '../transports/legCodec';
 import { PacingStats } from '../transports/pacing';
 import type { WorkerPool } from '../sfu/workerPool';
@@ -47,7 +48,8 @@ export const PROBE_TIMEOUT_MS = 3000;
 const DTMF_DIGITS = '0123456789*#ABCD';
 
 export interface MediaLegEvents {
-  onAudio(pcm16k: Int16Array, arrivalMs: number): void;
+  /** `mediaMs`: the packet's time by its RTP timestamp (src/media/mediaClock.ts), which the echo reference is paired by. */
+  onAudio(pcm16k: Int16Array, arrivalMs: number, mediaMs: number): void;
   onDtmf(digit: string): void;
   /** The transport is set up: agent audio can flow (after the probe or its timeout). */
   onReady(): void;
@@ -98,6 +100,8 @@ export class SipMediaLeg {
   private held = false;
   private markNext = false;
   // incoming
+  private rtpTime: RtpMediaTime | null = null;
+  private readonly mediaClock = new MediaClock();
   /** Opus decodes straight to 16 kHz mono (libopus synthesises at the asked rate). */
   private opusRx: OpusStreamDecoder | null = null;
   /** Decoded PCM of one packet; valid during onAudio only (the session copies what it keeps). */
@@ -138,6 +142,10 @@ export class SipMediaLeg {
     const first = this.remote === null;
     this.remote = remote;
     this.neg = neg;
+    if (this.rtpTime?.clockRate !== neg.codec.clockRate) {
+      this.rtpTime = new RtpMediaTime(neg.codec.clockRate);
+      this.mediaClock.reset();
+    }
     if (!first) return this.update(remote);
     this.codec = new LegCodec({ encoding: neg.codec.kind === 'opus' ? 'L16' : neg.codec.kind, sampleRate: neg.codec.kind === 'opus' ? 16000 : 8000 });
     if (neg.codec.kind === 'opus') {
@@ -230,13 +238,14 @@ export class SipMediaLeg {
     this.stats.rtpIn++;
     if (v.payloadType === dtmfPt) return this.onDtmfPacket(pkt, v.payloadOffset, v.payloadLength, v.timestamp);
     if (v.payloadType !== audioPt || this.held) return;
+    const media = this.rtpTime ? this.mediaClock.at(this.rtpTime.ms(v.timestamp), arrival) : arrival;
     if (this.opusRx) {
       const n = this.opusRx.decode(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength), this.opusPcm);
-      if (n > 0) this.ev.onAudio(this.opusPcm.subarray(0, n), arrival);
+      if (n > 0) this.ev.onAudio(this.opusPcm.subarray(0, n), arrival, media);
       else this.stats.decodeErrors++;
       return;
     }
-    this.ev.onAudio(this.codec!.decode(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)), arrival);
+    this.ev.onAudio(this.codec!.decode(pkt.subarray(v.payloadOffset, v.payloadOffset + v.payloadLength)), arrival, media);
   }
 
   /**

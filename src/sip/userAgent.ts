@@ -257,7 +257,7 @@ export class SipUserAgent {
     let media: SipMediaLeg;
     try {
       media = await SipMediaLeg.open(this.opts.workers, this.ports, this.opts.mediaListenIp, {
-        onAudio: (pcm, at) => call.userAudio(pcm, at),
+        onAudio: (pcm, at, media) => call.userAudio(pcm, at, media),
         onDtmf: (d) => call.dtmf(d, 'rfc4733'),
         onReady: () => call.connectAgent(),
       }, call.id, this.opts.agentAudioLeadMs);
@@ -309,7 +309,7 @@ export class SipUserAgent {
     const fromUser = o.fromUser ?? t.fromUser;
     const call = SipCall.outbound(this.host, peer, { requestUri: `sip:${o.to}@${t.domain}`, fromUri: `sip:${fromUser}@${t.domain}`, toUri: `sip:${o.to}@${t.domain}` });
     call.media = await SipMediaLeg.open(this.opts.workers, this.ports, this.opts.mediaListenIp, {
-      onAudio: (pcm, at) => call.userAudio(pcm, at),
+      onAudio: (pcm, at, media) => call.userAudio(pcm, at, media),
       onDtmf: (d) => call.dtmf(d, 'rfc4733'),
       onReady: () => call.connectAgent(),
     }, call.id, this.opts.agentAudioLeadMs);

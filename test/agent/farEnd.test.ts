@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FarEndReference } from '../../src/agent/farEnd';
+import { MediaClock } from '../../src/media/mediaClock';
 
 const N = 4; // samples per frame: enough to tell frames apart
 const frame = (k: number) => Int16Array.from({ length: N }, () => k);
@@ -78,6 +79,33 @@ describe('FarEndReference', () => {
     expect(got.slice(0, 9)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19]);
     expect(got.slice(9)).toEqual([15, 16, 17, 18, 19]);
     expect(ref.resyncs).toBe(2);
+  });
+
+  it('paired by the sender\'s timestamps, stays on the echo through an uplink that runs late for seconds', () => {
+    // User frame j is captured at 20 j + 7 ms; its echo is the agent frame that was
+    // playing then, so (reference id - j) must stay what it was at the start. The uplink
+    // delivers frames 50-149 late (ramping to 200-280 ms, as a sender falling behind),
+    // then the backlog at once and on time again.
+    const run = (byMedia: boolean) => {
+      const ref = new FarEndReference(N);
+      const clock = new MediaClock();
+      const offsets = new Set<number>();
+      let tick = 1;
+      let last = 0;
+      for (let j = 0; j < 250; j++) {
+        const capture = 20 * j + 7;
+        const late = j < 50 || j >= 150 ? 0 : Math.min(280, (j - 50) * 14) - (j % 4) * 25;
+        const arrival = Math.max(last, capture + 1 + Math.max(0, late));
+        last = arrival;
+        for (; tick * 20 <= arrival; tick++) ref.onTick(tick * 20, frame(tick));
+        const media = clock.at(capture, arrival);
+        offsets.add(id(ref.next(byMedia ? media : arrival)) - j);
+      }
+      return offsets;
+    };
+    expect([...run(true)]).toHaveLength(1);
+    // by arrival, the late stretch moved the cursor off the echo (what this pairing fixes)
+    expect(run(false).size).toBeGreaterThan(1);
   });
 
   it('is silent before the agent has sent anything', () => {

@@ -51,6 +51,29 @@ describe('VAD tap file', () => {
     expect(() => readTap(bad)).toThrow(/not a VAD tap/);
   });
 
+  it('replays the pairing by the media times it recorded, or by arrival when asked', async () => {
+    const file = path.join(dir, 'media.vadtap');
+    const w = new VadTapWriter(file, header);
+    const pcm = new Int16Array(320);
+    for (let k = 0; k < 6; k++) {
+      w.record(TapKind.Ref, 1000 + 20 * k, pcm);
+      // frames 2-4 arrived 150 ms late; their media times are on time
+      if (k >= 2 && k <= 4) w.record(TapKind.UserMedia, 1003 + 20 * k, null);
+      w.record(TapKind.User, 1003 + 20 * k + (k >= 2 && k <= 4 ? 150 : 0), pcm);
+    }
+    await w.close();
+    const seen = (pairBy?: 'media' | 'arrival') => {
+      const times: number[] = [];
+      replayTap(file, {
+        pairBy,
+        pairing: () => ({ onTick: () => undefined, next: (t: number) => (times.push(t), pcm), resyncs: 0 }),
+      });
+      return times;
+    };
+    expect(seen()).toEqual([1003, 1023, 1043, 1063, 1083, 1103]);
+    expect(seen('arrival')).toEqual([1003, 1023, 1193, 1213, 1233, 1103]);
+  });
+
   it('opens taps only for the rooms that match', async () => {
     const set = new VadTapSet(path.join(dir, 'set'), '^keep-');
     expect(set.open({ ...header, roomId: 'other' })).toBeNull();

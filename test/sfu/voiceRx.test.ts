@@ -21,6 +21,7 @@ import { OpusRtpReceiver } from '../../src/rooms/opusRtpReceiver';
 import { buildRtp } from '../../src/media/rtp';
 import { createVad } from '../../src/native/vad';
 import { FarEndReference } from '../../src/agent/farEnd';
+import { MediaClock } from '../../src/media/mediaClock';
 import { monoOffset, nativePacer } from '../../src/sfu/pacedRtp';
 import { nowMs } from '../../src/clock';
 import http from 'node:http';
@@ -54,11 +55,12 @@ interface Got {
   speechMs: number;
   onset: number;
   arrivalMs: number;
+  mediaMs: number;
   decisionMs: number;
   flushed: number;
   wireAbortMs: number;
 }
-const keep = (f: RxFrame): Got => ({ flags: f.flags, speechMs: f.out[2], onset: f.out[3], arrivalMs: f.arrivalMs, decisionMs: f.decisionMs, flushed: f.flushed, wireAbortMs: f.wireAbortMs });
+const keep = (f: RxFrame): Got => ({ flags: f.flags, speechMs: f.out[2], onset: f.out[3], arrivalMs: f.arrivalMs, mediaMs: f.mediaMs, decisionMs: f.decisionMs, flushed: f.flushed, wireAbortMs: f.wireAbortMs });
 
 describe.runIf(voiceRxAvailable())('voice receive thread', () => {
   const closers: (() => void)[] = [];
@@ -101,15 +103,16 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
     // the event-loop path on the same packets
     const vad = createVad({ sampleRate: 16000, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl: 'native' });
     const far = new FarEndReference(FRAME);
-    const ref: { flags: number; speechMs: number; onset: number }[] = [];
-    const r = new OpusRtpReceiver((frame) => {
+    const ref: { flags: number; speechMs: number; onset: number; mediaMs: number }[] = [];
+    const r = new OpusRtpReceiver((frame, _at, mediaMs) => {
       for (let o = 0; o < frame.length; o += FRAME) {
         const flags = vad.process(frame.subarray(o, o + FRAME), far.next(nowMs()));
-        ref.push({ flags, speechMs: vad.speechMs, onset: vad.onsetSample });
+        ref.push({ flags, speechMs: vad.speechMs, onset: vad.onsetSample, mediaMs });
       }
     }, PT);
     await r.start();
-    for (const p of pkts) r.push(p, nowMs());
+    // (one packet per frame: each with the arrival the thread saw)
+    pkts.forEach((p, k) => r.push(p, got[k]!.arrivalMs));
     r.close();
 
     expect(ref.length).toBe(got.length);
@@ -118,6 +121,9 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
       const g = got[i]!;
       expect(g.flags & RxFlag.VadRan).toBeTruthy();
       expect({ i, flags: g.flags & 0xff, speechMs: g.speechMs, onset: g.onset }).toEqual({ i, flags: ref[i]!.flags & 0xff, speechMs: ref[i]!.speechMs, onset: ref[i]!.onset });
+      // the media clock (native/src/media_clock.h and src/media/mediaClock.ts) dates the packets alike
+      expect(Math.abs(g.mediaMs - ref[i]!.mediaMs), `frame ${i}`).toBeLessThan(1e-6);
+      expect(g.mediaMs).toBeLessThanOrEqual(g.arrivalMs);
       if (g.flags & 2) starts++;
     }
     expect(starts).toBe(2); // the sentence and the "ok"
@@ -254,6 +260,38 @@ describe.runIf(voiceRxAvailable())('voice receive thread', () => {
     await until(() => plain.got.length >= pkts.length, 3000);
     expect(plain.got.filter((g) => g.flags & RxFlag.Fired)).toHaveLength(1);
     expect(plain.got.find((g) => g.flags & RxFlag.Fired)!.flushed).toBe(-1);
+  });
+
+  it('pairs the echo by the packets\' RTP timestamps: an uplink running 200-280 ms late for seconds is no barge-in', async () => {
+    const { rx, user, got } = await setup(0);
+    const agentVoice = concat([speak('here is a long answer about the weather for tomorrow and the day after that, with rain in the north', 16000), new Int16Array(8000)]);
+    const echo = new Int16Array(agentVoice.length + 960);
+    for (let i = 0; i < agentVoice.length; i++) echo[i + 960] = Math.round(agentVoice[i]! / 4);
+    const pkts = packets(echo, 0xabc); // timestamps at the capture clock: 960 per 20 ms
+    // packets 50-149 leave late, ramping to 200-280 ms (a sender falling behind), then the backlog at once
+    const sendAt = pkts.map((_, k) => 20 * k + (k < 50 || k >= 150 ? 0 : Math.min(280, (k - 50) * 14) - (k % 4) * 25));
+    for (let k = 1; k < sendAt.length; k++) sendAt[k] = Math.max(sendAt[k]!, sendAt[k - 1]!);
+    rx.arm('onset', -1);
+    const t0 = nowMs();
+    let tick = 0;
+    let k = 0;
+    while (k < pkts.length) {
+      const due = Math.min(20 * tick, sendAt[k]!);
+      const wait = t0 + due - nowMs();
+      if (wait > 0) await sleep(wait);
+      if (20 * tick <= sendAt[k]!) {
+        const f = agentVoice.subarray(tick * FRAME, (tick + 1) * FRAME);
+        rx.farEnd(nowMs(), f.length === FRAME ? f : null);
+        tick++;
+      } else user.send(pkts[k++]!, rx.port(), '127.0.0.1');
+    }
+    await until(() => got.length >= pkts.length, 3000);
+    expect(got.filter((g) => g.flags & RxFlag.Fired)).toHaveLength(0);
+    expect(got.filter((g) => g.flags & 2)).toHaveLength(0); // no speech start at all
+    // the thread dated them as the TS media clock does, the late ones well before their arrival
+    const clock = new MediaClock();
+    got.forEach((g, k) => expect(Math.abs(g.mediaMs - clock.at(20 * k, g.arrivalMs)), `frame ${k}`).toBeLessThan(1e-6));
+    expect(got.filter((g) => g.arrivalMs - g.mediaMs > 150).length).toBeGreaterThan(30);
   });
 
   it('counts bad packets, conceals a loss, delivers a human voice without the VAD, and refuses bad calls', async () => {
