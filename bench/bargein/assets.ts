@@ -52,6 +52,27 @@ function labelled(pcm: Int16Array, leadMs: number): LabelledClip {
   return { pcm: full, frames: framesOf(full), onset: lead.length + (spans[0]?.[0] ?? 0), speechSamples: spans.reduce((a, [s, e]) => a + (e - s), 0), spans: fine };
 }
 
+/**
+ * The clip started `shift` samples later, the room's bed before it. A user's first word
+ * falls anywhere within a 20 ms packet, and a detector's delay depends on where (its
+ * hops, the packet's end). With a clip's lead fixed, its onset sat at one phase of the
+ * packet in every barge-in, so a cell's tail was one clip at one phase (session 18:
+ * every D = 0 overhead over 22 ms was "wait, stop" at 40.9 ms of audio).
+ */
+export function shiftClip(clip: LabelledClip, shift: number, bed: Int16Array[]): LabelledClip {
+  if (shift <= 0) return clip;
+  const pcm = new Int16Array(shift + clip.pcm.length);
+  for (let i = 0; i < shift; i++) pcm[i] = bed[Math.floor(i / FRAME) % bed.length]![i % FRAME]!;
+  pcm.set(clip.pcm, shift);
+  return {
+    pcm,
+    frames: framesOf(pcm),
+    onset: clip.onset + shift,
+    speechSamples: clip.speechSamples,
+    spans: clip.spans.map(([s, e]) => [s + shift, e + shift] as [number, number]),
+  };
+}
+
 function mixInto(dst: Int16Array, src: Int16Array): Int16Array {
   const out = new Int16Array(dst.length);
   for (let i = 0; i < dst.length; i++) out[i] = Math.max(-32768, Math.min(32767, dst[i] + (src[i % src.length] ?? 0)));

@@ -14,7 +14,7 @@
  */
 import WebSocket from 'ws';
 import type { BenchAssets, LabelledClip } from './assets';
-import { FRAME, RATE } from './assets';
+import { FRAME, RATE, shiftClip } from './assets';
 
 export type UserKind = 'speech' | 'short' | 'noise' | 'echo';
 
@@ -219,7 +219,8 @@ export abstract class SimUser {
         if (this.firstAgentAtThisRound && !this.speakAt) this.speakAt = this.firstAgentAtThisRound + 800 + this.rnd() * 2200;
         if (this.speakAt && now >= this.speakAt) {
           this.clipIndex = this.kind === 'short' ? -1 : (this.index + this.rounds.length) % this.assets.speech.length;
-          this.clip = this.clipIndex < 0 ? this.assets.short : this.assets.speech[this.clipIndex];
+          // at a random phase of the 20 ms packet, as a real user's first word
+          this.clip = shiftClip(this.clipIndex < 0 ? this.assets.short : this.assets.speech[this.clipIndex]!, Math.floor(this.rnd() * FRAME), this.assets.bed);
           this.frameLate = [];
           this.frameIds = [];
           this.onsetId = -1;
