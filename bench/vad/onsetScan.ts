@@ -18,10 +18,15 @@ const ONLY_SNR = args.find((a) => a.startsWith('--snr='));
 const TRACE = args.includes('--trace');
 const BYBG = args.includes('--bybg');
 const MAXBUSY = Number(args.find((a) => a.startsWith("--busy="))?.slice(7) ?? 0.5);
-const INFO = args.includes('--info');
+const INFO = args.includes('--info') || args.includes('--infoband');
+// --busybands=16,15: over a busier background than --busy, only these bands may fire
+const BUSY_BANDS = args.find((a) => a.startsWith('--busybands='))?.slice(12).split(',').map(Number);
+// --busysd=3: over a busier background than --busy, only bands whose learnt spread is at most this (dB) may fire
+const BUSY_SD = Number(args.find((a) => a.startsWith('--busysd='))?.slice(9) ?? NaN);
+const INFO_BAND = args.includes('--infoband'); // histogram of the firing band, not of the risen count
 const hists = new Map<string, number[]>();
 function hist(key: string, info: string): void {
-  const n = Number(info.split(' ')[1]);
+  const n = Number(info.split(' ')[INFO_BAND ? 3 : 1]);
   if (!hists.has(key)) hists.set(key, new Array(NB + 1).fill(0));
   hists.get(key)![n]++;
 }
@@ -117,6 +122,8 @@ export function simulate(d: HopData, p: RuleParams): number[] {
   for (let h = 0; h < d.n; h++) {
     let best = 0;
     const quiet = !d.speaking[h] && hold === 0;
+    const busyNow = d.busy[h] > p.maxBusy;
+    const may = (b: number) => !busyNow || (BUSY_BANDS !== undefined && BUSY_BANDS.includes(b)) || Math.max(p.sdMin, Math.sqrt(vr[b])) <= BUSY_SD;
     for (let b = 0; b < NB; b++) {
       const x = d.db[h * NB + b];
       if (h < 5) {
@@ -129,7 +136,7 @@ export function simulate(d: HopData, p: RuleParams): number[] {
       zs[b] = z;
       const zc = Math.min(z, p.zMax);
       cus[b] = d.speaking[h] ? 0 : Math.max(0, cus[b] + zc - p.k);
-      if (cus[b] > best) best = cus[b];
+      if (cus[b] > best && may(b)) best = cus[b];
       if (quiet) {
         const e = Math.min(x - mean[b], p.zThr * sd);
         mean[b] += p.alpha * e;
@@ -145,12 +152,12 @@ export function simulate(d: HopData, p: RuleParams): number[] {
     let nUp = 0;
     for (let b = 0; b < NB; b++) if (zs[b] > 2) nUp++;
     let bestNow = 0;
-    for (let b = 0; b < NB; b++) if (cus[b] > p.h && zs[b] > bestNow) bestNow = zs[b];
-    if (learnt > 100 && !d.speaking[h] && hold === 0 && best > p.h && bestNow >= p.zNow && d.busy[h] <= p.maxBusy && nUp <= p.nUpMax && d.riseOk[h] && d.peak[h] < p.peakMax) {
+    for (let b = 0; b < NB; b++) if (cus[b] > p.h && zs[b] > bestNow && may(b)) bestNow = zs[b];
+    if (learnt > 100 && !d.speaking[h] && hold === 0 && best > p.h && bestNow >= p.zNow && (!busyNow || BUSY_BANDS !== undefined || BUSY_SD >= 0) && nUp <= p.nUpMax && d.riseOk[h] && d.peak[h] < p.peakMax) {
       sawSpeech = false;
       fires.push(h);
       let arg = 0;
-      for (let b = 0; b < NB; b++) if (cus[b] > cus[arg]) arg = b;
+      for (let b = 0; b < NB; b++) if (may(b) && cus[b] > cus[arg]) arg = b;
       fireInfo.set(h, `nUp ${nUp} band ${arg}`);
       hold = 30;
       cus.fill(0);

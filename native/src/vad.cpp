@@ -381,7 +381,12 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
     using Mode = OnsetStage::Mode;
     const bool idle = farQuiet_ < OnsetStage::kFarQuiet || (speaking_ && !(viaStage_ && segSpeech_ == 0));
     const Mode mode = idle ? Mode::Idle : speaking_ ? Mode::Relearn : Mode::Learn;
-    stageFires = onset8_.hop(onDb, decim_ > 1 ? kBands + 1 : kBands, mode) && busy <= OnsetStage::kBusy;
+    // over babble and music only the 4-8 kHz band's rise (their onsets, notes and the
+    // crowd's syllables, are below 4 kHz; a word's unvoiced first consonant is above), on
+    // a hop not quieter than the background by its foreground margin (a lull: clicks)
+    const int fires = onset8_.hop(onDb, decim_ > 1 ? kBands + 1 : kBands, mode);
+    stageFires = busy <= OnsetStage::kBusy ? (fires & OnsetStage::kFires) != 0
+                                           : (fires & OnsetStage::kFiresHf) != 0 && fgDb > -fgThr;
   }
   const int prev = (shapePos_ + 1) % (kFluxLag + 1);  // kFluxLag hops ago
   double flux = 0;

@@ -45,10 +45,10 @@
 //      (not tonal) with the onset backdated to the first 2 ms block of the run
 //      above the floor. On a quiet stream a word's first hop may count on the
 //      sustain since its onset (8 ms or more, rising, not a click's decay) instead
-//      of the 30 ms window's share; it then needs the very next hop, not tonal. On a
-//      stationary background with no far end, a narrow-band onset stage (vad_onset.h)
-//      starts a segment on its own, on one or two bands' rise over their learnt level
-//      (a word's unvoiced first consonant under the noise elsewhere). Dropouts
+//      of the 30 ms window's share; it then needs the very next hop, not tonal. With no
+//      far end, a narrow-band onset stage (vad_onset.h) starts a segment on its own, on
+//      one or two bands' rise over their learnt level (a word's unvoiced first consonant
+//      under the noise elsewhere); over a busy background on the 4-8 kHz band only. Dropouts
 //      shorter than the hangover keep the duration
 //      running; a longer silence ends it, and so do 300 ms without a foreground
 //      hop (babble or music carrying on after the user). "Duration D reached"

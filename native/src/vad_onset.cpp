@@ -43,12 +43,12 @@ __attribute__((always_inline)) inline void band(double x, double& mean, double& 
 
 }  // namespace
 
-VAD_HOT bool OnsetStage::hop(const double* db, int n, Mode mode) {
+VAD_HOT int OnsetStage::hop(const double* db, int n, Mode mode) {
   if (mode != Mode::Learn) {
     if (mode == Mode::Relearn)
       for (int b = 0; b < n; b++) mean_[b] += kRelearn * (db[b] - mean_[b]);
     for (int b = 0; b < kBands; b++) cus_[b] = run_[b] = 0;
-    return false;
+    return 0;
   }
   if (learnt_ == 0) {
     for (int b = 0; b < n; b++) {
@@ -102,13 +102,15 @@ VAD_HOT bool OnsetStage::hop(const double* db, int n, Mode mode) {
   double bestAll = 0, zAll = 0, upAll = 0;
   constexpr int kHf = kBands - 1;
   if (n > kHf) band(db[kHf], mean_[kHf], var_[kHf], sd_[kHf], inv_[kHf], cus_[kHf], run_[kHf], bestAll, zAll, upAll);
+  const double zHf = zAll;  // the 4-8 kHz band's alone (0 without it)
   for (int j = 0; j < 8; j++) {
     bestAll = bestV[j] > bestAll ? bestV[j] : bestAll;
     zAll = zFireV[j] > zAll ? zFireV[j] : zAll;
     upAll += upV[j];
   }
   learnt_ = learnt_ <= kWarm ? learnt_ + 1 : learnt_;
-  return learnt_ > kWarm && bestAll > kFire && zAll >= kZNow && upAll <= kUpMax;
+  if (!(learnt_ > kWarm && upAll <= kUpMax)) return 0;
+  return (bestAll > kFire && zAll >= kZNow ? kFires : 0) | (zHf >= kZNow ? kFiresHf : 0);
 }
 
 }  // namespace vad

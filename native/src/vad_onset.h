@@ -7,8 +7,11 @@
 // over that mean, in spreads (at most kZMax per hop, less kDrift): it fires when a
 // band's sum passes kFire while the band is still up in this hop. A rise in more than
 // kUpMax bands at once is a level step (AGC), not a word: the main detector has those.
-// vad.cpp runs it only on a stationary background with no far end, and adds its own
-// guards (a click's decay, a tone's onset). Mirrored in src/native/vadOnset.ts.
+// vad.cpp runs it with no far end, and adds its own guards (a click's decay, a tone's
+// onset). Over babble and music (a busy background) only the 4-8 kHz band may fire:
+// their own onsets (notes, the crowd's syllables) are below 4 kHz and fired the other
+// bands 7-15 times a minute over babble and 79 over music; the 4-8 kHz band fired on
+// none of bench:vad's noise-only clips. Mirrored in src/native/vadOnset.ts.
 #pragma once
 
 namespace voxbridge {
@@ -36,14 +39,18 @@ class OnsetStage {
   // agent's last words and play them when its next spurt starts, which may begin with
   // digital zero: bench/vad/pathChange.ts had 4 such starts in 17 min at 38 hops)
   static constexpr int kFarQuiet = 100;
-  static constexpr double kBusy = 0.5;        // over a busier background (babble, music) it does not fire
+  static constexpr double kBusy = 0.5;        // over a busier background (babble, music) only the 4-8 kHz band fires
   static constexpr int kRiseBlocks = 20;      // 2 ms blocks (40 ms) none of which may be 6 dB over the newest 6 ms (a click's tail)
 
   void reset();
+  // What hop() returns: a band's rise fires (kFires), and the 4-8 kHz band's own rise
+  // fires (kFiresHf; over babble and music only that band may start a segment: vad.cpp).
+  static constexpr int kFires = 1, kFiresHf = 2;
   // One warm hop: db holds n band levels (dB, from kAbs minimum floors up). Learn:
-  // learns the quiet background and returns whether a band's rise fires; Relearn: moves the means to this hop quickly (a
-  // start it made that no speech followed: a level step); Idle: forgets the sums.
-  bool hop(const double* db, int n, Mode mode);
+  // learns the quiet background and returns which rises fire (kFires, kFiresHf); Relearn:
+  // moves the means to this hop quickly (a start it made that no speech followed: a level
+  // step); Idle: forgets the sums. Both return 0.
+  int hop(const double* db, int n, Mode mode);
 
  private:
   double mean_[kBands], var_[kBands], cus_[kBands];

@@ -23,7 +23,7 @@ import {
   FG_RECENT, BLOCKS, MIN_SUB, MIN_SUB_LEN, FLUX_LAG, FLUX_KEEP, START_HOPS, REACH_VOICED, VOICED_HARM,
   VOICED_SCORE, CAND_GAP, DROPOUT_HOPS, RECENT, RECENT_MIN, STAT_LAG, STAT_SHORT, WARM
 } from './vadTuning';
-import { OnsetMode, OnsetStage, ONSET_ABS, ONSET_BANDS, ONSET_BUSY, ONSET_FAR_QUIET, ONSET_RISE_BLOCKS } from './vadOnset';
+import { OnsetMode, OnsetStage, ONSET_ABS, ONSET_BANDS, ONSET_BUSY, ONSET_FAR_QUIET, ONSET_FIRES, ONSET_FIRES_HF, ONSET_RISE_BLOCKS } from './vadOnset';
 export { VadFlag, VadOut, VadStatus };
 
 export interface VadCoreConfig {
@@ -471,7 +471,11 @@ export class VadFallback {
       if (this.decim > 1) this.onsetDb[BANDS] = db10(Math.max(hfRes, ONSET_ABS * 2 * HOP * 1e-9));
       const idle = this.farQuiet < ONSET_FAR_QUIET || (this.speaking && !(this.viaStage && this.segSpeech === 0));
       const mode = idle ? OnsetMode.Idle : this.speaking ? OnsetMode.Relearn : OnsetMode.Learn;
-      stageFires = this.onsetStage.hop(this.onsetDb, nOn, mode) && busy <= ONSET_BUSY;
+      // over babble and music only the 4-8 kHz band's rise (their onsets, notes and the
+      // crowd's syllables, are below 4 kHz; a word's unvoiced first consonant is above), on
+      // a hop not quieter than the background by its foreground margin (a lull: clicks)
+      const fires = this.onsetStage.hop(this.onsetDb, nOn, mode);
+      stageFires = busy <= ONSET_BUSY ? (fires & ONSET_FIRES) !== 0 : (fires & ONSET_FIRES_HF) !== 0 && fgDb > -fgThr;
     }
     const prev = (this.shapePos + 1) % (FLUX_LAG + 1);
     let flux = 0;

@@ -26,8 +26,12 @@ export const ONSET_ABS = 100; // band energies count from this many minimum floo
 // agent's last words and play them when its next spurt starts, which may begin with
 // digital zero: bench/vad/pathChange.ts had 4 such starts in 17 min at 38 hops)
 export const ONSET_FAR_QUIET = 100;
-export const ONSET_BUSY = 0.5; // over a busier background it does not fire
+export const ONSET_BUSY = 0.5; // over a busier background (babble, music) only the 4-8 kHz band fires
 export const ONSET_RISE_BLOCKS = 20; // 2 ms blocks (40 ms) none of which may be 6 dB over the newest 6 ms (a click's tail)
+
+/** What hop() returns: a band's rise fires, and the 4-8 kHz band's own rise fires (over babble and music only that one may start). */
+export const ONSET_FIRES = 1;
+export const ONSET_FIRES_HF = 2;
 
 /** What the stage does with a hop (as OnsetStage::Mode in vad_onset.h). */
 export const OnsetMode = { Learn: 0, Relearn: 1, Idle: 2 } as const;
@@ -55,24 +59,24 @@ export class OnsetStage {
 
   /**
    * One warm hop: db holds n band levels (dB, from ONSET_ABS minimum floors up). Learn:
-   * learns the quiet background and returns whether a band's rise fires; Relearn: moves
-   * the means to the hop quickly (a start it made that no speech followed: a level
-   * step); Idle: forgets the sums.
+   * learns the quiet background and returns which rises fire (ONSET_FIRES, ONSET_FIRES_HF);
+   * Relearn: moves the means to the hop quickly (a start it made that no speech followed:
+   * a level step); Idle: forgets the sums. Both return 0.
    */
-  hop(db: Float64Array, n: number, mode: number): boolean {
+  hop(db: Float64Array, n: number, mode: number): number {
     const mean = this.mean;
     const vari = this.vari;
     const cus = this.cus;
     if (mode === OnsetMode.Idle) {
       cus.fill(0);
       this.run.fill(0);
-      return false;
+      return 0;
     }
     if (mode === OnsetMode.Relearn) {
       for (let b = 0; b < n; b++) mean[b] += ONSET_RELEARN * (db[b] - mean[b]);
       cus.fill(0);
       this.run.fill(0);
-      return false;
+      return 0;
     }
     if (this.learnt === 0) {
       for (let b = 0; b < n; b++) {
@@ -90,6 +94,7 @@ export class OnsetStage {
     this.sdAge = this.sdAge + 1 < ONSET_SD_EVERY ? this.sdAge + 1 : 0;
     let up = 0;
     let zFire = 0;
+    let zHf = 0; // the 4-8 kHz band's alone
     let best = 0;
     for (let b = 0; b < n; b++) {
       const v = vari[b];
@@ -103,12 +108,14 @@ export class OnsetStage {
       this.run[b] = r;
       if (c > best) best = c;
       if (c > ONSET_FIRE && r <= ONSET_RUN_MAX && z > zFire) zFire = z;
+      if (b === ONSET_BANDS - 1) zHf = c > ONSET_FIRE && r <= ONSET_RUN_MAX ? z : 0;
       if (z > ONSET_Z_UP) up++;
       const ec = e < ONSET_CLIP * sd ? e : ONSET_CLIP * sd;
       mean[b] += ONSET_LEARN * ec;
       vari[b] += ONSET_LEARN * (ec * ec - v);
     }
     if (this.learnt <= ONSET_WARM) this.learnt++;
-    return this.learnt > ONSET_WARM && best > ONSET_FIRE && zFire >= ONSET_Z_NOW && up <= ONSET_UP_MAX;
+    if (!(this.learnt > ONSET_WARM && up <= ONSET_UP_MAX)) return 0;
+    return (best > ONSET_FIRE && zFire >= ONSET_Z_NOW ? ONSET_FIRES : 0) | (zHf >= ONSET_Z_NOW ? ONSET_FIRES_HF : 0);
   }
 }
