@@ -16,7 +16,9 @@ namespace vox {
 
 class FarEndRef {
  public:
-  static constexpr int kSlots = 32;  // 640 ms of 20 ms frames: the echo window plus resync slack
+  // 1.28 s of 20 ms frames: a user frame delayed up to media_clock.h's kRebaseMs (1 s)
+  // on its uplink still finds the frame sent when it was captured
+  static constexpr int kSlots = 64;
   static constexpr int kResync = 3;
   static constexpr int kWindow = 10;
   static constexpr double kWindowSpanMs = 150;

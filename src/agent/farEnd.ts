@@ -22,7 +22,12 @@
  * before its reference: VAD taps of bench:bargein's echo users, rtp N = 100, 28
  * false barge-ins in 3 min, 0 when replayed with this rule.)
  */
-const SLOTS = 32; // 640 ms of reference: more than the echo window (320 ms) plus resync slack
+/**
+ * 1.28 s of reference: a user frame is paired with what was sent when it was captured,
+ * and the media clock takes up to MEDIA_CLOCK_REBASE_MS (1 s) of uplink delay for
+ * jitter, so the frame it needs may be that old (plus the VAD's own echo window behind it).
+ */
+const SLOTS = 64;
 const RESYNC = 3;
 const WINDOW = 10;
 /** ...and those packets must have arrived over this long, not in one read. */

@@ -84,9 +84,9 @@ describe('FarEndReference', () => {
   it('paired by the sender\'s timestamps, stays on the echo through an uplink that runs late for seconds', () => {
     // User frame j is captured at 20 j + 7 ms; its echo is the agent frame that was
     // playing then, so (reference id - j) must stay what it was at the start. The uplink
-    // delivers frames 50-149 late (ramping to 200-280 ms, as a sender falling behind),
-    // then the backlog at once and on time again.
-    const run = (byMedia: boolean) => {
+    // delivers frames 50-149 late (ramping to 200-280 ms, as a sender falling behind,
+    // or to up to 900 ms), then the backlog at once and on time again.
+    const run = (byMedia: boolean, maxLate = 280) => {
       const ref = new FarEndReference(N);
       const clock = new MediaClock();
       const offsets = new Set<number>();
@@ -94,7 +94,7 @@ describe('FarEndReference', () => {
       let last = 0;
       for (let j = 0; j < 250; j++) {
         const capture = 20 * j + 7;
-        const late = j < 50 || j >= 150 ? 0 : Math.min(280, (j - 50) * 14) - (j % 4) * 25;
+        const late = j < 50 || j >= 150 ? 0 : Math.min(maxLate, (j - 50) * 14) - (j % 4) * 25;
         const arrival = Math.max(last, capture + 1 + Math.max(0, late));
         last = arrival;
         for (; tick * 20 <= arrival; tick++) ref.onTick(tick * 20, frame(tick));
@@ -104,6 +104,8 @@ describe('FarEndReference', () => {
       return offsets;
     };
     expect([...run(true)]).toHaveLength(1);
+    // an uplink 900 ms behind: the reference sent then is still kept (the media clock takes up to 1 s for jitter)
+    expect([...run(true, 900)]).toHaveLength(1);
     // by arrival, the late stretch moved the cursor off the echo (what this pairing fixes)
     expect(run(false).size).toBeGreaterThan(1);
   });
