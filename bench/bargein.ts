@@ -21,7 +21,9 @@
  *   npm run bench:bargein -- --n 50 --d 200 --transport rtp --cpu-prof   (V8 profile of the bridge)
  *   Room-path users' frames are made ahead (200 ms; echo users 80) and sent on time by the
  *   addon's pacer thread (bargein/rtpUser.ts), each user's clock at a random phase against
- *   the bridge's; --unpaced-users sends them from the driver's 5 ms step instead
+ *   the bridge's; --unpaced-users sends them from the driver's 5 ms step instead;
+ *   --uplink-stalls MS (paced): every 1-4 s a user's uplink holds its packets MS/2-MS and
+ *   then delivers them at once (a congested link; RTP timestamps stay on the capture clock)
  *   --transport rtp,rtp-loop: the room path with users' voices on the bridge's receive
  *   thread (the default, roomVoiceInput 'thread') and, from a second bridge started with
  *   roomVoiceInput 'loop', on its event loop; 'rtp-nice0': the thread at normal priority
@@ -59,10 +61,12 @@ interface Args {
   pacedUsers: boolean;
   /** Skip the discarded warm-up cell run per transport when there are several. */
   noWarmUp: boolean;
+  /** Paced room-path users' uplinks hold their packets for up to this long every 1-4 s (0: never). */
+  uplinkStallsMs: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false, pacedUsers: true, noWarmUp: false };
+  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false, pacedUsers: true, noWarmUp: false, uplinkStallsMs: 0 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -77,6 +81,12 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--no-warm-up':
         a.noWarmUp = true;
+        break;
+      case '--uplink-stalls':
+        a.uplinkStallsMs = Number(v);
+        // held packets wait in the users' pacer queues (32 packets, with the 200 ms lead)
+        if (!(a.uplinkStallsMs >= 0 && a.uplinkStallsMs <= 400)) throw new Error('--uplink-stalls: 0-400 ms');
+        i++;
         break;
       case '--quick':
         a.n = [1, 10];
@@ -364,6 +374,7 @@ async function runCell(
   minBargeIns: number,
   probe: StallProbe | null,
   pacer: NativePacer | null,
+  uplinkStallsMs = 0,
 ): Promise<CellResult> {
   const wall0 = Date.now();
   const api = async (action: string, body: Record<string, unknown>) => {
@@ -378,7 +389,12 @@ async function runCell(
   const speechUsers = kinds.filter((k) => k === 'speech').length;
   rounds = Math.max(rounds, Math.ceil(minBargeIns / Math.max(1, speechUsers)));
   const rnd = prng(1000 * D + N);
-  const users: SimUser[] = kinds.map((k, i) => (transport.startsWith('rtp') ? new RtpUser(pacer, k, i, assets, api, rounds, rnd) : new WsUser(k, i, assets, api, rounds, rnd)));
+  const users: SimUser[] = kinds.map((k, i) => {
+    if (!transport.startsWith('rtp')) return new WsUser(k, i, assets, api, rounds, rnd);
+    const u = new RtpUser(pacer, k, i, assets, api, rounds, rnd);
+    if (pacer) u.setUplinkStalls(uplinkStallsMs);
+    return u;
+  });
   const body = (i: number) => ({
     RoomId: `bench-${transport}-${D}-${N}-${i}`,
     Config: {
@@ -663,6 +679,7 @@ async function main(): Promise<void> {
           ? `room-path users: frames made ${USER_LEAD_MS} ms ahead (echo users ${ECHO_USER_LEAD_MS}) and sent on time by the addon's pacer thread, each user's clock at a random phase`
           : "room-path users: sent from the driver's 5 ms step (--unpaced-users)",
       );
+    if (rtp && pacer && args.uplinkStallsMs > 0) console.log(`room-path users' uplinks stall: every 1-4 s, packets held ${args.uplinkStallsMs / 2}-${args.uplinkStallsMs} ms and then sent at once`);
     probe = StallProbe.start(root);
     // A short cell per variant first, discarded: the first cell of a run also pays for JIT
     // and GC warm-up in the bridge and in this process (the load generator), and with
@@ -678,7 +695,7 @@ async function main(): Promise<void> {
       for (const N of args.n) {
         for (const transport of args.transport) {
           if (saturated.has(transport)) continue;
-          const r = await runCell(variants.get(transport) ?? bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe, pacer);
+          const r = await runCell(variants.get(transport) ?? bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe, pacer, args.uplinkStallsMs);
           results.push(r);
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +

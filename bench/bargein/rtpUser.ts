@@ -93,6 +93,27 @@ export class RtpUser extends SimUser {
   private clockPhaseMs: number;
 
   /**
+   * `--uplink-stalls MS` (paced users): now and then (every 1-4 s) the user's uplink holds
+   * its packets for MS/2 to MS and then delivers them at once, as a congested Wi-Fi or
+   * mobile link does. Their RTP timestamps stay on the capture clock; only when they
+   * leave moves. (What the bridge's echo pairing by RTP timestamp is for: BENCHMARKS.md,
+   * session 18.)
+   */
+  private stallMs = 0;
+  private stallFrom = Infinity;
+  private stallTo = -Infinity;
+
+  setUplinkStalls(ms: number): void {
+    this.stallMs = ms;
+    if (ms > 0) this.nextStall(performance.now());
+  }
+
+  private nextStall(after: number): void {
+    this.stallFrom = after + 1000 + this.rnd() * 3000;
+    this.stallTo = this.stallFrom + this.stallMs * (0.5 + 0.5 * this.rnd());
+  }
+
+  /**
    * Paced echo users: the agent's decoded frames, each placed at the time it plays
    * (by its RTP timestamp from the first packet of its talk spurt, as a client's
    * playout buffer does), so the echo in a frame is the audio that played ECHO_DELAY_MS
@@ -209,7 +230,12 @@ export class RtpUser extends SimUser {
     this.drainRecords();
     const id = this.nextId++;
     // due on the pacer's clock: the step's schedule (performance.now()) + the lead
-    const due = nominalMs + this.leadMs + this.clockPhaseMs + performance.timeOrigin + this.off;
+    let sendAt = nominalMs + this.leadMs + this.clockPhaseMs;
+    if (this.stallMs > 0) {
+      if (sendAt >= this.stallTo) this.nextStall(sendAt);
+      if (sendAt >= this.stallFrom) sendAt = this.stallTo; // held, then all at once
+    }
+    const due = sendAt + performance.timeOrigin + this.off;
     this.dueAt[id % RECORDS] = due;
     this.sentAt[id % RECORDS] = NaN;
     this.pacer.enqueue(this.queue, pkt, due, id);
