@@ -23,6 +23,10 @@ const INFO = args.includes('--info') || args.includes('--infoband');
 const BUSY_BANDS = args.find((a) => a.startsWith('--busybands='))?.slice(12).split(',').map(Number);
 // --busysd=3: over a busier background than --busy, only bands whose learnt spread is at most this (dB) may fire
 const BUSY_SD = Number(args.find((a) => a.startsWith('--busysd='))?.slice(9) ?? NaN);
+// --busyh=4: the CUSUM that fires over a busier background than --busy (default: as elsewhere)
+const BUSY_H = Number(args.find((a) => a.startsWith('--busyh='))?.slice(8) ?? NaN);
+// --pairs: also a CUSUM per pair of neighbouring bands on (z_b + z_b+1) / sqrt 2 (a fricative spans several bands)
+const PAIRS = args.includes('--pairs');
 const INFO_BAND = args.includes('--infoband'); // histogram of the firing band, not of the risen count
 const hists = new Map<string, number[]>();
 function hist(key: string, info: string): void {
@@ -115,6 +119,7 @@ export function simulate(d: HopData, p: RuleParams): number[] {
   const mean = new Float64Array(NB);
   const vr = new Float64Array(NB);
   const cus = new Float64Array(NB);
+  const pcus = new Float64Array(NB - 1);
   let learnt = 0;
   let hold = 0;
   let sawSpeech = false;
@@ -152,8 +157,17 @@ export function simulate(d: HopData, p: RuleParams): number[] {
     let nUp = 0;
     for (let b = 0; b < NB; b++) if (zs[b] > 2) nUp++;
     let bestNow = 0;
-    for (let b = 0; b < NB; b++) if (cus[b] > p.h && zs[b] > bestNow && may(b)) bestNow = zs[b];
-    if (learnt > 100 && !d.speaking[h] && hold === 0 && best > p.h && bestNow >= p.zNow && (!busyNow || BUSY_BANDS !== undefined || BUSY_SD >= 0) && nUp <= p.nUpMax && d.riseOk[h] && d.peak[h] < p.peakMax) {
+    const hNow = busyNow && BUSY_H >= 0 ? BUSY_H : p.h;
+    for (let b = 0; b < NB; b++) if (cus[b] > hNow && zs[b] > bestNow && may(b)) bestNow = zs[b];
+    if (PAIRS && h >= 5 && !busyNow) {
+      for (let b = 0; b + 1 < NB; b++) {
+        const z = (zs[b] + zs[b + 1]) / Math.SQRT2;
+        pcus[b] = d.speaking[h] ? 0 : Math.max(0, pcus[b] + Math.min(z, p.zMax) - p.k);
+        if (pcus[b] > best) best = pcus[b];
+        if (pcus[b] > hNow && z > bestNow) bestNow = z;
+      }
+    }
+    if (learnt > 100 && !d.speaking[h] && hold === 0 && best > hNow && bestNow >= p.zNow && (!busyNow || BUSY_BANDS !== undefined || BUSY_SD >= 0) && nUp <= p.nUpMax && d.riseOk[h] && d.peak[h] < p.peakMax) {
       sawSpeech = false;
       fires.push(h);
       let arg = 0;
@@ -161,6 +175,7 @@ export function simulate(d: HopData, p: RuleParams): number[] {
       fireInfo.set(h, `nUp ${nUp} band ${arg}`);
       hold = 30;
       cus.fill(0);
+      pcus.fill(0);
     }
   }
   return fires;

@@ -198,6 +198,28 @@ void testNarrowBandOnset() {
   CHECK(r.starts == 0, "white noise alone: %d starts at D = 0", r.starts);
 }
 
+// The onset stage says which band's rise fired: a rise in 4-8 kHz alone gives kFiresHf
+// (vad.cpp lets only that one start a segment over babble and music), a rise below
+// 4 kHz gives kFires alone.
+void testOnsetStageHfFire() {
+  for (int risen : {16, 3}) {
+    OnsetStage s;
+    s.reset();
+    Rng g;
+    double db[OnsetStage::kBands];
+    int fired = 0;
+    for (int hop = 0; hop < 300; hop++) {
+      for (int b = 0; b < OnsetStage::kBands; b++) db[b] = 40 + 2 * g.next();  // uniform +-2 dB: a spread of 1.15
+      if (hop >= 250) db[risen] += 8;  // a rise of several spreads, held
+      const int f = s.hop(db, OnsetStage::kBands, OnsetStage::Mode::Learn);
+      CHECK(hop >= 250 || f == 0, "band %d: fired at hop %d on the learnt level alone", risen, hop);
+      if (hop >= 250) fired |= f;
+    }
+    const int want = risen == 16 ? (OnsetStage::kFires | OnsetStage::kFiresHf) : OnsetStage::kFires;
+    CHECK(fired == want, "a rise in band %d fires %d (want %d)", risen, fired, want);
+  }
+}
+
 void testResetIsDeterministic() {
   auto x = speechLike(16000, 3, 500, 1500, 180, 60, 3000);
   Vad v(cfg(16000, 10));
@@ -218,6 +240,7 @@ int main() {
   testToneAndClicks();
   testEcho();
   testNarrowBandOnset();
+  testOnsetStageHfFire();
   testResetIsDeterministic();
   if (failures) {
     std::printf("vad_test: %d failure(s)\n", failures);
