@@ -22,8 +22,9 @@
  *   Room-path users' frames are made ahead (200 ms; echo users 80) and sent on time by the
  *   addon's pacer thread (bargein/rtpUser.ts), each user's clock at a random phase against
  *   the bridge's; --unpaced-users sends them from the driver's 5 ms step instead;
- *   --uplink-stalls MS (paced): every 1-4 s a user's uplink holds its packets MS/2-MS and
- *   then delivers them at once (a congested link; RTP timestamps stay on the capture clock)
+ *   --uplink-delay MS (paced): every 1-4 s an episode of queueing on each user's uplink, the
+ *   delay rising to MS/2-MS, staying 1-2 s, then drained at once (RTP timestamps stay on
+ *   the capture clock)
  *   --transport rtp,rtp-loop: the room path with users' voices on the bridge's receive
  *   thread (the default, roomVoiceInput 'thread') and, from a second bridge started with
  *   roomVoiceInput 'loop', on its event loop; 'rtp-nice0': the thread at normal priority
@@ -61,12 +62,12 @@ interface Args {
   pacedUsers: boolean;
   /** Skip the discarded warm-up cell run per transport when there are several. */
   noWarmUp: boolean;
-  /** Paced room-path users' uplinks hold their packets for up to this long every 1-4 s (0: never). */
-  uplinkStallsMs: number;
+  /** Paced room-path users' uplinks queue their packets up to this long in episodes every 1-4 s (0: never). */
+  uplinkDelayMs: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false, pacedUsers: true, noWarmUp: false, uplinkStallsMs: 0 };
+  const a: Args = { n: [1, 10, 50, 100, 200], d: [0, 200, 500], rounds: 5, minBargeIns: 16, transport: ['rtp', 'ws'], cpuProf: false, pacedUsers: true, noWarmUp: false, uplinkDelayMs: 0 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -82,10 +83,10 @@ function parseArgs(argv: string[]): Args {
       case '--no-warm-up':
         a.noWarmUp = true;
         break;
-      case '--uplink-stalls':
-        a.uplinkStallsMs = Number(v);
-        // held packets wait in the users' pacer queues (32 packets, with the 200 ms lead)
-        if (!(a.uplinkStallsMs >= 0 && a.uplinkStallsMs <= 400)) throw new Error('--uplink-stalls: 0-400 ms');
+      case '--uplink-delay':
+        a.uplinkDelayMs = Number(v);
+        // queued packets wait in the users' pacer queues (32 packets, with the 200 ms lead)
+        if (!(a.uplinkDelayMs >= 0 && a.uplinkDelayMs <= 400)) throw new Error('--uplink-delay: 0-400 ms');
         i++;
         break;
       case '--quick':
@@ -374,7 +375,7 @@ async function runCell(
   minBargeIns: number,
   probe: StallProbe | null,
   pacer: NativePacer | null,
-  uplinkStallsMs = 0,
+  uplinkDelayMs = 0,
 ): Promise<CellResult> {
   const wall0 = Date.now();
   const api = async (action: string, body: Record<string, unknown>) => {
@@ -392,7 +393,7 @@ async function runCell(
   const users: SimUser[] = kinds.map((k, i) => {
     if (!transport.startsWith('rtp')) return new WsUser(k, i, assets, api, rounds, rnd);
     const u = new RtpUser(pacer, k, i, assets, api, rounds, rnd);
-    if (pacer) u.setUplinkStalls(uplinkStallsMs);
+    if (pacer) u.setUplinkDelay(uplinkDelayMs);
     return u;
   });
   const body = (i: number) => ({
@@ -679,7 +680,8 @@ async function main(): Promise<void> {
           ? `room-path users: frames made ${USER_LEAD_MS} ms ahead (echo users ${ECHO_USER_LEAD_MS}) and sent on time by the addon's pacer thread, each user's clock at a random phase`
           : "room-path users: sent from the driver's 5 ms step (--unpaced-users)",
       );
-    if (rtp && pacer && args.uplinkStallsMs > 0) console.log(`room-path users' uplinks stall: every 1-4 s, packets held ${args.uplinkStallsMs / 2}-${args.uplinkStallsMs} ms and then sent at once`);
+    if (rtp && pacer && args.uplinkDelayMs > 0)
+      console.log(`room-path users' uplinks queue: every 1-4 s the delay rises to ${args.uplinkDelayMs / 2}-${args.uplinkDelayMs} ms over 0.3-0.6 s, stays 1-2 s, then the queue drains at once`);
     probe = StallProbe.start(root);
     // A short cell per variant first, discarded: the first cell of a run also pays for JIT
     // and GC warm-up in the bridge and in this process (the load generator), and with
@@ -695,7 +697,7 @@ async function main(): Promise<void> {
       for (const N of args.n) {
         for (const transport of args.transport) {
           if (saturated.has(transport)) continue;
-          const r = await runCell(variants.get(transport) ?? bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe, pacer, args.uplinkStallsMs);
+          const r = await runCell(variants.get(transport) ?? bridge, ai, assets, transport, D, N, args.rounds, args.minBargeIns, probe, pacer, args.uplinkDelayMs);
           results.push(r);
           console.log(
             `  ${transport} D=${D} N=${N}: overhead p50/p95/p99 ${r.overhead.p50?.toFixed(1)}/${r.overhead.p95?.toFixed(1)}/${r.overhead.p99?.toFixed(1)} ms, ` +

@@ -93,24 +93,34 @@ export class RtpUser extends SimUser {
   private clockPhaseMs: number;
 
   /**
-   * `--uplink-stalls MS` (paced users): now and then (every 1-4 s) the user's uplink holds
-   * its packets for MS/2 to MS and then delivers them at once, as a congested Wi-Fi or
-   * mobile link does. Their RTP timestamps stay on the capture clock; only when they
-   * leave moves. (What the bridge's echo pairing by RTP timestamp is for: BENCHMARKS.md,
-   * session 18.)
+   * `--uplink-delay MS` (paced users): every 1-4 s an episode of queueing on the user's
+   * uplink (a congested Wi-Fi or mobile link, bufferbloat): the delay rises to MS/2-MS
+   * over 0.3-0.6 s, stays 1-2 s, and then the queue drains at once. Packets leave late
+   * and then bunched; their RTP timestamps stay on the capture clock. This is what the
+   * bridge's echo pairing by RTP timestamp is for (BENCHMARKS.md, session 18).
    */
-  private stallMs = 0;
-  private stallFrom = Infinity;
-  private stallTo = -Infinity;
+  private delayMs = 0;
+  private ep = { from: Infinity, ramp: 1, peak: 0, to: -Infinity };
+  private lastSendAt = -Infinity;
 
-  setUplinkStalls(ms: number): void {
-    this.stallMs = ms;
-    if (ms > 0) this.nextStall(performance.now());
+  setUplinkDelay(ms: number): void {
+    this.delayMs = ms;
+    if (ms > 0) this.nextEpisode(performance.now());
   }
 
-  private nextStall(after: number): void {
-    this.stallFrom = after + 1000 + this.rnd() * 3000;
-    this.stallTo = this.stallFrom + this.stallMs * (0.5 + 0.5 * this.rnd());
+  private nextEpisode(after: number): void {
+    const from = after + 1000 + this.rnd() * 3000;
+    const ramp = 300 + this.rnd() * 300;
+    this.ep = { from, ramp, peak: this.delayMs * (0.5 + 0.5 * this.rnd()), to: from + ramp + 1000 + this.rnd() * 1000 };
+  }
+
+  /** When a packet captured to leave at `t` leaves the uplink. */
+  private uplinkAt(t: number): number {
+    if (t >= this.ep.to) this.nextEpisode(t);
+    const delay = t < this.ep.from ? 0 : this.ep.peak * Math.min(1, (t - this.ep.from) / this.ep.ramp);
+    // in order: after an episode the queued packets leave together, then the stream is on time again
+    this.lastSendAt = Math.max(this.lastSendAt, t + delay);
+    return this.lastSendAt;
   }
 
   /**
@@ -231,10 +241,7 @@ export class RtpUser extends SimUser {
     const id = this.nextId++;
     // due on the pacer's clock: the step's schedule (performance.now()) + the lead
     let sendAt = nominalMs + this.leadMs + this.clockPhaseMs;
-    if (this.stallMs > 0) {
-      if (sendAt >= this.stallTo) this.nextStall(sendAt);
-      if (sendAt >= this.stallFrom) sendAt = this.stallTo; // held, then all at once
-    }
+    if (this.delayMs > 0) sendAt = this.uplinkAt(sendAt);
     const due = sendAt + performance.timeOrigin + this.off;
     this.dueAt[id % RECORDS] = due;
     this.sentAt[id % RECORDS] = NaN;
