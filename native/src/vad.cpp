@@ -371,20 +371,24 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   // after a start of its own that no speech hop has followed yet, moves to the level
   bool stageFires = false;
   if (warm) {
-    double onDb[OnsetStage::kBands], onE[kBands];
-    for (int b = 0; b < kBands; b++) {
-      const double lo = OnsetStage::kAbs * kMinFloorPerBin * (kEdges[b + 1] - kEdges[b]);
-      onE[b] = resid[b] > lo ? resid[b] : lo;
-    }
-    for (int b = 0; b < kBands; b += 8) db10v<v8d, v8q>(onE + b, onDb + b);
-    onDb[kBands] = moreDb[3];
     using Mode = OnsetStage::Mode;
     const bool idle = farQuiet_ < OnsetStage::kFarQuiet || (speaking_ && !(viaStage_ && segSpeech_ == 0));
     const Mode mode = idle ? Mode::Idle : speaking_ ? Mode::Relearn : Mode::Learn;
+    // the band levels, when the stage reads them (not in a segment, nor near the far end)
+    double onDb[OnsetStage::kBands];
+    if (!idle) {
+      double onE[kBands];
+      for (int b = 0; b < kBands; b++) {
+        const double lo = OnsetStage::kAbs * kMinFloorPerBin * (kEdges[b + 1] - kEdges[b]);
+        onE[b] = resid[b] > lo ? resid[b] : lo;
+      }
+      for (int b = 0; b < kBands; b += 8) db10v<v8d, v8q>(onE + b, onDb + b);
+      onDb[kBands] = moreDb[3];
+    }
     // over babble and music only the 4-8 kHz band's rise (their onsets, notes and the
     // crowd's syllables, are below 4 kHz; a word's unvoiced first consonant is above), on
     // a hop not quieter than the background by its foreground margin (a lull: clicks)
-    const int fires = onset8_.hop(onDb, decim_ > 1 ? kBands + 1 : kBands, mode);
+    const int fires = onset8_.hop(idle ? nullptr : onDb, decim_ > 1 ? kBands + 1 : kBands, mode);
     stageFires = busy <= OnsetStage::kBusy ? (fires & OnsetStage::kFires) != 0
                                            : (fires & OnsetStage::kFiresHf) != 0 && fgDb > -fgThr;
   }

@@ -16,6 +16,7 @@ void OnsetStage::reset() {
   for (int b = 0; b < kBands; b++) mean_[b] = var_[b] = cus_[b] = run_[b] = sd_[b] = inv_[b] = 0;
   learnt_ = 0;
   sdAge_ = 0;
+  cleared_ = true;
 }
 
 namespace {
@@ -47,9 +48,12 @@ VAD_HOT int OnsetStage::hop(const double* db, int n, Mode mode) {
   if (mode != Mode::Learn) {
     if (mode == Mode::Relearn)
       for (int b = 0; b < n; b++) mean_[b] += kRelearn * (db[b] - mean_[b]);
-    for (int b = 0; b < kBands; b++) cus_[b] = run_[b] = 0;
+    if (!cleared_)
+      for (int b = 0; b < kBands; b++) cus_[b] = run_[b] = 0;
+    cleared_ = true;
     return 0;
   }
+  cleared_ = false;
   if (learnt_ == 0) {
     for (int b = 0; b < n; b++) {
       mean_[b] = db[b];

@@ -49,7 +49,7 @@ class OnsetStage {
   // One warm hop: db holds n band levels (dB, from kAbs minimum floors up). Learn:
   // learns the quiet background and returns which rises fire (kFires, kFiresHf); Relearn:
   // moves the means to this hop quickly (a start it made that no speech followed: a level
-  // step); Idle: forgets the sums. Both return 0.
+  // step); Idle: forgets the sums (db is not read: may be null). Both return 0.
   int hop(const double* db, int n, Mode mode);
 
  private:
@@ -58,6 +58,7 @@ class OnsetStage {
   double sd_[kBands], inv_[kBands];  // the spread (at least kSdMin) and its inverse, as of the last update
   int learnt_ = 0;
   int sdAge_ = 0;  // learning hops since the spreads were updated
+  bool cleared_ = true;  // the sums and runs are 0 (no learning hop since Idle/Relearn cleared them)
 };
 
 }  // namespace vad

@@ -467,10 +467,13 @@ export class VadFallback {
     let stageFires = false;
     if (warm) {
       const nOn = this.decim > 1 ? BANDS + 1 : BANDS;
-      for (let b = 0; b < BANDS; b++) this.onsetDb[b] = db10(Math.max(resid[b], ONSET_ABS * MIN_FLOOR_PER_BIN * (EDGES[b + 1] - EDGES[b])));
-      if (this.decim > 1) this.onsetDb[BANDS] = db10(Math.max(hfRes, ONSET_ABS * 2 * HOP * 1e-9));
       const idle = this.farQuiet < ONSET_FAR_QUIET || (this.speaking && !(this.viaStage && this.segSpeech === 0));
       const mode = idle ? OnsetMode.Idle : this.speaking ? OnsetMode.Relearn : OnsetMode.Learn;
+      // the band levels, when the stage reads them (not in a segment, nor near the far end)
+      if (!idle) {
+        for (let b = 0; b < BANDS; b++) this.onsetDb[b] = db10(Math.max(resid[b], ONSET_ABS * MIN_FLOOR_PER_BIN * (EDGES[b + 1] - EDGES[b])));
+        if (this.decim > 1) this.onsetDb[BANDS] = db10(Math.max(hfRes, ONSET_ABS * 2 * HOP * 1e-9));
+      }
       // over babble and music only the 4-8 kHz band's rise (their onsets, notes and the
       // crowd's syllables, are below 4 kHz; a word's unvoiced first consonant is above), on
       // a hop not quieter than the background by its foreground margin (a lull: clicks)

@@ -61,7 +61,7 @@ export class OnsetStage {
    * One warm hop: db holds n band levels (dB, from ONSET_ABS minimum floors up). Learn:
    * learns the quiet background and returns which rises fire (ONSET_FIRES, ONSET_FIRES_HF);
    * Relearn: moves the means to the hop quickly (a start it made that no speech followed:
-   * a level step); Idle: forgets the sums. Both return 0.
+   * a level step); Idle: forgets the sums (db is not read). Both return 0.
    */
   hop(db: Float64Array, n: number, mode: number): number {
     const mean = this.mean;
