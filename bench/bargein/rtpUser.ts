@@ -24,6 +24,7 @@ import { RoomSignalingClient } from '../../test/rooms/signalingClient';
 import { createOpusEncoder } from '../../src/rooms/opusEncoder';
 import { loadWasmOpusDecoder } from '../../src/rooms/opusDecoder';
 import { createRtpView, parseRtp, writeRtpHeader } from '../../src/media/rtp';
+import { openLoopbackSocket, type LoopbackUdpSocket } from '../../src/sfu/udpSocket';
 import { RATE } from './assets';
 import { ECHO_DELAY_MS, SimUser } from './users';
 import { monoOffset, nativePacer, type NativePacer } from '../../src/sfu/pacedRtp';
@@ -52,7 +53,7 @@ export function userPacer(wanted: boolean): NativePacer | null {
 
 export class RtpUser extends SimUser {
   private sig!: RoomSignalingClient;
-  private rx!: dgram.Socket;
+  private rx!: LoopbackUdpSocket;
   private tx!: dgram.Socket;
   private sendPort = 0;
   private sendIp = '127.0.0.1';
@@ -132,8 +133,7 @@ export class RtpUser extends SimUser {
   private readonly played: { at: number; pcm: Int16Array }[] = [];
   private spurt = { ts: 0, at: 0, lastTs: 0, lastAt: -1e9 };
 
-  private playout(ts: number, marker: boolean, pcm: Int16Array): void {
-    const now = performance.now();
+  private playout(ts: number, marker: boolean, pcm: Int16Array, now: number): void {
     const sp = this.spurt;
     const step = (ts - sp.lastTs) | 0; // RTP timestamps wrap
     // a new talk spurt (marker, or the timestamps jump); not a late packet: this
@@ -182,22 +182,27 @@ export class RtpUser extends SimUser {
       await d.ready;
       this.decoder = d;
     }
-    this.rx = dgram.createSocket('udp4');
-    await new Promise<void>((r) => this.rx.bind(0, '127.0.0.1', r));
+    // The agent's packets dated by the kernel as they reach the socket (the addon's socket;
+    // node:dgram without it): a client's playout and its view of t_stop do not move with
+    // how late this driver reads them.
+    this.rx = await openLoopbackSocket(
+      (pkt, arrivalMs) => {
+        if (this.agentPt < 0 || !parseRtp(pkt, this.view) || this.view.payloadType !== this.agentPt) return; // RTCP shares the port
+        const at = arrivalMs - performance.timeOrigin;
+        let pcm: Int16Array | null = null;
+        if (this.decoder) {
+          const d = this.decoder.decodeFrame(pkt.subarray(this.view.payloadOffset, this.view.payloadOffset + this.view.payloadLength));
+          pcm = Int16Array.from(d.channelData[0] ?? [], (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
+        }
+        if (pcm && this.pacer) this.playout(this.view.timestamp, this.view.marker, pcm, at);
+        this.onAgentPacket(this.pacer ? null : pcm, at);
+      },
+      () => undefined,
+    );
     const recvT = await this.sig.ok('createPlainTransport', { direction: 2, rtcpMux: true, comedia: false });
-    await this.sig.ok('connectPlainTransport', { transportId: recvT.transportId, ip: '127.0.0.1', port: this.rx.address().port });
+    await this.sig.ok('connectPlainTransport', { transportId: recvT.transportId, ip: '127.0.0.1', port: this.rx.port() });
     const nc = await this.sig.notification('newConsumer', (m) => m.fromAgent);
     this.agentPt = JSON.parse(nc.rtpParametersJson).codecs[0].payloadType;
-    this.rx.on('message', (pkt) => {
-      if (!parseRtp(pkt, this.view) || this.view.payloadType !== this.agentPt) return; // RTCP shares the port
-      let pcm: Int16Array | null = null;
-      if (this.decoder) {
-        const d = this.decoder.decodeFrame(pkt.subarray(this.view.payloadOffset, this.view.payloadOffset + this.view.payloadLength));
-        pcm = Int16Array.from(d.channelData[0] ?? [], (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
-      }
-      if (pcm && this.pacer) this.playout(this.view.timestamp, this.view.marker, pcm);
-      this.onAgentPacket(this.pacer ? null : pcm);
-    });
     await this.sig.ok('resumeConsumer', { consumerId: nc.consumerId });
 
     this.tx = dgram.createSocket('udp4');

@@ -111,8 +111,8 @@ export abstract class SimUser {
   abstract close(): void;
 
   /** Called by the transport for every agent audio packet (pcm when decoded, else null). */
-  protected onAgentPacket(pcm: Int16Array | null): void {
-    const now = performance.now();
+  /** An agent packet reached this user's socket at `now` (performance.now() clock). */
+  protected onAgentPacket(pcm: Int16Array | null, now = performance.now()): void {
     // Lateness: packets are expected every 20 ms from the start of a talk-spurt.
     if (now - this.lastAgentAt > 200) {
       this.spurtStart = now;
