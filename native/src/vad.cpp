@@ -415,12 +415,16 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   // length, but not near its own peak; vowels and fricatives do.
   static_assert((kBlocks & (kBlocks - 1)) == 0, "the block ring is indexed with a mask");
   // the three kinds of blocks newest first (lpBlk_ and hfBlk_ are rings of their own)
+  // (a 15-block ring newest first is two runs: from pos - 1 down to 0, then from the end)
   double lp[kSustainBlocks], bb[kSustainBlocks], hf[kSustainBlocks];
-  for (int j = 0; j < kSustainBlocks; j++) {
-    lp[j] = lpBlk_[lpPos_ - 1 - j < 0 ? lpPos_ - 1 - j + kSustainBlocks : lpPos_ - 1 - j];
-    bb[j] = blk_[(blkPos_ - 1 - j + kBlocks) & (kBlocks - 1)];
-    hf[j] = hfBlk_[hfPos_ - 1 - j < 0 ? hfPos_ - 1 - j + kSustainBlocks : hfPos_ - 1 - j];
-  }
+  auto newestFirst = [](const double* ring, int pos, double* out) {
+    int j = 0;
+    for (int k = pos - 1; k >= 0; k--) out[j++] = ring[k];
+    for (int k = kSustainBlocks - 1; k >= pos; k--) out[j++] = ring[k];
+  };
+  newestFirst(lpBlk_, lpPos_, lp);
+  newestFirst(hfBlk_, hfPos_, hf);
+  for (int j = 0; j < kSustainBlocks; j++) bb[j] = blk_[(blkPos_ - 1 - j + kBlocks) & (kBlocks - 1)];
   double lpMax = 0, bbMax = 0, hfMax = 0;
   for (int j = 0; j < kSustainBlocks; j++) {
     if (lp[j] > lpMax) lpMax = lp[j];
