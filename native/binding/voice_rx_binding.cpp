@@ -200,9 +200,11 @@ Napi::Value FarEnd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rx->farEnd(intArg(info, 0), info[1].As<Napi::Number>().DoubleValue(), frame));
 }
 
-// farEndCut(socket, atMs) -> 0 or a negative status
+// farEndCut(socket, atMs, reissueFromMs) -> 0 or a negative status
 Napi::Value FarEndCut(const Napi::CallbackInfo& info) {
-  return numberCall(info, 2, "farEndCut(socket, atMs)", [&](vox::VoiceRx& rx) { return rx.farEndCut(intArg(info, 0), info[1].As<Napi::Number>().DoubleValue()); });
+  return numberCall(info, 3, "farEndCut(socket, atMs, reissueFromMs)", [&](vox::VoiceRx& rx) {
+    return rx.farEndCut(intArg(info, 0), info[1].As<Napi::Number>().DoubleValue(), info[2].As<Napi::Number>().DoubleValue());
+  });
 }
 
 // addAbortFd(socket, fd) -> token (> 0) or a negative status; removeAbortFd(socket, token) -> 1 (it was

@@ -48,9 +48,13 @@ const int16_t* FarEndRef::next(double arrivalMs) {
   return sounding_[slot] ? &frames_[static_cast<size_t>(slot) * n_] : silent_.data();
 }
 
-void FarEndRef::cut(double atMs) {
+void FarEndRef::cut(double atMs, double reissueFromMs) {
   for (int i = 0; i < kSlots; i++)
     if (sentAt_[i] > atMs) sounding_[i] = false;
+  // slot times increase: the periods to be given again are the newest
+  const int64_t oldest = std::max<int64_t>(0, newest_ - kSlots + 1);
+  while (newest_ >= oldest && sentAt_[newest_ % kSlots] >= reissueFromMs) newest_--;
+  if (cursor_ > newest_ + 1) cursor_ = newest_ + 1;
 }
 
 void FarEndRef::place(int64_t k) {

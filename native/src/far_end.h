@@ -36,9 +36,12 @@ class FarEndRef {
   /**
    * Frames given with a time after `atMs` did not sound after all (the agent's queued
    * frames were flushed): they become silence. For a caller that gives frames when they
-   * are queued, with their due time, rather than when they were sent.
+   * are queued, with their due time, rather than when they were sent. Those at or after
+   * `reissueFromMs` are removed: their periods will be given again (the caller makes
+   * the next frame on its tick), and a slot left for them would put the stream that many
+   * frames ahead of time, the cursor off the echo until a resync.
    */
-  void cut(double atMs);
+  void cut(double atMs, double reissueFromMs);
   int frameSamples() const { return n_; }
   /** Cursor placements (start, drift, a gap in the user's audio). */
   uint64_t resyncs() const { return resyncs_; }

@@ -259,10 +259,10 @@ int VoiceRx::farEnd(int sock, double atMs, const int16_t* frame) {
   });
 }
 
-int VoiceRx::farEndCut(int sock, double atMs) {
+int VoiceRx::farEndCut(int sock, double atMs, double reissueFromMs) {
   return withSocket(sock, [&](Socket& s) {
     if (!s.far) return kBadArg;
-    s.far->cut(atMs);
+    s.far->cut(atMs, reissueFromMs);
     return kOk;
   });
 }

@@ -135,7 +135,7 @@ class VoiceRx {
   /** One far-end frame per agent clock tick (kFrame samples or nullptr for silence), at `atMs`. */
   int farEnd(int sock, double atMs, const int16_t* frame);
   /** Far-end frames given for after `atMs` did not sound (flushed): see FarEndRef::cut. */
-  int farEndCut(int sock, double atMs);
+  int farEndCut(int sock, double atMs, double reissueFromMs);
   /**
    * Arms (or disarms, kArmOff) the socket's barge-in: on a user frame meeting `mode`,
    * `pacer`'s `queue` is gated at once (queue -1: the frame is only marked) and the

@@ -306,9 +306,16 @@ void testFarEndAhead() {
   CHECK(f.next(141)[0] == 3, "the next user frame, the next reference frame");
   f.onTick(160, a);
   f.onTick(180, b);
-  f.cut(150);  // flushed: 160 and 180 never left
+  f.onTick(200, c);
+  f.onTick(220, a);
+  // flushed at 150: 160-220 never left; the caller makes the period of 200 again
+  f.cut(150, 190);
   CHECK(f.next(161)[0] == 0, "a frame cut by a flush is silence");
   CHECK(f.next(181)[0] == 0, "so is the next one");
+  f.onTick(200, b);  // the periods given again take their own slots, once
+  f.onTick(220, c);
+  CHECK(f.next(201)[0] == 2, "the period given again, not a second slot for it");
+  CHECK(f.next(221)[0] == 3, "and the next");
 }
 
 // A decision waiting for the event loop is drained before the other sockets' frames

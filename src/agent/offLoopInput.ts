@@ -28,8 +28,11 @@ export interface OffLoopVoice extends WireAbortTarget {
    * reads the user's packets as they come, always has what was sent before them.
    */
   farEnd(atMs: number, frame: Int16Array | null): void;
-  /** The frames given for after `atMs` will not leave (a paced output was flushed). */
-  farEndCut(atMs: number): void;
+  /**
+   * The frames given for after `atMs` will not leave (a paced output was flushed), and
+   * those from `reissueFromMs` on are dropped: their periods will be given again.
+   */
+  farEndCut(atMs: number, reissueFromMs: number): void;
   /** True when the thread decided a barge-in since the last call. */
   arm(mode: ArmMode): boolean;
   /** Hands the frames waiting on the thread to the session now. */

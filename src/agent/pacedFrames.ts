@@ -7,7 +7,9 @@
  * - a period with nothing to send (silence) is released once its time has come;
  * - a frame that will not be sent (flushed by an interrupt, or never reported within
  *   `GIVE_UP_MS` of its time: refused, socket closed) is released as silence at its
- *   time.
+ *   time;
+ * - a flushed slot whose period the session makes again (a frame made ahead) is not
+ *   released at all, so each period is released once.
  * Releases are strictly in slot order, so the reference stream stays monotonic.
  */
 import type { SpeechHandle } from './speechHandle';
@@ -20,6 +22,8 @@ const CAPACITY = 32;
 const PENDING = 0;
 const SENT = 1;
 const DROPPED = 2;
+/** Flushed, and its period given again: skipped. */
+const VOID = 3;
 
 /** Receives each frame period in order: `frame` null for silence (or a frame that did not leave). */
 export type ReleaseSink = (atMs: number, frame: Int16Array | null, handle: SpeechHandle | null, beganAtMs: number) => void;
@@ -86,11 +90,18 @@ export class PacedFrames {
     }
   }
 
-  /** Every frame not yet reported will not be sent (the output was flushed). */
-  dropUnsent(): void {
+  /**
+   * Every frame not yet reported will not be sent (the output was flushed); slots due
+   * at or after `reissueFromMs` are void, as the session makes their periods again.
+   */
+  dropUnsent(reissueFromMs = Infinity): void {
     for (let id = this.head; id < this.next; id++) {
       const k = id % CAPACITY;
-      if (this.audio[k] && this.state[k] === PENDING) this.state[k] = DROPPED;
+      if (this.state[k] === SENT) continue;
+      if (this.due[k] >= reissueFromMs) {
+        if (this.audio[k]) this.dropped++;
+        this.state[k] = VOID;
+      } else if (this.audio[k] && this.state[k] === PENDING) this.state[k] = DROPPED;
     }
   }
 
@@ -98,7 +109,9 @@ export class PacedFrames {
   release(nowMs: number): void {
     while (this.head < this.next) {
       const k = this.head % CAPACITY;
-      if (this.audio[k] && this.state[k] === SENT) {
+      if (this.state[k] === VOID) {
+        // (skipped)
+      } else if (this.audio[k] && this.state[k] === SENT) {
         this.sink(this.sentAt[k], this.pcm[k], this.handles[k], this.beganAt[k]);
       } else if (this.audio[k] && this.state[k] === PENDING && nowMs < this.due[k] + GIVE_UP_MS) {
         return;
@@ -127,7 +140,9 @@ export class PacedFrames {
   /** Full (reports stopped coming): the oldest slot is released as it stands. */
   private forceOldest(): void {
     const k = this.head % CAPACITY;
-    if (this.audio[k] && this.state[k] === SENT) this.sink(this.sentAt[k], this.pcm[k], this.handles[k], this.beganAt[k]);
+    if (this.state[k] === VOID) {
+      // (skipped)
+    } else if (this.audio[k] && this.state[k] === SENT) this.sink(this.sentAt[k], this.pcm[k], this.handles[k], this.beganAt[k]);
     else {
       if (this.audio[k]) this.dropped++;
       this.sink(this.due[k], null, null, this.due[k]);

@@ -66,6 +66,8 @@ export class AgentSession extends EventEmitter implements Ticker {
   private paced: PacedFrames | null = null;
   /** A paced output: the period of the next frame to make (ahead of the clock while speech is buffered). */
   private nextFrameMs = 0;
+  /** The last period a paced tick began with: after a flush the next tick makes the one after it. */
+  private lastTickMs = 0;
   /** How far past the current period a paced output is given frames (SessionDeps.audioAheadMs). */
   private readonly aheadMs: number;
   /** During bargeIn(): the decision, and the frames of the stopped speech that left after it. */
@@ -230,6 +232,7 @@ export class AgentSession extends EventEmitter implements Ticker {
     // start in a period whose send time has passed (a late tick): it starts in the first
     // one still ahead, so its first frame is not late. (Nothing plays before it, so
     // that is not a gap; within a spurt a late frame stays in its period.)
+    this.lastTickMs = frameTimeMs;
     let t = this.nextFrameMs - frameTimeMs < FRAME_MS / 2 ? frameTimeMs : this.nextFrameMs;
     if (t === frameTimeMs) {
       if (this.spurtLate(t)) this.silenceOut(t);
@@ -337,9 +340,13 @@ export class AgentSession extends EventEmitter implements Ticker {
     const p = this.paced;
     if (!p) return;
     this.unplayUnsent();
-    this.offLoop?.voice.farEndCut(nowMs());
+    // Periods from the next tick's on are made again (unplayUnsent): their dropped frames
+    // give up their slots, so the reference keeps one frame per period (a slot kept for
+    // each put the off-loop pairing up to 7 frames off the echo after every flush).
+    const reissueFrom = this.lastTickMs + FRAME_MS / 2 + (this.output?.paced?.leadMs ?? 0);
+    this.offLoop?.voice.farEndCut(nowMs(), reissueFrom);
     this.drainPaced();
-    p.dropUnsent();
+    p.dropUnsent(reissueFrom);
     p.release(nowMs());
   }
 

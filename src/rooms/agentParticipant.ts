@@ -135,7 +135,7 @@ export class AgentParticipant extends EventEmitter {
     this.session.useOffLoopVoice({
       setInterruptMs: (ms) => rx.setInterruptMs(ms),
       farEnd: (atMs, frame) => rx.farEnd(atMs, frame),
-      farEndCut: (atMs) => rx.farEndCut(atMs),
+      farEndCut: (atMs, reissueFromMs) => rx.farEndCut(atMs, reissueFromMs),
       trackRequestFd: (fd) => rx.trackRequestFd(fd),
       arm: (mode) => rx.arm(mode, this.paced?.queueId ?? -1),
       pump: () => rx.pump(),

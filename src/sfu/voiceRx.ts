@@ -40,7 +40,7 @@ interface Binding {
   setVad(sock: number, interruptMs: number, hangoverMs: number): number;
   setInterruptMs(sock: number, ms: number): number;
   farEnd(sock: number, atMs: number, frame: Int16Array | null): number;
-  farEndCut(sock: number, atMs: number): number;
+  farEndCut(sock: number, atMs: number, reissueFromMs: number): number;
   arm(sock: number, mode: number, pacerQueue: number): number;
   addAbortFd(sock: number, fd: number): number;
   removeAbortFd(sock: number, token: number): number;
@@ -271,9 +271,9 @@ export class RxSocket implements LoopbackUdpSocket {
     if (!this.closed) this.r.b.farEnd(this.id, atMs, frame);
   }
 
-  /** Far-end frames given for after `atMs` did not sound (the agent's queue was flushed). */
-  farEndCut(atMs: number): void {
-    if (!this.closed) this.r.b.farEndCut(this.id, atMs);
+  /** Far-end frames given for after `atMs` did not sound (the agent's queue was flushed); those from `reissueFromMs` on will be given again. */
+  farEndCut(atMs: number, reissueFromMs: number): void {
+    if (!this.closed) this.r.b.farEndCut(this.id, atMs, reissueFromMs);
   }
 
   /** See VoiceRx::arm: true when a barge-in fired since the last call (its frame may still be waiting). */

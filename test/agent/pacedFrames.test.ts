@@ -56,6 +56,29 @@ describe('PacedFrames', () => {
     expect(p.dropped).toBe(3);
   });
 
+  it('a flushed slot whose period is made again is not released: each period once, in order', () => {
+    const { p, out, frame, h } = setup();
+    const a = p.audioFrame(1000, frame(1), h);
+    p.audioFrame(1020, frame(2), h);
+    p.audioFrame(1040, frame(3), h); // made ahead
+    p.audioFrame(1060, frame(4), h); // made ahead
+    p.sent(a, 1000.1);
+    // flushed at 1010; the session makes the periods from 1040 on again
+    p.dropUnsent(1030);
+    p.silence(1040);
+    const b = p.audioFrame(1060, frame(5), h);
+    p.sent(b, 1060.2);
+    p.release(1061);
+    expect(out).toEqual([
+      { at: 1000.1, v: 1, h: 's1' },
+      { at: 1020, v: null, h: null },
+      { at: 1040, v: null, h: null },
+      { at: 1060.2, v: 5, h: 's1' },
+    ]);
+    expect(p.dropped).toBe(3);
+    expect(p.pending).toBe(0);
+  });
+
   it('ignores reports of ids it does not hold, and stays bounded when reports stop', () => {
     const { p, out, frame, h } = setup();
     p.sent(0, 1);

@@ -301,6 +301,14 @@ describe('AgentSession on a paced output, speech frames made ahead (audioAheadMs
       s.end('test');
       out.close();
     }
+    await sleep(100);
+    // The echo reference has each period once, in order: the periods whose frames were
+    // dropped ahead are made again on their ticks, and the dropped slots give way (a
+    // slot kept for each put the reference up to 7 frames ahead of time, the thread's
+    // pairing off the echo, after every interrupt).
+    const refs = readTap(path.join(dir, 'aheadStop.vadtap')).records.filter((x) => x.kind === TapKind.Ref || x.kind === TapKind.RefSilent);
+    expect(refs.length).toBeGreaterThan(25);
+    for (let i = 1; i < refs.length; i++) expect(refs[i].timeMs - refs[i - 1].timeMs, `reference ${i}`).toBeGreaterThan(5);
   });
 
   it('a speech preempted by a higher priority does not play the frames it had queued ahead', async () => {
