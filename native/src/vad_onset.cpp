@@ -17,6 +17,7 @@ void OnsetStage::reset() {
   learnt_ = 0;
   sdAge_ = 0;
   cleared_ = true;
+  hfHeld_ = 0;
 }
 
 namespace {
@@ -51,6 +52,7 @@ VAD_HOT int OnsetStage::hop(const double* db, int n, Mode mode) {
     if (!cleared_)
       for (int b = 0; b < kBands; b++) cus_[b] = run_[b] = 0;
     cleared_ = true;
+    hfHeld_ = 0;
     return 0;
   }
   cleared_ = false;
@@ -105,8 +107,14 @@ VAD_HOT int OnsetStage::hop(const double* db, int n, Mode mode) {
   }
   double bestAll = 0, zAll = 0, upAll = 0;
   constexpr int kHf = kBands - 1;
-  if (n > kHf) band(db[kHf], mean_[kHf], var_[kHf], sd_[kHf], inv_[kHf], cus_[kHf], run_[kHf], bestAll, zAll, upAll);
-  const double zHf = zAll;  // the 4-8 kHz band's alone (0 without it)
+  double zHf = 0;  // the 4-8 kHz band's rise when its sum fires, quick or held (0 without it)
+  if (n > kHf) {
+    const double z = (db[kHf] - mean_[kHf]) * inv_[kHf];  // (as band() computes it)
+    band(db[kHf], mean_[kHf], var_[kHf], sd_[kHf], inv_[kHf], cus_[kHf], run_[kHf], bestAll, zAll, upAll);
+    hfHeld_ = z >= kZHeld ? hfHeld_ + 1 : 0;
+    const double c = cus_[kHf];
+    zHf = (c > kFire && run_[kHf] <= kRunMax) || (c > kFireHeld && hfHeld_ >= kHeldHops) ? z : 0;
+  }
   for (int j = 0; j < 8; j++) {
     bestAll = bestV[j] > bestAll ? bestV[j] : bestAll;
     zAll = zFireV[j] > zAll ? zFireV[j] : zAll;

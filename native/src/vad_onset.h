@@ -33,6 +33,13 @@ class OnsetStage {
   static constexpr double kZUp = 2.0;         // a band this far up counts as risen...
   static constexpr int kUpMax = 10;           // ... and more risen bands than this is a level step
   static constexpr int kRunMax = 12;          // hops the firing band's sum may have taken (a word's rise is quick)
+  // The 4-8 kHz band also fires (kFiresHf) on a smaller sum that held: up by kZHeld spreads
+  // in each of its last kHeldHops hops. A fricative over babble or music at 10 dB rises by
+  // 1.5-2.5 spreads a hop for 40+ ms ("stop" over music: its sum reached 4.5); a click
+  // rises for a hop and falls back (a clicking keyboard fired at a sum of 4-5 without this).
+  static constexpr double kFireHeld = 5.0;
+  static constexpr double kZHeld = 1.0;
+  static constexpr int kHeldHops = 3;
   static constexpr int kWarm = 100;           // quiet hops learnt before it may fire
   static constexpr double kAbs = 100;         // band energies count from this many minimum floors (int16 quantization noise: 20 dB) up
   // hops without far-end samples before it runs: a second (a playout buffer can hold the
@@ -44,7 +51,8 @@ class OnsetStage {
 
   void reset();
   // What hop() returns: a band's rise fires (kFires), and the 4-8 kHz band's own rise
-  // fires (kFiresHf; over babble and music only that band may start a segment: vad.cpp).
+  // fires, quick or held (kFiresHf; over babble and music only that band may start a
+  // segment: vad.cpp).
   static constexpr int kFires = 1, kFiresHf = 2;
   // One warm hop: db holds n band levels (dB, from kAbs minimum floors up). Learn:
   // learns the quiet background and returns which rises fire (kFires, kFiresHf); Relearn:
@@ -59,6 +67,7 @@ class OnsetStage {
   int learnt_ = 0;
   int sdAge_ = 0;  // learning hops since the spreads were updated
   bool cleared_ = true;  // the sums and runs are 0 (no learning hop since Idle/Relearn cleared them)
+  int hfHeld_ = 0;       // learning hops in a row the 4-8 kHz band was up by kZHeld spreads
 };
 
 }  // namespace vad

@@ -220,6 +220,31 @@ void testOnsetStageHfFire() {
   }
 }
 
+// The 4-8 kHz band fires on a smaller sum when its rise held (a fricative's), not on a
+// click train: on a flat learnt level (spread 1 dB), a held rise of 2.2 dB fires on its
+// 5th hop (the quick rule alone waits for the 6th); a 4 dB one-hop rise every 3 hops
+// (clicks) fires nothing.
+int firstHfFire(const std::vector<double>& rise) {
+  OnsetStage s;
+  s.reset();
+  double db[OnsetStage::kBands];
+  for (int hop = 0; hop < 200 + static_cast<int>(rise.size()); hop++) {
+    for (int b = 0; b < OnsetStage::kBands; b++) db[b] = 40;
+    if (hop >= 200) db[16] += rise[hop - 200];
+    if (s.hop(db, OnsetStage::kBands, OnsetStage::Mode::Learn) & OnsetStage::kFiresHf) return hop - 200;
+  }
+  return -1;
+}
+
+void testOnsetStageHeldRise() {
+  const int held = firstHfFire(std::vector<double>(12, 2.2));
+  CHECK(held == 4, "a held 2.2-spread rise: first 4-8 kHz fire on hop %d (want 4, the 5th)", held);
+  std::vector<double> clicks(60, 0);
+  for (size_t i = 0; i < clicks.size(); i += 3) clicks[i] = 4;
+  const int click = firstHfFire(clicks);
+  CHECK(click == -1, "a click every 3 hops: 4-8 kHz fire on hop %d", click);
+}
+
 void testResetIsDeterministic() {
   auto x = speechLike(16000, 3, 500, 1500, 180, 60, 3000);
   Vad v(cfg(16000, 10));
@@ -241,6 +266,7 @@ int main() {
   testEcho();
   testNarrowBandOnset();
   testOnsetStageHfFire();
+  testOnsetStageHeldRise();
   testResetIsDeterministic();
   if (failures) {
     std::printf("vad_test: %d failure(s)\n", failures);

@@ -20,6 +20,12 @@ export const ONSET_Z_NOW = 2.0; // ... with the firing band this far up in this 
 export const ONSET_Z_UP = 2.0; // a band this far up counts as risen ...
 export const ONSET_UP_MAX = 10; // ... and more risen bands than this is a level step, not a word
 export const ONSET_RUN_MAX = 12; // hops the firing band's sum may have taken to get there (a word's rise is quick)
+// The 4-8 kHz band also fires (ONSET_FIRES_HF) on a smaller sum that held: up by
+// ONSET_Z_HELD spreads in each of its last ONSET_HELD_HOPS hops (a fricative over babble
+// or music; a click rises for a hop and falls back). See vad_onset.h.
+export const ONSET_FIRE_HELD = 5.0;
+export const ONSET_Z_HELD = 1.0;
+export const ONSET_HELD_HOPS = 3;
 export const ONSET_WARM = 100; // quiet hops learnt before it may fire
 export const ONSET_ABS = 100; // band energies count from this many minimum floors (int16 quantization noise: 20 dB) up
 // hops without far-end samples before it runs: a second (a playout buffer can hold the
@@ -44,6 +50,7 @@ export class OnsetStage {
   private readonly sd = new Float64Array(ONSET_BANDS);
   private readonly inv = new Float64Array(ONSET_BANDS);
   private sdAge = 0;
+  private hfHeld = 0; // learning hops in a row the 4-8 kHz band was up by ONSET_Z_HELD spreads
   private learnt = 0;
 
   reset(): void {
@@ -55,6 +62,7 @@ export class OnsetStage {
     this.inv.fill(0);
     this.learnt = 0;
     this.sdAge = 0;
+    this.hfHeld = 0;
   }
 
   /**
@@ -68,11 +76,13 @@ export class OnsetStage {
     const vari = this.vari;
     const cus = this.cus;
     if (mode === OnsetMode.Idle) {
+      this.hfHeld = 0;
       cus.fill(0);
       this.run.fill(0);
       return 0;
     }
     if (mode === OnsetMode.Relearn) {
+      this.hfHeld = 0;
       for (let b = 0; b < n; b++) mean[b] += ONSET_RELEARN * (db[b] - mean[b]);
       cus.fill(0);
       this.run.fill(0);
@@ -94,7 +104,7 @@ export class OnsetStage {
     this.sdAge = this.sdAge + 1 < ONSET_SD_EVERY ? this.sdAge + 1 : 0;
     let up = 0;
     let zFire = 0;
-    let zHf = 0; // the 4-8 kHz band's alone
+    let zHf = 0; // the 4-8 kHz band's alone (quick or held)
     let best = 0;
     for (let b = 0; b < n; b++) {
       const v = vari[b];
@@ -108,7 +118,11 @@ export class OnsetStage {
       this.run[b] = r;
       if (c > best) best = c;
       if (c > ONSET_FIRE && r <= ONSET_RUN_MAX && z > zFire) zFire = z;
-      if (b === ONSET_BANDS - 1) zHf = c > ONSET_FIRE && r <= ONSET_RUN_MAX ? z : 0;
+      if (b === ONSET_BANDS - 1) {
+        // the 4-8 kHz band's rise when its sum fires, quick or held
+        this.hfHeld = z >= ONSET_Z_HELD ? this.hfHeld + 1 : 0;
+        zHf = (c > ONSET_FIRE && r <= ONSET_RUN_MAX) || (c > ONSET_FIRE_HELD && this.hfHeld >= ONSET_HELD_HOPS) ? z : 0;
+      }
       if (z > ONSET_Z_UP) up++;
       const ec = e < ONSET_CLIP * sd ? e : ONSET_CLIP * sd;
       mean[b] += ONSET_LEARN * ec;

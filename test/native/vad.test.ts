@@ -139,7 +139,7 @@ for (const impl of impls) {
     it('starts a word with an unvoiced first consonant over music and babble on the 4-8 kHz band\'s rise (10 dB: median within 70 ms)', () => {
       // over babble and music the onset stage may fire on the 4-8 kHz band alone: "sure",
       // "so", "stop", "thanks" start there while the background's onsets are below 4 kHz
-      // (median 119 ms over music and 126 over babble without it, 52 and 47 with it)
+      // (median 119 ms over music and 126 over babble without it, 49 and 41 with it)
       const rate = 16000;
       const texts = ['sure, go ahead', 'so how much is it', 'stop right there', 'thanks, that is all', 'sorry, say that again', 'she said no', 'fine, book it', 'see you tomorrow'];
       for (const kind of ['music', 'babble'] as const) {
