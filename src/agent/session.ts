@@ -340,14 +340,23 @@ export class AgentSession extends EventEmitter implements Ticker {
     const p = this.paced;
     if (!p) return;
     this.unplayUnsent();
-    // Periods from the next tick's on are made again (unplayUnsent): their dropped frames
-    // give up their slots, so the reference keeps one frame per period (a slot kept for
-    // each put the off-loop pairing up to 7 frames off the echo after every flush).
-    const reissueFrom = this.lastTickMs + FRAME_MS / 2 + (this.output?.paced?.leadMs ?? 0);
-    this.offLoop?.voice.farEndCut(nowMs(), reissueFrom);
+    const reissueFrom = this.cutReference(nowMs());
     this.drainPaced();
     p.dropUnsent(reissueFrom);
     p.release(nowMs());
+  }
+
+  /**
+   * A paced output was flushed at `atMs`: what the off-loop voice was given for after it
+   * did not sound, and the periods from the next tick's on will be made again
+   * (unplayUnsent), so their dropped frames give up their slots and the reference keeps
+   * one frame per period (a slot kept for each put the thread's pairing up to 7 frames off
+   * the echo after every flush, as the agent restarted). Returns that boundary (a due time).
+   */
+  private cutReference(atMs: number): number {
+    const reissueFrom = this.lastTickMs + FRAME_MS / 2 + (this.output?.paced?.leadMs ?? 0);
+    this.offLoop?.voice.farEndCut(atMs, reissueFrom);
+    return reissueFrom;
   }
 
   /**
@@ -402,10 +411,12 @@ export class AgentSession extends EventEmitter implements Ticker {
     // A paced output is cleared first, at once: its frames are queued ahead, and until
     // the flush the pacer may send another. Otherwise the abort goes first: nothing is
     // queued that could leave meanwhile.
+    let reissueFrom = Infinity;
     if (paced && stopping) {
       this.output?.clear();
       out?.release?.();
       this.unplayUnsent();
+      reissueFrom = this.cutReference(decisionMs);
     }
     // (requests whose connections the thread shut down with its decision were aborted then)
     const wireAt = offLoopDecision !== null ? (this.offLoop?.wireAbortAt() ?? null) : null;
@@ -422,7 +433,7 @@ export class AgentSession extends EventEmitter implements Ticker {
       // (onFrameLeft). What was still queued will not leave.
       this.cut = { decisionMs, speechId: playing?.id ?? null, after: [], finished: [] };
       this.drainPaced();
-      this.paced.dropUnsent();
+      this.paced.dropUnsent(reissueFrom);
       this.paced.release(nowMs());
       after = this.cut.after;
       finished = this.cut.finished;

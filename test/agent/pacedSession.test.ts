@@ -311,6 +311,34 @@ describe('AgentSession on a paced output, speech frames made ahead (audioAheadMs
     for (let i = 1; i < refs.length; i++) expect(refs[i].timeMs - refs[i - 1].timeMs, `reference ${i}`).toBeGreaterThan(5);
   });
 
+  it('a barge-in over frames queued ahead leaves the echo reference one frame per period', async () => {
+    ai.scriptSpeech({ pcm: sine(440, 24000, 6, 8000), split: { every: 4800 }, chunkDelayMs: 20 });
+    const tap = path.join(dir, 'aheadBargeIn.vadtap');
+    const s = start(0, tap, AHEAD);
+    const out = new FakePacedOutput();
+    s.attach(out);
+    try {
+      s.speakText('a long tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
+      const end = performance.now() + 5000;
+      while (out.sent.length < 25 && performance.now() < end) await sleep(20);
+      const voice = concat([speak('stop please, stop talking now', 16000), new Int16Array(3200)]);
+      const t0 = performance.now();
+      for (let f = 0; (f + 1) * 320 <= voice.length && s.bargeIns.length === 0; f++) {
+        const wait = t0 + 20 * f - performance.now();
+        if (wait > 0) await sleep(wait);
+        s.pushUserAudio(voice.subarray(320 * f, 320 * (f + 1)), nowMs());
+      }
+      expect(s.bargeIns).toHaveLength(1);
+      await sleep(200);
+    } finally {
+      s.end('test');
+      out.close();
+    }
+    await sleep(100);
+    const refs = readTap(tap).records.filter((x) => x.kind === TapKind.Ref || x.kind === TapKind.RefSilent);
+    for (let i = 1; i < refs.length; i++) expect(refs[i].timeMs - refs[i - 1].timeMs, `reference ${i}`).toBeGreaterThan(5);
+  });
+
   it('a speech preempted by a higher priority does not play the frames it had queued ahead', async () => {
     const { s, out, h } = await playing(AHEAD, 'aheadPreempt.vadtap');
     try {
