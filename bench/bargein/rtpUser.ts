@@ -160,8 +160,14 @@ export class RtpUser extends SimUser {
   }
 
   protected override onRoundStart(): void {
-    if (this.pacer) this.clockPhaseMs = this.rnd() * 20;
-    else super.onRoundStart();
+    if (!this.pacer) return super.onRoundStart();
+    // A new phase is a capture clock that jumped (as a client's restarted audio device):
+    // its RTP timestamps jump with it, so they stay on the capture clock the bridge pairs
+    // the echo by (without this, each round moved the packets 0-20 ms against their
+    // timestamps, which no client does).
+    const old = this.clockPhaseMs;
+    this.clockPhaseMs = this.rnd() * 20;
+    this.ts = (this.ts + Math.round((this.clockPhaseMs - old) * 48)) >>> 0;
   }
 
   async connect(url: string, _apiKey: string, startBody: Record<string, unknown>): Promise<void> {
