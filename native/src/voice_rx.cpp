@@ -460,28 +460,23 @@ void VoiceRx::onDatagram(Socket& s, const uint8_t* p, size_t len, double arrival
   if (s.userVoice < 0 && v->mayLead) s.userVoice = v->id;  // the first heard leads (agentParticipant's onVoice)
   const bool decode = v->human || s.userVoice == v->id;
   int16_t pcm[kMaxPacketSamples];
-  if (v->lastSeq >= 0) {
-    const int delta = (r.seq - v->lastSeq) & 0xffff;
-    if (delta == 0 || delta > 0x8000) {
-      s.stats.late++;
-      return;
-    }
+  const int delta = v->lastSeq >= 0 ? (r.seq - v->lastSeq) & 0xffff : 1;
+  if (delta == 0 || delta > 0x8000) {
+    s.stats.late++;
+    return;
   }
   // the packet's time on the sender's clock (its capture), for the far-end pairing
   const double mediaMs = v->clock.at(v->rtpTime.ms(r.timestamp), arrivalMs);
-  if (v->lastSeq >= 0) {
-    const int delta = (r.seq - v->lastSeq) & 0xffff;
-    if (delta > 1) {
-      const int missing = delta - 1;
-      s.stats.lost += static_cast<uint64_t>(missing);
-      if (decode && missing <= kMaxConceal)
-        for (int k = 0; k < missing; k++) {
-          const int c = v->dec.conceal(pcm, static_cast<size_t>(v->lastSamples));
-          // the lost packets came before this one, one after the other
-          const double at = mediaMs - static_cast<double>(missing - k) * v->lastSamples / (kRate / 1000);
-          if (c > 0) emitPcm(s, *v, pcm, c, arrivalMs, at, true, out);
-        }
-    }
+  if (delta > 1) {
+    const int missing = delta - 1;
+    s.stats.lost += static_cast<uint64_t>(missing);
+    if (decode && missing <= kMaxConceal)
+      for (int k = 0; k < missing; k++) {
+        const int c = v->dec.conceal(pcm, static_cast<size_t>(v->lastSamples));
+        // the lost packets came before this one, one after the other
+        const double at = mediaMs - static_cast<double>(missing - k) * v->lastSamples / (kRate / 1000);
+        if (c > 0) emitPcm(s, *v, pcm, c, arrivalMs, at, true, out);
+      }
   }
   v->lastSeq = r.seq;
   if (!decode || r.len == 0) return;
