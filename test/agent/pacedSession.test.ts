@@ -94,6 +94,20 @@ class FakePacedOutput implements AgentOutput {
   }
 }
 
+/** Plays a long tone until 25 frames left, then talks over it at real-time pace until the barge-in. */
+async function talkOverTone(s: AgentSession, out: FakePacedOutput): Promise<void> {
+  s.speakText('a long tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
+  const end = performance.now() + 5000;
+  while (out.sent.length < 25 && performance.now() < end) await sleep(20);
+  const voice = concat([speak('stop please, stop talking now', 16000), new Int16Array(3200)]);
+  const t0 = performance.now();
+  for (let f = 0; (f + 1) * 320 <= voice.length && s.bargeIns.length === 0; f++) {
+    const wait = t0 + 20 * f - performance.now();
+    if (wait > 0) await sleep(wait);
+    s.pushUserAudio(voice.subarray(320 * f, 320 * (f + 1)), nowMs());
+  }
+}
+
 function start(interruptMs: number, tapFile: string, audioAheadMs = 0, clock: FrameClock = new FrameClock(20)): AgentSession {
   const mgr = new AgentManager({
     maxSessions: 4,
@@ -176,16 +190,7 @@ describe('AgentSession on a paced output', () => {
     const after: string[] = [];
     s.on('frameAfterInterrupt', (id: string) => after.push(id));
     try {
-      s.speakText('a long tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
-      const end = performance.now() + 5000;
-      while (out.sent.length < 25 && performance.now() < end) await sleep(20);
-      const voice = concat([speak('stop please, stop talking now', 16000), new Int16Array(3200)]);
-      const t0 = performance.now();
-      for (let f = 0; (f + 1) * 320 <= voice.length && s.bargeIns.length === 0; f++) {
-        const wait = t0 + 20 * f - performance.now();
-        if (wait > 0) await sleep(wait);
-        s.pushUserAudio(voice.subarray(320 * f, 320 * (f + 1)), nowMs());
-      }
+      await talkOverTone(s, out);
       return { s, out, after };
     } finally {
       s.end('test');
@@ -318,16 +323,7 @@ describe('AgentSession on a paced output, speech frames made ahead (audioAheadMs
     const out = new FakePacedOutput();
     s.attach(out);
     try {
-      s.speakText('a long tone', { priority: 'Medium' }, { addHistory: false, source: 'test' });
-      const end = performance.now() + 5000;
-      while (out.sent.length < 25 && performance.now() < end) await sleep(20);
-      const voice = concat([speak('stop please, stop talking now', 16000), new Int16Array(3200)]);
-      const t0 = performance.now();
-      for (let f = 0; (f + 1) * 320 <= voice.length && s.bargeIns.length === 0; f++) {
-        const wait = t0 + 20 * f - performance.now();
-        if (wait > 0) await sleep(wait);
-        s.pushUserAudio(voice.subarray(320 * f, 320 * (f + 1)), nowMs());
-      }
+      await talkOverTone(s, out);
       expect(s.bargeIns).toHaveLength(1);
       await sleep(200);
     } finally {
