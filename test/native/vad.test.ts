@@ -5,9 +5,13 @@
  * double talk, all rates and frame sizes, level changes, bad arguments.
  * Every behaviour runs on the TS fallback and, when the addon is built, on native.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { InvalidParameterError } from '../../src/errors';
-import { createVad, nativeVadAvailable, VadFlag, type Vad, type VadFrameMs, type VadSampleRate } from '../../src/native/vad';
+import { requireNative } from '../../src/native/addon';
+import { createVad, nativeVadAvailable, VadFlag, type NativeVadCtor, type Vad, type VadFrameMs, type VadSampleRate } from '../../src/native/vad';
+import { VadFallback } from '../../src/native/vadFallback';
+import { VadOut } from '../../src/native/vadTypes';
 import * as clips from '../helpers/clips';
 
 const impls = (nativeVadAvailable() ? ['ts', 'native'] : ['ts']) as Array<'ts' | 'native'>;
@@ -633,31 +637,53 @@ describe('vad parity', () => {
       const near = cat(a.near, b.near);
       cases.push({ rate: 16000, pcm: clips.mixAt(near.length, [{ pcm: near, at: 0 }, { pcm: user, at: 0 }]), far: cat(a.far, b.far) });
     }
+    // The cores themselves (not createVad), for their per-hop features.
+    const Native = requireNative().NativeVad as unknown as NativeVadCtor;
+    const hash = (x: Int16Array) => createHash('sha1').update(Buffer.from(x.buffer, x.byteOffset, x.byteLength)).digest('hex').slice(0, 10);
     let frames = 0;
     let maxScore = 0;
     let maxSnr = 0;
-    for (const c of cases) {
+    let worst = '';
+    // frames whose scores differ because a sustain block sat on its threshold (see below)
+    const flips: string[] = [];
+    const oa = new Float64Array(VadOut.Count);
+    const ob = new Float64Array(VadOut.Count);
+    const fa = new Float64Array(11);
+    for (const [k, c] of cases.entries()) {
       for (const frameMs of [10, 20, 30] as VadFrameMs[]) {
-        const a = createVad({ sampleRate: c.rate, frameMs }, { impl: 'native' });
-        const b = createVad({ sampleRate: c.rate, frameMs }, { impl: 'ts' });
-        expect(a.impl).toBe('native');
-        const n = a.frameSamples;
+        const a = new Native(c.rate, frameMs, 200, 200);
+        const b = new VadFallback({ sampleRate: c.rate, frameMs, interruptMs: 200, hangoverMs: 200 });
+        const n = (c.rate / 1000) * frameMs;
         for (let i = 0; i + n <= c.pcm.length; i += n) {
           const far = c.far ? c.far.subarray(i, i + n) : null;
-          const fa = a.process(c.pcm.subarray(i, i + n), far);
-          const fb = b.process(c.pcm.subarray(i, i + n), far);
+          const flagsA = a.process(c.pcm.subarray(i, i + n), far, oa);
+          const flagsB = b.process(c.pcm.subarray(i, i + n), far, ob);
           frames++;
-          if (fa !== fb || a.speechMs !== b.speechMs || a.onsetSample !== b.onsetSample) {
-            throw new Error(`parity broken at ${c.rate} Hz/${frameMs} ms, sample ${i}: flags ${fa} vs ${fb}, speechMs ${a.speechMs} vs ${b.speechMs}`);
+          const where = `case ${k} (${c.rate} Hz, pcm ${hash(c.pcm)}${c.far ? `, far ${hash(c.far)}` : ''}) at ${frameMs} ms, sample ${i}`;
+          if (flagsA !== flagsB || oa[VadOut.SpeechMs] !== ob[VadOut.SpeechMs] || oa[VadOut.Onset] !== ob[VadOut.Onset]) {
+            throw new Error(`parity broken in ${where}: flags ${flagsA} vs ${flagsB}, speechMs ${oa[VadOut.SpeechMs]} vs ${ob[VadOut.SpeechMs]}`);
           }
-          maxScore = Math.max(maxScore, Math.abs(a.score - b.score));
-          maxSnr = Math.max(maxSnr, Math.abs(a.snrDb - b.snrDb));
-          expect(a.echoDelayMs).toBe(b.echoDelayMs);
+          expect(oa[VadOut.EchoDelayMs], where).toBe(ob[VadOut.EchoDelayMs]);
+          const d = Math.abs(oa[VadOut.Score] - ob[VadOut.Score]);
+          a.features(fa);
+          const f = b.features;
+          const detail = `${where}: score ${oa[VadOut.Score]} vs ${ob[VadOut.Score]}, sustain ${fa[1]} vs ${f.sustain}, snrDb ${fa[0]} vs ${f.snrDb}`;
+          if (d > 1e-3 && Math.abs(fa[1] - f.sustain) > 1e-9) flips.push(detail);
+          else if (d > maxScore) {
+            maxScore = d;
+            worst = detail;
+          }
+          maxSnr = Math.max(maxSnr, Math.abs(oa[VadOut.SnrDb] - ob[VadOut.SnrDb]));
         }
       }
     }
     expect(frames).toBeGreaterThan(10000);
-    expect(maxScore).toBeLessThan(1e-3);
+    expect(maxScore, worst).toBeLessThan(1e-3);
+    // The sustain gate counts 2 ms blocks over a threshold: a block within float's
+    // rounding of it may count in one core and not in the other, and the score (gated
+    // by the count) then moves by a step while every decision stays the same. Rare:
+    // none in these clips on the machine that wrote this, one in a CI run.
+    expect(flips.length, flips.join('\n')).toBeLessThanOrEqual(Math.ceil(frames / 5000));
     // SNR is reported in dB from float (native) vs double (TS) arithmetic; the noise
     // clips differ from machine to machine (sox's generators), and differences up to
     // ~0.02 dB were seen without any decision changing.
