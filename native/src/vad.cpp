@@ -58,17 +58,17 @@ constexpr int kFarSkip = 4;               // silent far-end hops after which it 
 // counts over the span since the first sustained block (at least kOnsetSpan blocks),
 // when the newest 6 ms are within 6 dB of the loudest block (a click decays from its
 // first block, a word's onset rises), or when that block was reached by a climb: the
-// two blocks before it rising to it, the first 6 dB and the second 1.5 dB under it, the
-// first well above the floor. A click's attack is within a block, so before its loudest
-// block there is the floor, or one block cut by the attack and one about as loud; a
-// vowel's first pitch pulses take 4 ms and more to build, and the newest 6 ms of a low
-// voice can sit in the trough between two pulses, 10-20 dB under them (bench:bargein's
-// D = 0 tail: "excuse me" a frame late at 3 phases in 16). Such a hop starts a segment
-// only together with the next hop, which must not look like a tone's second hop (a
-// tone's first hop, its window half empty, has no tonal spectrum yet).
+// two blocks before it (before the oldest block within 1.5 dB of it) rise to it, the
+// older 6 dB under it and well above the floor. A click's attack falls within one block,
+// so the older of those two is the floor; a vowel's first pitch pulses take 4 ms and
+// more to build, and the newest 6 ms of a low voice can sit in the trough between two
+// pulses, 10-20 dB under them (bench:bargein's D = 0 tail: "excuse me" a frame late at
+// 3 phases in 16). Such a hop starts a segment only together with the next hop, which
+// must not look like a tone's second hop (a tone's first hop, its window half empty,
+// has no tonal spectrum yet).
 constexpr int kOnsetSpan = 4;             // 2 ms blocks (8 ms)
 constexpr double kOnsetRise = 0.25;       // -6 dB
-constexpr double kOnsetClimbFloor = 16;   // the climb's first block: x the sustain floor (+12 dB)
+constexpr double kOnsetClimbFloor = 4;    // the climb's first block: x the sustain floor (+6 dB)
 constexpr double kOnsetPeak = 0.8;        // second hop: two peaks hold less than this share...
 constexpr double kOnsetHarm = 0.5;        // ... or it is periodic (a "w", a nasal)
 
@@ -486,12 +486,12 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   // talk spurt's start (its echo's onset would be as sudden as the user's)
   const double rise = bb[0] > bb[1] ? (bb[0] > bb[2] ? bb[0] : bb[2]) : (bb[1] > bb[2] ? bb[1] : bb[2]);
   auto climbed = [&]() {
-    int m = 0;
+    int m = 0;  // the oldest block within 1.5 dB of the loudest (a peak two blocks wide)
     for (int j = 1; j < kSustainBlocks; j++)
-      if (bb[j] > bb[m]) m = j;
+      if (bb[j] * 1.4 >= bbMax) m = j;
     const double b1 = blk_[(blkPos_ - 2 - m + kBlocks) & (kBlocks - 1)];
     const double b2 = blk_[(blkPos_ - 3 - m + kBlocks) & (kBlocks - 1)];
-    return b2 < b1 && b1 * 1.4 <= bb[m] && b2 * 4 <= bb[m] && b2 >= kOnsetClimbFloor * bbFl;
+    return b2 < b1 && b1 * 1.4 < bbMax && b2 * 4 <= bbMax && b2 >= kOnsetClimbFloor * bbFl;
   };
   const bool onsetHop = open && sustainOn > sustain && !speaking_ && bgHops_ >= kBgSettled && peak < kStartPeak &&
                         (rise >= kOnsetRise * bbMax || climbed()) &&

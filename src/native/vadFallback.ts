@@ -557,11 +557,11 @@ export class VadFallback {
     const rise = Math.max(bbAt(0), bbAt(1), bbAt(2));
     // (or that block was reached by a climb, vad.cpp)
     const climbed = (): boolean => {
-      let m = 0;
-      for (let j = 1; j < SUSTAIN_BLOCKS; j++) if (bbAt(j) > bbAt(m)) m = j;
+      let m = 0; // the oldest block within 1.5 dB of the loudest
+      for (let j = 1; j < SUSTAIN_BLOCKS; j++) if (bbAt(j) * 1.4 >= bbMax) m = j;
       const b1 = bbAt(m + 1);
       const b2 = bbAt(m + 2);
-      return b2 < b1 && b1 * 1.4 <= bbAt(m) && b2 * 4 <= bbAt(m) && b2 >= ONSET_CLIMB_FLOOR * bbFl;
+      return b2 < b1 && b1 * 1.4 < bbMax && b2 * 4 <= bbMax && b2 >= ONSET_CLIMB_FLOOR * bbFl;
     };
     const onsetHop = open && sustainOn > sustain && !this.speaking && this.bgHops >= BG_SETTLED && this.peak < START_PEAK &&
       (rise >= ONSET_RISE * bbMax || climbed()) && (!farActive || this.echo.spurtHops() > DELAYS);

@@ -35,13 +35,13 @@ export const START_PEAK = 0.95;
 export const FAR_SKIP = 4;
 // A word's onset on a quiet stream: the sustain over the span since the first sustained
 // block (at least ONSET_SPAN blocks), when the newest 6 ms are within 6 dB of the loudest
-// block or that block was reached by a climb (the two blocks before it rising to it, the
-// first 6 dB and the second 1.5 dB under it, the first ONSET_CLIMB_FLOOR x the sustain
-// floor); such a hop starts a segment only with the very next hop, which must not look
-// like a tone's second hop (vad.cpp).
+// block or that block was reached by a climb (the two blocks before the oldest block
+// within 1.5 dB of the loudest rising to it, the first 6 dB under it and ONSET_CLIMB_FLOOR
+// x the sustain floor); such a hop starts a segment only with the very next hop, which
+// must not look like a tone's second hop (vad.cpp).
 export const ONSET_SPAN = 4;
 export const ONSET_RISE = 0.25;
-export const ONSET_CLIMB_FLOOR = 16;
+export const ONSET_CLIMB_FLOOR = 4;
 export const ONSET_PEAK = 0.8;
 export const ONSET_HARM = 0.5;
 export const FG_RECENT = 20;
