@@ -42,7 +42,7 @@ export const FAR_SKIP = 4;
 export const ONSET_SPAN = 4;
 export const ONSET_RISE = 0.25;
 export const ONSET_CLIMB_FLOOR = 4;
-export const ONSET_PEAK = 0.8;
+export const ONSET_PEAK = 0.85;
 export const ONSET_HARM = 0.5;
 export const FG_RECENT = 20;
 
