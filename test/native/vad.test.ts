@@ -685,8 +685,8 @@ describe('vad parity', () => {
           const d = Math.abs(oa[VadOut.Score] - ob[VadOut.Score]);
           a.features(fa);
           const f = b.features;
-          const detail = `${where}: score ${oa[VadOut.Score]} vs ${ob[VadOut.Score]}, sustain ${fa[1]} vs ${f.sustain}, snrDb ${fa[0]} vs ${f.snrDb}`;
-          if (d > 1e-3 && Math.abs(fa[1] - f.sustain) > 1e-9) flips.push(detail);
+          const detail = `${where}: score ${oa[VadOut.Score]} vs ${ob[VadOut.Score]}, sustain ${fa[1]} vs ${f.sustain}, harm ${fa[2]} vs ${f.harm}, snrDb ${fa[0]} vs ${f.snrDb}`;
+          if (d > 1e-3 && (Math.abs(fa[1] - f.sustain) > 1e-9 || Math.abs(fa[2] - f.harm) > 1e-3)) flips.push(detail);
           else if (d > maxScore) {
             maxScore = d;
             worst = detail;
@@ -697,10 +697,13 @@ describe('vad parity', () => {
     }
     expect(frames).toBeGreaterThan(10000);
     expect(maxScore, worst).toBeLessThan(1e-3);
-    // The sustain gate counts 2 ms blocks over a threshold: a block within float's
-    // rounding of it may count in one core and not in the other, and the score (gated
-    // by the count) then moves by a step while every decision stays the same. Rare:
-    // none in these clips on the machine that wrote this, one in a CI run.
+    // Two features are discrete: the sustain gate counts 2 ms blocks over a threshold,
+    // and the periodicity is the best of a coarse grid of lags refined around the grid's
+    // best. A block within float's rounding of its threshold may count in one core and
+    // not in the other, and two near-equal lags of the grid may swap (the refinement then
+    // looks at another peak: 0.17 against 0.46 on one hop at 48 kHz). The score then
+    // moves by a step while every decision stays the same. Rare: one frame in ~34,000
+    // with the clips this machine's espeak-ng and sox make.
     expect(flips.length, flips.join('\n')).toBeLessThanOrEqual(Math.ceil(frames / 5000));
     // SNR is reported in dB from float (native) vs double (TS) arithmetic; the noise
     // clips differ from machine to machine (sox's generators), and differences up to
