@@ -30,7 +30,7 @@ const LAG = 1;
 const HIST = LAG + DELAYS + Math.max(HF_SMOOTH, SPREAD + 1);
 const WARM_HOPS = 100; // far-end-active hops before the estimate is trusted
 const FAR_ACTIVE = 0.01; // far-end band energy sum (~ -60 dBFS)
-const ECHO_PRIOR = 2.0; // echo gain assumed before warm-up ends (+3 dB)
+const ECHO_PRIOR = 0.5; // echo gain assumed before warm-up ends (-3 dB; vad_echo.cpp)
 const ECHO_MARGIN = 4.0; // near-end must exceed predicted echo by 6 dB
 const ECHO_LEAK = 0.25;
 /**
