@@ -385,6 +385,32 @@ for (const impl of impls) {
         }
       });
 
+      it("starts a user without echo (a headset) who talks in the agent's first second, before the echo model has learnt the path, within 150 ms", () => {
+        // Until 100 far-end-active hops have passed, the model assumes an echo of the
+        // loudest far end at any delay. At +3 dB (before session 19) these starts came
+        // 40-359 ms after the onset (three over 200); at -3 dB 39-140 ms. Still not the
+        // 60 ms of a learnt path: a user 13 dB under the agent's level stays partly
+        // hidden until the model has learnt there is no echo (open).
+        const lat: string[] = [];
+        const rate = 16000;
+        const agent = clips.speak('thanks for calling, how can i help you today', rate, { voice: 'en-us+f4' });
+        const farAt = Math.round(1.5 * rate);
+        const far = clips.mixAt(6 * rate, [{ pcm: agent, at: farAt }]);
+        for (const [text, voice] of [['excuse me, can I ask you something else please', 'en-us'], ['wait, stop, that is not what I asked about at all', 'en-gb']]) {
+          for (const afterMs of [300, 600, 800]) {
+            const u = clips.speechClip(text, { rate, voice, atMs: 0, speechDb: -26 });
+            const at = farAt + Math.round((afterMs * rate) / 1000);
+            const near = clips.mixAt(far.length, [{ pcm: u.pcm, at }, { pcm: clips.noise('white', 6, rate, -60), at: 0 }]);
+            const onset = at + u.speech[0][0];
+            const r = run(createVad({ sampleRate: rate, frameMs: 20, interruptSpeechDurationMs: 200 }, { impl }), near, far);
+            const what = `${text} ${afterMs} ms into the agent`;
+            const first = r.starts.find((k) => frameEnd(r, k) > onset);
+            lat.push(`${what}: ${first === undefined ? 'none' : ms(frameEnd(r, first) - onset, rate)}`);
+          }
+        }
+        for (const l of lat) expect(Number(l.split(': ')[1]), lat.join('; ')).toBeLessThanOrEqual(150);
+      });
+
       it('still detects the user talking over the agent (double talk)', () => {
         const rate = 16000;
         const far = agentAudio(rate, 16);
