@@ -156,12 +156,20 @@ describe.runIf(nativePacer() !== null)('PacedStreamOut', () => {
     const pacer = nativePacer()!;
     let id = 0;
     const end = Date.now() + 10_000;
+    const st = new Float64Array(10 + 9);
     while (pacer.partial(queue) === 0 && Date.now() < end) {
       if (out.sendWs(OP_BINARY, Buffer.alloc(1300, id & 0xff), nowMs() - 1, id + 1)) id++;
       else await sleep(1);
+      // one frame at a time: the part-written frame is then the last one queued, and
+      // its send record is not overwritten (64 are kept) by frames queued behind it
+      // while this loop had not yet seen it (a loaded machine: CI once saw it lost)
+      while (pacer.partial(queue) === 0 && pacer.stats(queue, st) && st[0] < id && Date.now() < end) await new Promise((r) => setImmediate(r));
     }
     expect(pacer.partial(queue)).toBeGreaterThan(0);
-    await sleep(20); // the rest waits for the reader
+    await sleep(20); // the rest waits for the reader...
+    // (... unless the kernel took it meanwhile: a paused stream's socket still fills
+    // its receive buffer, and the window opens as it grows; seen once in 6 runs here)
+    const heldOver = pacer.partial(queue) > 0;
     const frames = reader(p.client);
     p.client.resume();
     const until = Date.now() + 10_000;
@@ -173,8 +181,8 @@ describe.runIf(nativePacer() !== null)('PacedStreamOut', () => {
     expect(sent.every((x) => x.began <= x.at)).toBe(true);
     const parts = sent.filter((x) => x.began < x.at);
     expect(parts.length).toBeGreaterThanOrEqual(1);
-    expect(parts.some((x) => x.at - x.began >= 15)).toBe(true); // written before the wait, finished after it
-    const st = new Float64Array(10 + 9);
+    // written before the wait, finished after it
+    if (heldOver) expect(parts.some((x) => x.at - x.began >= 15), JSON.stringify(parts.map((x) => [x.id, +(x.at - x.began).toFixed(1)]))).toBe(true);
     expect(pacer.stats(queue, st)).toBe(true);
     expect(st[9]).toBeGreaterThanOrEqual(parts.length); // partialWrites
     expect(out.close()).toBe(true);
