@@ -70,8 +70,10 @@ constexpr int kFarSkip = 4;               // silent far-end hops after which it 
 // 5 dB under brown noise start 3 % more often at D = 0, none more at D = 200.)
 constexpr int kOnsetSpan = 4;             // 2 ms blocks (8 ms)
 constexpr double kOnsetRise = 0.25;       // -6 dB
-constexpr double kOnsetClimbFloor = 4;    // the climb's first block: x the sustain floor (+6 dB)
-constexpr double kOnsetPeak = 0.85;       // second hop: two peaks hold less than this share...
+constexpr double kOnsetClimbFloor = 4;    // the climb's first block: x the sustain floor (+6 dB)...
+constexpr double kOnsetClimbRise = 4;     // ... and x this under the loudest block (-6 dB)
+constexpr double kOnsetClimbTop = 1.4;    // blocks within 1.5 dB of the loudest are the peak
+constexpr double kOnsetPeak = 0.85;       // second hop (and the onset stage's start): two peaks hold less than this share...
 constexpr double kOnsetHarm = 0.5;        // ... or it is periodic (a "w", a nasal)
 
 inline double clamp01(double x) { return x < 0 ? 0 : (x > 1 ? 1 : x); }
@@ -490,10 +492,10 @@ VAD_HOT uint32_t Vad::hop(float* near8, float* far8, bool farGiven) {
   auto climbed = [&]() {
     int m = 0;  // the oldest block within 1.5 dB of the loudest (a peak two blocks wide)
     for (int j = 1; j < kSustainBlocks; j++)
-      if (bb[j] * 1.4 >= bbMax) m = j;
+      if (bb[j] * kOnsetClimbTop >= bbMax) m = j;
     const double b1 = blk_[(blkPos_ - 2 - m + kBlocks) & (kBlocks - 1)];
     const double b2 = blk_[(blkPos_ - 3 - m + kBlocks) & (kBlocks - 1)];
-    return b2 < b1 && b1 * 1.4 < bbMax && b2 * 4 <= bbMax && b2 >= kOnsetClimbFloor * bbFl;
+    return b2 < b1 && b1 * kOnsetClimbTop < bbMax && b2 * kOnsetClimbRise <= bbMax && b2 >= kOnsetClimbFloor * bbFl;
   };
   const bool onsetHop = open && sustainOn > sustain && !speaking_ && bgHops_ >= kBgSettled && peak < kStartPeak &&
                         (rise >= kOnsetRise * bbMax || climbed()) &&

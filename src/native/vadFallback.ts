@@ -19,7 +19,7 @@ import { clamp01, clampTo, db10 } from './vadMath';
 import {
   MIN_FLOOR_PER_BIN, FLOOR_BIAS, SNR_GATE, SUSTAIN_GATE, SUSTAIN_BLOCKS, PEAK_REL, HF_WEIGHT, BG_FAST,
   BG_SLOW, FG_LEARN, BG_FREE, BG_RAMP, FG_K, FG_MIN, FG_MAX, FG_DROP, BUSY_VOICED, BUSY_HARM, BUSY_RECENT,
-  BG_HIST, BG_SETTLED, BG_OPENING, START_PEAK, FAR_SKIP, ONSET_SPAN, ONSET_RISE, ONSET_CLIMB_FLOOR, ONSET_PEAK, ONSET_HARM,
+  BG_HIST, BG_SETTLED, BG_OPENING, START_PEAK, FAR_SKIP, ONSET_SPAN, ONSET_RISE, ONSET_CLIMB_FLOOR, ONSET_CLIMB_RISE, ONSET_CLIMB_TOP, ONSET_PEAK, ONSET_HARM,
   FG_RECENT, BLOCKS, MIN_SUB, MIN_SUB_LEN, FLUX_LAG, FLUX_KEEP, START_HOPS, REACH_VOICED, VOICED_HARM,
   VOICED_SCORE, CAND_GAP, DROPOUT_HOPS, RECENT, RECENT_MIN, STAT_LAG, STAT_SHORT, WARM
 } from './vadTuning';
@@ -558,10 +558,10 @@ export class VadFallback {
     // (or that block was reached by a climb, vad.cpp)
     const climbed = (): boolean => {
       let m = 0; // the oldest block within 1.5 dB of the loudest
-      for (let j = 1; j < SUSTAIN_BLOCKS; j++) if (bbAt(j) * 1.4 >= bbMax) m = j;
+      for (let j = 1; j < SUSTAIN_BLOCKS; j++) if (bbAt(j) * ONSET_CLIMB_TOP >= bbMax) m = j;
       const b1 = bbAt(m + 1);
       const b2 = bbAt(m + 2);
-      return b2 < b1 && b1 * 1.4 < bbMax && b2 * 4 <= bbMax && b2 >= ONSET_CLIMB_FLOOR * bbFl;
+      return b2 < b1 && b1 * ONSET_CLIMB_TOP < bbMax && b2 * ONSET_CLIMB_RISE <= bbMax && b2 >= ONSET_CLIMB_FLOOR * bbFl;
     };
     const onsetHop = open && sustainOn > sustain && !this.speaking && this.bgHops >= BG_SETTLED && this.peak < START_PEAK &&
       (rise >= ONSET_RISE * bbMax || climbed()) && (!farActive || this.echo.spurtHops() > DELAYS);

@@ -42,7 +42,9 @@ export const FAR_SKIP = 4;
 export const ONSET_SPAN = 4;
 export const ONSET_RISE = 0.25;
 export const ONSET_CLIMB_FLOOR = 4;
-export const ONSET_PEAK = 0.85;
+export const ONSET_CLIMB_RISE = 4;
+export const ONSET_CLIMB_TOP = 1.4;
+export const ONSET_PEAK = 0.85; // also the onset stage's start (vad.cpp)
 export const ONSET_HARM = 0.5;
 export const FG_RECENT = 20;
 
